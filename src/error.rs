@@ -1,0 +1,62 @@
+//! One error type for the whole crate, by cause.
+//!
+//! Input errors (a bad query, a bad flag, a bad schema file) carry what the
+//! user needs to fix them: a position, the known names, a hint. Rejected
+//! *event lines* are not errors: they are counted by [`crate::event::Reject`]
+//! and ingestion goes on.
+
+use std::fmt;
+
+/// The crate-wide result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The statement text does not parse. Carries the position.
+    #[error("{0}")]
+    Syntax(SyntaxError),
+    /// The statement parses but cannot be answered: an unknown column, an
+    /// aggregate in WHERE, a filter the rolling state does not keep.
+    #[error("{0}")]
+    Query(String),
+    /// A bad flag, parameter, schema file or other user-supplied setting.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// An I/O failure, with what we were doing when it happened.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A broken invariant: a bug in tally, never the user's fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// A syntax error at a 1-based line and column of the statement text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "syntax error at line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}

@@ -1,0 +1,405 @@
+//! Schemas: what a line of JSON means to tally.
+//!
+//! A schema names the time field (or arrival time), the id used for
+//! de-duplication, the type field, the actor kinds and their key fields, the
+//! dimensions one may filter and group on, and the numeric metrics one may
+//! aggregate. Five presets cover the shapes of SPEC §2; anything else is a
+//! custom schema file with the same structure in JSON.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The JSON type a field must have. A value of another type is rejected as
+/// `invalid_field`, so that a string user id never silently becomes a new user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    Int,
+    Float,
+    String,
+    Bool,
+}
+
+impl fmt::Display for FieldType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FieldType::Int => "int",
+            FieldType::Float => "float",
+            FieldType::String => "string",
+            FieldType::Bool => "bool",
+        })
+    }
+}
+
+/// A field of the event, addressed by a dotted path into nested objects.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// Dotted path, e.g. `metadata.view_duration_ms`. Also the column name.
+    pub field: String,
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// A required field that is absent (or null) rejects the line as
+    /// `missing_field`; an optional one reads as NULL.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl Field {
+    fn new(field: &str, ty: FieldType, required: bool) -> Field {
+        Field {
+            field: field.into(),
+            ty,
+            required,
+        }
+    }
+
+    /// The path split at dots, for walking nested objects.
+    pub fn path(&self) -> impl Iterator<Item = &str> {
+        self.field.split('.')
+    }
+}
+
+/// A kind of virtual actor: one entity per distinct key value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActorKind {
+    /// Plural name used in stats and EXPLAIN: `users`, `videos`.
+    pub name: String,
+    /// The key field; always required, `int` or `string`.
+    pub key: String,
+    #[serde(rename = "type", default = "default_key_type")]
+    pub key_type: FieldType,
+}
+
+fn default_key_type() -> FieldType {
+    FieldType::Int
+}
+
+/// How an event's time is read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeSource {
+    /// The event's own field: RFC 3339 with Z or offset, naive ISO (UTC),
+    /// or epoch seconds / milliseconds as numbers.
+    Field(String),
+    /// No time in the event: it happened when tally received it.
+    Arrival,
+}
+
+/// What a line means: see the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    pub name: String,
+    pub time: TimeSource,
+    /// Field whose value identifies an event for de-duplication, if any.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The dimension that holds the event type (`TOP k` usually ranks it).
+    #[serde(default, rename = "type")]
+    pub type_field: Option<String>,
+    #[serde(default)]
+    pub actors: Vec<ActorKind>,
+    /// Low-cardinality fields to filter and group on. Their distinct
+    /// combinations are interned, so keep them few (an event type, a device).
+    #[serde(default)]
+    pub dimensions: Vec<Field>,
+    /// Numeric fields to aggregate (SUM, MIN, MAX, AVG, COUNT).
+    #[serde(default)]
+    pub metrics: Vec<Field>,
+    /// Other fields checked for type but not aggregated (e.g. `creator_id`).
+    #[serde(default)]
+    pub attributes: Vec<Field>,
+}
+
+/// The names of the built-in presets, in detection order.
+pub const PRESETS: [&str; 5] = ["reels", "shop", "clicks", "stats", "ledger"];
+
+impl Schema {
+    /// A built-in preset by name.
+    pub fn preset(name: &str) -> Result<Schema> {
+        use FieldType::*;
+        let actor = |name: &str, key: &str, key_type| ActorKind {
+            name: name.into(),
+            key: key.into(),
+            key_type,
+        };
+        let schema = match name {
+            "reels" => Schema {
+                name: "reels".into(),
+                time: TimeSource::Field("timestamp".into()),
+                id: Some("event_id".into()),
+                type_field: Some("event_type".into()),
+                actors: vec![actor("users", "user_id", Int), actor("videos", "video_id", Int)],
+                dimensions: vec![
+                    Field::new("event_type", String, true),
+                    Field::new("metadata.device_type", String, false),
+                ],
+                metrics: vec![
+                    Field::new("metadata.view_duration_ms", Int, false),
+                    Field::new("metadata.video_position", Float, false),
+                ],
+                attributes: vec![
+                    Field::new("creator_id", Int, false),
+                    Field::new("session_id", String, false),
+                ],
+            },
+            "shop" => Schema {
+                name: "shop".into(),
+                time: TimeSource::Field("timestamp".into()),
+                id: None,
+                type_field: Some("event".into()),
+                actors: vec![
+                    actor("customers", "customer_id", Int),
+                    actor("items", "item_id", Int),
+                ],
+                dimensions: vec![Field::new("event", String, true)],
+                metrics: vec![Field::new("price", Float, false)],
+                attributes: vec![],
+            },
+            "clicks" => Schema {
+                name: "clicks".into(),
+                time: TimeSource::Field("ts".into()),
+                id: Some("id".into()),
+                type_field: Some("type".into()),
+                actors: vec![actor("users", "user", String)],
+                dimensions: vec![Field::new("type", String, true)],
+                metrics: vec![Field::new("payload.value", Float, false)],
+                attributes: vec![Field::new("payload.notes", String, false)],
+            },
+            "stats" => Schema {
+                name: "stats".into(),
+                time: TimeSource::Field("timestamp".into()),
+                id: None,
+                type_field: None,
+                actors: vec![],
+                dimensions: vec![],
+                metrics: vec![Field::new("value", Float, true)],
+                attributes: vec![],
+            },
+            "ledger" => Schema {
+                name: "ledger".into(),
+                time: TimeSource::Arrival,
+                id: Some("id".into()),
+                type_field: Some("category".into()),
+                actors: vec![],
+                dimensions: vec![Field::new("category", String, true)],
+                metrics: vec![Field::new("value", Float, true)],
+                attributes: vec![],
+            },
+            other => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown schema preset '{other}'; presets: {}; or pass a schema file (.json)",
+                    PRESETS.join(", ")
+                )))
+            }
+        };
+        Ok(schema)
+    }
+
+    /// A preset name, or the path of a custom schema file in JSON.
+    pub fn load(name_or_path: &str) -> Result<Schema> {
+        if PRESETS.contains(&name_or_path) {
+            return Schema::preset(name_or_path);
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            return Schema::preset(name_or_path);
+        }
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading schema {}", path.display()), e))?;
+        let schema: Schema = serde_json::from_str(&text).map_err(|e| {
+            Error::InvalidInput(format!("schema file {}: {e}", path.display()))
+        })?;
+        schema.validate()?;
+        Ok(schema)
+    }
+
+    /// Checks a custom schema for what would make queries ambiguous or wrong.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::InvalidInput(format!("schema '{}': {msg}", self.name)));
+        let mut seen = std::collections::HashSet::new();
+        for column in self.columns() {
+            if !seen.insert(column.clone()) {
+                return bad(format!("field '{column}' is declared twice"));
+            }
+        }
+        for a in &self.actors {
+            if !matches!(a.key_type, FieldType::Int | FieldType::String) {
+                return bad(format!("actor key '{}' must be int or string", a.key));
+            }
+        }
+        for m in &self.metrics {
+            if !matches!(m.ty, FieldType::Int | FieldType::Float) {
+                return bad(format!("metric '{}' must be int or float", m.field));
+            }
+        }
+        if let Some(t) = &self.type_field {
+            if self.dimension(t).is_none() {
+                return bad(format!("type field '{t}' must also be listed in dimensions"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every column a query may name, in schema order: time, id, actor keys,
+    /// dimensions, metrics, attributes.
+    pub fn columns(&self) -> Vec<String> {
+        let mut cols = Vec::new();
+        if let TimeSource::Field(t) = &self.time {
+            cols.push(t.clone());
+        }
+        cols.extend(self.id.iter().cloned());
+        cols.extend(self.actors.iter().map(|a| a.key.clone()));
+        cols.extend(self.dimensions.iter().map(|d| d.field.clone()));
+        cols.extend(self.metrics.iter().map(|m| m.field.clone()));
+        cols.extend(self.attributes.iter().map(|m| m.field.clone()));
+        cols
+    }
+
+    pub fn dimension(&self, name: &str) -> Option<usize> {
+        self.dimensions.iter().position(|d| d.field == name)
+    }
+
+    pub fn metric(&self, name: &str) -> Option<usize> {
+        self.metrics.iter().position(|m| m.field == name)
+    }
+
+    pub fn actor(&self, key: &str) -> Option<usize> {
+        self.actors.iter().position(|a| a.key == key)
+    }
+
+    /// Picks the preset that fits the sample lines best: the one under which
+    /// the most lines parse cleanly, earlier presets winning ties. Lines that
+    /// are not JSON objects do not vote.
+    pub fn detect<'a>(lines: impl IntoIterator<Item = &'a str>) -> Result<Schema> {
+        let objects: Vec<serde_json::Map<String, serde_json::Value>> = lines
+            .into_iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .take(64)
+            .collect();
+        if objects.is_empty() {
+            return Err(Error::InvalidInput(
+                "cannot detect the schema: no JSON object among the first lines; \
+                 pass --schema PRESET or --schema FILE.json"
+                    .into(),
+            ));
+        }
+        let mut best: Option<(usize, Schema)> = None;
+        for name in PRESETS {
+            let schema = Schema::preset(name)?;
+            let fits = objects.iter().filter(|o| schema.fits(o)).count();
+            if fits > 0 && best.as_ref().is_none_or(|(n, _)| fits > *n) {
+                best = Some((fits, schema));
+            }
+        }
+        best.map(|(_, s)| s).ok_or_else(|| {
+            Error::InvalidInput(format!(
+                "cannot detect the schema: the first lines match none of the presets ({}); \
+                 pass --schema FILE.json (see README, \"Custom schemas\")",
+                PRESETS.join(", ")
+            ))
+        })
+    }
+
+    /// Whether an object carries every required field of this schema with
+    /// the right type, and no field the schema lacks at the top level.
+    fn fits(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
+        let value = serde_json::Value::Object(object.clone());
+        let present = |path: &str| lookup(&value, path).is_some_and(|v| !v.is_null());
+        let typed = |f: &Field| lookup(&value, &f.field).is_none_or(|v| type_matches(v, f.ty));
+        let time_ok = match &self.time {
+            TimeSource::Field(t) => present(t),
+            TimeSource::Arrival => true,
+        };
+        let columns = self.columns();
+        let top_level: std::collections::HashSet<&str> =
+            columns.iter().map(|c| c.split('.').next().unwrap_or(c)).collect();
+        time_ok
+            && self.id.as_deref().is_none_or(present)
+            && self.actors.iter().all(|a| present(&a.key))
+            && self.dimensions.iter().chain(&self.metrics).all(|f| (!f.required || present(&f.field)) && typed(f))
+            && object.keys().all(|k| top_level.contains(k.as_str()))
+    }
+}
+
+/// Follows a dotted path into nested objects.
+pub fn lookup<'v>(value: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
+    path.split('.').try_fold(value, |v, part| v.get(part))
+}
+
+fn type_matches(v: &serde_json::Value, ty: FieldType) -> bool {
+    match ty {
+        FieldType::Int => v.is_i64() || v.is_u64() || v.is_null(),
+        FieldType::Float => v.is_number() || v.is_null(),
+        FieldType::String => v.is_string() || v.is_null(),
+        FieldType::Bool => v.is_boolean() || v.is_null(),
+    }
+}
+
+/// What `.schema` prints: one line per column with its role.
+impl fmt::Display for Schema {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "schema {}", self.name)?;
+        match &self.time {
+            TimeSource::Field(t) => writeln!(f, "  {t:<28} time")?,
+            TimeSource::Arrival => writeln!(f, "  {:<28} time = arrival time", "(none)")?,
+        }
+        if let Some(id) = &self.id {
+            writeln!(f, "  {id:<28} id (de-duplication)")?;
+        }
+        for a in &self.actors {
+            writeln!(f, "  {:<28} {} key of actor kind '{}'", a.key, a.key_type, a.name)?;
+        }
+        for d in &self.dimensions {
+            let role = if Some(&d.field) == self.type_field.as_ref() { "type dimension" } else { "dimension" };
+            writeln!(f, "  {:<28} {} {role}", d.field, d.ty)?;
+        }
+        for m in &self.metrics {
+            writeln!(f, "  {:<28} {} metric", m.field, m.ty)?;
+        }
+        for a in &self.attributes {
+            writeln!(f, "  {:<28} {} attribute (checked, not aggregated)", a.field, a.ty)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_every_preset_from_its_seed_line() {
+        let cases = [
+            ("reels", r#"{"event_id":"evt_1","event_type":"video_view","user_id":987654321,"video_id":567890123,"creator_id":123456789,"timestamp":"2025-01-15T14:30:45.123Z","session_id":"sess_1","metadata":{"view_duration_ms":15000,"video_position":0.75,"device_type":"mobile"}}"#),
+            ("shop", r#"{"event":"add_to_cart","timestamp":"2025-01-15T14:30:45Z","item_id":3,"customer_id":17,"price":129.5}"#),
+            ("clicks", r#"{"id":0,"ts":"2025-06-12T08:08:53.889057","user":"user8","type":"CLICK","payload":{"value":760,"notes":"..."}}"#),
+            ("stats", r#"{"timestamp":"2025-06-26T14:30:00Z","value":12.34}"#),
+            ("ledger", r#"{"id":7,"category":"A","value":3.5}"#),
+        ];
+        for (name, line) in cases {
+            assert_eq!(Schema::detect([line]).unwrap().name, name, "{line}");
+        }
+    }
+
+    #[test]
+    fn detection_ignores_garbage_and_reports_no_match() {
+        let s = Schema::detect(["not json", r#"{"id":7,"category":"A","value":3.5}"#]).unwrap();
+        assert_eq!(s.name, "ledger");
+        let err = Schema::detect([r#"{"foo":1}"#]).unwrap_err().to_string();
+        assert!(err.contains("match none of the presets"), "{err}");
+    }
+
+    #[test]
+    fn custom_schema_round_trips_and_is_validated() {
+        let json = serde_json::to_string(&Schema::preset("shop").unwrap()).unwrap();
+        let back: Schema = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, Schema::preset("shop").unwrap());
+        let mut bad = back.clone();
+        bad.type_field = Some("nope".into());
+        assert!(bad.validate().is_err());
+    }
+}

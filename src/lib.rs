@@ -1,0 +1,12 @@
+//! tally: rolling-window analytics over JSON event streams, answered by
+//! actors that keep every window up to date as events arrive.
+pub mod engine;
+pub mod error;
+pub mod event;
+pub mod ingest;
+pub mod query;
+pub mod value;
+
+pub use engine::{Clock, Config, Engine};
+pub use error::{Error, Result};
+pub use value::{ResultSet, Value};
