@@ -5,6 +5,7 @@ pub mod error;
 pub mod event;
 pub mod ingest;
 pub mod query;
+pub mod time;
 pub mod value;
 
 pub use engine::{Clock, Config, Engine};

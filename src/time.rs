@@ -1,0 +1,123 @@
+//! Time: event timestamps and window durations, both in milliseconds.
+
+use chrono::{DateTime, NaiveDateTime};
+
+use crate::error::{Error, Result};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// Epoch numbers at or above this are milliseconds, below it seconds.
+/// 10^11 s is the year 5138; 10^11 ms is March 1973.
+const MILLIS_THRESHOLD: f64 = 1e11;
+
+/// Parses a timestamp string: RFC 3339 with `Z` or an offset, or naive ISO
+/// 8601 (`2025-06-12T08:08:53.889057`, also with a space), read as UTC.
+pub fn parse_timestamp_str(s: &str) -> Option<Millis> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.timestamp_millis());
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    // Epoch numbers sent as strings.
+    s.parse::<f64>().ok().and_then(parse_timestamp_number)
+}
+
+/// Parses an epoch number: seconds (possibly fractional) or milliseconds.
+pub fn parse_timestamp_number(n: f64) -> Option<Millis> {
+    if !n.is_finite() || n < 0.0 || n > 1e15 {
+        return None;
+    }
+    if n >= MILLIS_THRESHOLD {
+        Some(n as Millis)
+    } else {
+        Some((n * 1000.0).round() as Millis)
+    }
+}
+
+/// Formats epoch milliseconds as RFC 3339 UTC with millisecond precision.
+pub fn format_timestamp(ms: Millis) -> String {
+    match DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        None => ms.to_string(),
+    }
+}
+
+/// Parses a duration such as `90s`, `5m`, `1h`, `2d`, `1 hour`, `30 minutes`.
+/// The number must be a positive integer.
+pub fn parse_duration(text: &str) -> Result<Millis> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let bad = || {
+        Error::InvalidInput(format!(
+            "invalid duration '{text}': expected a positive whole number and a unit, \
+             like 90s, 5m, 1h or 2d"
+        ))
+    };
+    let n: i64 = number.parse().map_err(|_| bad())?;
+    let unit_ms = unit_millis(unit.trim()).ok_or_else(bad)?;
+    if n <= 0 {
+        return Err(bad());
+    }
+    n.checked_mul(unit_ms).ok_or_else(bad)
+}
+
+/// Milliseconds in one of the duration units, or `None`.
+pub fn unit_millis(unit: &str) -> Option<Millis> {
+    Some(match unit.to_ascii_lowercase().as_str() {
+        "ms" | "millisecond" | "milliseconds" => 1,
+        "s" | "sec" | "secs" | "second" | "seconds" => 1_000,
+        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
+        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
+        "d" | "day" | "days" => 86_400_000,
+        _ => return None,
+    })
+}
+
+/// Formats a duration compactly for messages and EXPLAIN: `1h`, `90s`, `2d`.
+pub fn format_duration(ms: Millis) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms >= size && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_time_format_of_the_spec() {
+        let t = 1_736_951_445_123; // 2025-01-15T14:30:45.123Z
+        assert_eq!(parse_timestamp_str("2025-01-15T14:30:45.123Z"), Some(t));
+        assert_eq!(parse_timestamp_str("2025-01-15T15:30:45.123+01:00"), Some(t));
+        assert_eq!(parse_timestamp_str("2025-01-15T14:30:45.123"), Some(t));
+        assert_eq!(parse_timestamp_str("2025-01-15 14:30:45.123"), Some(t));
+        assert_eq!(parse_timestamp_number(1_736_951_445.123), Some(t));
+        assert_eq!(parse_timestamp_number(t as f64), Some(t));
+        assert_eq!(parse_timestamp_str("1736951445123"), Some(t));
+        assert_eq!(parse_timestamp_str("yesterday"), None);
+        assert_eq!(parse_timestamp_number(f64::NAN), None);
+        assert_eq!(parse_timestamp_number(-1.0), None);
+        assert_eq!(format_timestamp(t), "2025-01-15T14:30:45.123Z");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s").unwrap(), 90_000);
+        assert_eq!(parse_duration("1 hour").unwrap(), 3_600_000);
+        assert_eq!(parse_duration("2d").unwrap(), 172_800_000);
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("h").is_err());
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(format_duration(3_600_000), "1h");
+        assert_eq!(format_duration(90_000), "90s");
+    }
+}
