@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod query;
 pub mod time;
 pub mod value;
+pub mod window;
 
 pub use engine::{Clock, Config, Engine};
 pub use error::{Error, Result};

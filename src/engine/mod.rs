@@ -11,14 +11,38 @@
 //! handed over before it has been applied, so a query always sees the events
 //! ingested before it.
 
-use std::path::PathBuf;
-use std::time::Duration;
+mod messages;
+mod router;
+mod shard;
 
-use crate::error::Result;
-use crate::event::Schema;
-use crate::ingest::{IngestProgress, IngestSummary};
-use crate::query::{Params, Statement};
-use crate::value::ResultSet;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::event::{Event, LineParser, Schema};
+use crate::ingest::{
+    Admission, CellDictionary, Counters, IngestProgress, IngestSummary, Limits, Line, Merge,
+    Origin, RejectFile, Verdicts,
+};
+use crate::query::{Catalog, Params, Plan, Select, Statement};
+use crate::time::Millis;
+use crate::value::{ResultSet, Value};
+
+use messages::{GetStats, Ingest, Query, ShardStats};
+pub use router::shard_of;
+use router::Router;
+use shard::Shard;
+
+/// Events per batch handed to the router.
+const BATCH: usize = 4096;
+/// Batches in flight before ingest waits for the oldest: bounds memory and
+/// keeps the shards busy while the next batch is parsed.
+const IN_FLIGHT: usize = 8;
 
 /// Which clock defines "now" for windows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,16 +86,100 @@ impl Config {
 /// A running tally engine. See the module docs.
 pub struct Engine {
     config: Config,
+    schema: Arc<Schema>,
+    parser: LineParser,
+    admission: Admission,
+    cells: CellDictionary,
+    counters: Counters,
+    rejects: Option<RejectFile>,
+    router: Addr<Router>,
+    /// Admitted events not yet handed to the router.
+    batch: Vec<Event>,
+    in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
+    system: System,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Engine {
-    /// Starts the actor system: router and shards.
+    /// Starts the actor system: the router and one shard per arbiter.
     pub fn start(config: Config) -> Result<Engine> {
-        Ok(Engine { config })
+        config.schema.validate()?;
+        if config.shards == 0 || config.shards > 256 {
+            return Err(Error::InvalidInput("--shards must be between 1 and 256".into()));
+        }
+        if config.retention < Duration::from_secs(60) || config.retention.as_secs() % 60 != 0 {
+            return Err(Error::InvalidInput(
+                "--retention must be a whole number of minutes, at least 1m".into(),
+            ));
+        }
+        if config.schema.actors.len() > 7 {
+            return Err(Error::InvalidInput("a schema may declare at most 7 actor kinds".into()));
+        }
+        let rejects = config.reject_file.as_deref().map(RejectFile::create).transpose()?;
+        let schema = Arc::new(config.schema.clone());
+        let retention_ms = config.retention.as_millis() as Millis;
+        let admission = Admission::new(Limits {
+            clock: config.clock,
+            retention_ms,
+            max_jump_ms: config.max_jump.as_millis() as Millis,
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (shards, kinds) = (config.shards, schema.actors.len());
+        let thread = std::thread::Builder::new()
+            .name("tally-actors".into())
+            .spawn(move || {
+                let system = System::new();
+                system.block_on(async move {
+                    let mut arbiters = Vec::new();
+                    let mut addrs = Vec::new();
+                    for _ in 0..shards {
+                        let arbiter = Arbiter::new();
+                        addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| {
+                            Shard::new(kinds, retention_ms)
+                        }));
+                        arbiters.push(arbiter);
+                    }
+                    let router = Router::new(addrs, arbiters).start();
+                    let _ = tx.send((router, System::current()));
+                });
+                let _ = system.run();
+            })
+            .map_err(|e| Error::io("starting the actor thread", e))?;
+        let (router, system) = rx
+            .recv()
+            .map_err(|_| Error::Internal("the actor system failed to start".into()))?;
+        Ok(Engine {
+            parser: LineParser::new(schema.clone()),
+            cells: admission.cells.dictionary(),
+            admission,
+            schema,
+            config,
+            counters: Counters::default(),
+            rejects,
+            router,
+            batch: Vec::with_capacity(BATCH),
+            in_flight: VecDeque::new(),
+            system,
+            thread: Some(thread),
+        })
     }
 
     pub fn schema(&self) -> &Schema {
-        &self.config.schema
+        &self.schema
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Lines, accepted and rejected so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Now, as windows see it: `None` before the first event (event clock).
+    pub fn now_ms(&self) -> Option<Millis> {
+        self.admission.now_ms()
     }
 
     /// Parses statement text (one or more statements separated by `;`),
@@ -80,26 +188,199 @@ impl Engine {
         crate::query::parse(sql, params)
     }
 
-    /// Runs one parsed statement.
-    pub fn run(&mut self, statement: &Statement) -> Result<ResultSet> {
-        let _ = statement;
-        Err(crate::error::Error::Internal("engine not built yet".into()))
-    }
-
     /// Parses and runs every statement in `sql`, stopping at the first error.
     pub fn execute(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
         let statements = self.parse(sql, &Params::new())?;
         statements.iter().map(|s| self.run(s)).collect()
     }
 
-    /// Ingests NDJSON files; several files are merged by event time (k-way).
-    /// `progress` is called now and then with running totals.
+    /// Runs one parsed statement. It sees every event ingested before it.
+    pub fn run(&mut self, statement: &Statement) -> Result<ResultSet> {
+        match statement {
+            Statement::Select(select) => {
+                let plan = self.plan(select)?;
+                self.sync()?;
+                block(self.router.send(Query(Arc::new(plan))))?
+            }
+            Statement::Explain(select) => {
+                let plan = self.plan(select)?;
+                Ok(ResultSet {
+                    columns: vec!["plan".into()],
+                    rows: plan.to_string().lines().map(|l| vec![Value::str(l)]).collect(),
+                })
+            }
+            Statement::ShowStats => self.stats(),
+        }
+    }
+
+    /// Plans a select against the current schema, cells and clock.
+    pub fn plan(&mut self, select: &Select) -> Result<Plan> {
+        self.flush_batch()?;
+        let cells = self.cells.snapshot();
+        let catalog = Catalog {
+            schema: &self.schema,
+            cells: &cells,
+            now_ms: self.admission.now_ms(),
+            retention_ms: self.config.retention.as_millis() as Millis,
+            shards: self.config.shards,
+        };
+        crate::query::plan(select, &catalog)
+    }
+
+    /// `SHOW STATS`: one row per counter.
+    pub fn stats(&mut self) -> Result<ResultSet> {
+        self.sync()?;
+        let shards: ShardStats = block(self.router.send(GetStats))?;
+        let mut rows: Vec<(String, Value)> = vec![
+            ("lines".into(), Value::Int(self.counters.lines as i64)),
+            ("accepted".into(), Value::Int(self.counters.accepted as i64)),
+            ("rejected".into(), Value::Int(self.counters.rejected_total() as i64)),
+        ];
+        for (reason, n) in self.counters.by_reason() {
+            rows.push((format!("rejected.{reason}"), Value::Int(n as i64)));
+        }
+        for (kind, n) in self.schema.actors.iter().zip(&shards.entities) {
+            rows.push((format!("actors.{}", kind.name), Value::Int(*n as i64)));
+        }
+        rows.push(("actors.passivated".into(), Value::Int(shards.passivated as i64)));
+        rows.push(("state.pane_slots".into(), Value::Int(shards.slots as i64)));
+        rows.push(("state.cells".into(), Value::Int(self.cells.snapshot().len() as i64)));
+        rows.push(("state.remembered_ids".into(), Value::Int(self.admission.remembered_ids() as i64)));
+        rows.push(("shards".into(), Value::Int(self.config.shards as i64)));
+        let now = self.admission.now_ms().map_or(Value::Null, |t| Value::str(&crate::time::format_timestamp(t)));
+        rows.push(("clock.now".into(), now));
+        Ok(ResultSet {
+            columns: vec!["counter".into(), "value".into()],
+            rows: rows.into_iter().map(|(c, v)| vec![Value::str(&c), v]).collect(),
+        })
+    }
+
+    /// Ingests NDJSON files (`-` is stdin); several files are merged by
+    /// event time (k-way). `progress` is called now and then.
     pub fn ingest_files(
         &mut self,
         paths: &[PathBuf],
         progress: &mut dyn FnMut(&IngestProgress),
     ) -> Result<IngestSummary> {
-        let _ = (paths, progress);
-        Err(crate::error::Error::Internal("engine not built yet".into()))
+        let merge = Merge::open(paths)?;
+        self.ingest(merge, progress)
+    }
+
+    /// Ingests lines already in memory (generated demo data, tests).
+    pub fn ingest_lines<I, S>(&mut self, source: &str, lines: I) -> Result<IngestSummary>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let mut text = Vec::new();
+        for line in lines {
+            text.extend_from_slice(line.as_ref());
+            text.push(b'\n');
+        }
+        let reader: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(text));
+        self.ingest(Merge::from_readers(vec![(Arc::from(source), reader)]), &mut |_| {})
+    }
+
+    fn ingest(
+        &mut self,
+        mut merge: Merge,
+        progress: &mut dyn FnMut(&IngestProgress),
+    ) -> Result<IngestSummary> {
+        let start = Instant::now();
+        let before = self.counters.clone();
+        let mut verdicts = Verdicts::default();
+        let mut last_report = start;
+        while let Some(line) = merge.next(&self.parser)? {
+            self.counters.lines += 1;
+            self.offer(line, &mut verdicts)?;
+            if self.counters.lines % 8192 == 0 && last_report.elapsed() >= Duration::from_millis(200) {
+                last_report = Instant::now();
+                progress(&IngestProgress {
+                    lines: self.counters.lines - before.lines,
+                    accepted: self.counters.accepted - before.accepted,
+                    rejected: self.counters.rejected_total() - before.rejected_total(),
+                    elapsed: start.elapsed(),
+                });
+            }
+        }
+        self.admission.finish(&mut verdicts);
+        self.settle(&mut verdicts, None)?;
+        self.sync()?;
+        if let Some(r) = &mut self.rejects {
+            r.flush()?;
+        }
+        Ok(self.counters.since(&before, start.elapsed()))
+    }
+
+    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<()> {
+        let Line {
+            origin,
+            bytes,
+            parsed,
+        } = line;
+        match parsed {
+            Ok(parsed) => self.admission.offer(origin.clone(), parsed, verdicts),
+            Err(reject) => verdicts.rejected.push((origin.clone(), reject)),
+        }
+        self.settle(verdicts, Some((&origin, &bytes)))
+    }
+
+    /// Counts and records verdicts, and hands full batches to the router.
+    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
+        for (origin, reject) in verdicts.rejected.drain(..) {
+            self.counters.reject(reject.reason);
+            if let Some(file) = &mut self.rejects {
+                let text = line.filter(|(o, _)| **o == origin).map(|(_, bytes)| bytes);
+                file.write(&origin, &reject, text)?;
+            }
+        }
+        self.counters.accepted += verdicts.admitted.len() as u64;
+        self.batch.append(&mut verdicts.admitted);
+        if self.batch.len() >= BATCH {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the current batch to the router, waiting for the oldest batch
+    /// in flight when too many are.
+    fn flush_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let now_ms = self.admission.now_ms().unwrap_or(0);
+        self.in_flight.push_back(self.router.send(Ingest { events, now_ms }));
+        while self.in_flight.len() > IN_FLIGHT {
+            if let Some(oldest) = self.in_flight.pop_front() {
+                block(oldest)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every admitted event has been applied by its shards.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush_batch()?;
+        while let Some(request) = self.in_flight.pop_front() {
+            block(request)?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits for an actor's reply from outside the actor system.
+fn block<T>(request: impl std::future::Future<Output = Result<T, MailboxError>>) -> Result<T> {
+    futures::executor::block_on(request)
+        .map_err(|e| Error::Internal(format!("the actor system stopped: {e}")))
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.sync();
+        self.system.stop();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }

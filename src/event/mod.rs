@@ -1,4 +1,10 @@
-//! Events: schemas and the parsing of one JSON line into an event.
+//! Events: what a line of JSON means (schemas), and turning one line into a
+//! typed event or a counted rejection (parse). Admission against the clock
+//! and the id history is [`crate::ingest`]'s job, not this module's.
+mod model;
+mod parse;
 mod schema;
 
+pub use model::{CellId, DimValues, Event, Key};
+pub use parse::{LineParser, Parsed, Reason, Reject};
 pub use schema::{lookup, ActorKind, Field, FieldType, Schema, TimeSource, PRESETS};

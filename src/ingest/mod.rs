@@ -1,5 +1,68 @@
 //! Ingest: from lines to admitted events.
+//!
+//! [`Merge`] reads sources line by line (several files merged by time), the
+//! [`crate::event::LineParser`] types each line, and [`Admission`] applies
+//! the clock, the future guard and de-duplication. Every rejected line is
+//! counted by reason in [`Counters`] and, when asked, written to a
+//! [`RejectFile`]. What comes out is a stream of [`crate::event::Event`]s for
+//! the engine to route.
+mod admission;
+mod cells;
+mod reject;
+mod source;
+
 use std::time::Duration;
+
+pub use admission::{wall_clock_ms, Admission, Limits, Origin, Verdicts, JUMP_CONFIRMATIONS};
+pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
+pub use reject::RejectFile;
+pub use source::{Line, Merge, MAX_LINE_BYTES};
+
+use crate::event::Reason;
+
+/// Lines read, accepted and rejected by reason, over the engine's life.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counters {
+    pub lines: u64,
+    pub accepted: u64,
+    /// Indexed like [`Reason::ALL`].
+    pub rejected: [u64; 6],
+}
+
+impl Counters {
+    pub fn reject(&mut self, reason: Reason) {
+        if let Some(i) = Reason::ALL.iter().position(|r| *r == reason) {
+            self.rejected[i] += 1;
+        }
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().sum()
+    }
+
+    /// The counters as `(reason name, count)` pairs, in reason order.
+    pub fn by_reason(&self) -> Vec<(&'static str, u64)> {
+        Reason::ALL
+            .iter()
+            .zip(self.rejected)
+            .map(|(r, n)| (r.name(), n))
+            .collect()
+    }
+
+    /// What changed between `before` and `self`, as a summary.
+    pub fn since(&self, before: &Counters, elapsed: Duration) -> IngestSummary {
+        let mut rejected = self.by_reason();
+        for ((_, n), b) in rejected.iter_mut().zip(before.rejected) {
+            *n -= b;
+        }
+        IngestSummary {
+            lines: self.lines - before.lines,
+            accepted: self.accepted - before.accepted,
+            rejected,
+            elapsed,
+        }
+    }
+}
 
 /// Running totals handed to a progress callback during long ingests.
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,18 @@
 //! Queries: parse → plan → fan-out → merge.
+//!
+//! - [`parse`] turns text into [`Statement`]s (sqlparser stays inside).
+//! - [`plan()`] resolves columns against the schema and the interned cells,
+//!   picks the route and lowers expressions to positional [`Scalar`]s.
+//! - A [`Plan`]'s [`Scan`] runs on every actor's panes; its [`Finish`]
+//!   turns merged groups into rows. The engine does the fan-out and merge.
 mod ast;
 mod parser;
+mod plan;
+mod planner;
+mod scalar;
 
 pub use ast::*;
 pub use parser::{parse, Params};
+pub use plan::{FinishedRow, Finish, Groups, Plan, Route, Scan};
+pub use planner::{plan, Catalog};
+pub use scalar::Scalar;

@@ -1,0 +1,86 @@
+//! Every message the actors exchange, in one place (actix chat style).
+
+use std::sync::Arc;
+
+use actix::Message;
+
+use crate::error::Result;
+use crate::event::Event;
+use crate::query::{FinishedRow, Groups, Plan, Scan};
+use crate::time::Millis;
+use crate::value::ResultSet;
+
+/// Engine → router: admitted events, in admission order.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Ingest {
+    pub events: Vec<Event>,
+    /// The clock after admitting the last of them.
+    pub now_ms: Millis,
+}
+
+/// Bit of [`Routed::targets`] meaning "add to this shard's global partial".
+pub const GLOBAL_TARGET: u8 = 1 << 7;
+
+/// One event as a shard receives it.
+pub struct Routed {
+    pub event: Event,
+    /// Bit `k` set: update the entity of actor kind `k` on this shard.
+    /// [`GLOBAL_TARGET`]: update the global partial.
+    pub targets: u8,
+}
+
+/// Router → shard: the part of an [`Ingest`] this shard hosts.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Apply {
+    pub events: Vec<Routed>,
+    pub now_ms: Millis,
+}
+
+/// Engine → router: run a planned query.
+#[derive(Message)]
+#[rtype(result = "Result<ResultSet>")]
+pub struct Query(pub Arc<Plan>);
+
+/// Router → shard: compute this shard's part of a query.
+#[derive(Message)]
+#[rtype(result = "Partial")]
+pub struct ScanShard(pub Arc<Scan>);
+
+/// A shard's answer to [`ScanShard`].
+pub enum Partial {
+    /// Partial aggregates by group, for the router to merge.
+    Groups(Groups),
+    /// Finished, filtered, sorted and limited rows (groups disjoint by shard).
+    Rows(Vec<FinishedRow>),
+}
+
+/// Engine → router → shards: entity counts for `SHOW STATS`.
+#[derive(Message)]
+#[rtype(result = "ShardStats")]
+pub struct GetStats;
+
+/// One shard's (or, summed, the engine's) state counters.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ShardStats {
+    /// Active entities per actor kind.
+    pub entities: Vec<u64>,
+    /// Pane slots held, entities and global partials together.
+    pub slots: u64,
+    /// Entities passivated since start.
+    pub passivated: u64,
+}
+
+impl ShardStats {
+    pub fn add(&mut self, other: &ShardStats) {
+        if self.entities.len() < other.entities.len() {
+            self.entities.resize(other.entities.len(), 0);
+        }
+        for (a, b) in self.entities.iter_mut().zip(&other.entities) {
+            *a += b;
+        }
+        self.slots += other.slots;
+        self.passivated += other.passivated;
+    }
+}

@@ -1,0 +1,173 @@
+//! The router: splits batches by key, fans queries out, merges partials.
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use actix::prelude::*;
+use futures::future::join_all;
+
+use super::messages::{Apply, GetStats, Ingest, Partial, Query, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
+use super::shard::Shard;
+use crate::error::{Error, Result};
+use crate::event::Key;
+use crate::query::{Groups, Route};
+use crate::value::ResultSet;
+
+pub struct Router {
+    shards: Vec<Addr<Shard>>,
+    /// Kept so the shard threads live as long as the router.
+    _arbiters: Vec<Arbiter>,
+    /// Round-robin home for events without actor keys.
+    next_home: usize,
+}
+
+/// The shard that hosts the entity `(kind, key)`. Stable for a given shard
+/// count: SipHash with fixed keys.
+pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
+    let mut h = DefaultHasher::new();
+    kind.hash(&mut h);
+    key.hash(&mut h);
+    (h.finish() % shards as u64) as usize
+}
+
+impl Router {
+    pub fn new(shards: Vec<Addr<Shard>>, arbiters: Vec<Arbiter>) -> Router {
+        Router {
+            shards,
+            _arbiters: arbiters,
+            next_home: 0,
+        }
+    }
+}
+
+impl Actor for Router {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+/// Splits a batch into one [`Apply`] per shard. An event goes to the shard
+/// of each of its keys; the shard of its first key is its home, where it
+/// counts in the global partial. Replies when every shard has applied it.
+impl Handler<Ingest> for Router {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
+        let n = self.shards.len();
+        let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
+        for event in msg.events {
+            let mut targets = vec![0u8; n];
+            let home = match event.keys.first() {
+                Some(key) => shard_of(0, key, n),
+                None => {
+                    self.next_home = (self.next_home + 1) % n;
+                    self.next_home
+                }
+            };
+            targets[home] |= GLOBAL_TARGET;
+            for (kind, key) in event.keys.iter().enumerate() {
+                targets[shard_of(kind, key, n)] |= 1 << kind;
+            }
+            let mut event = Some(event);
+            let last = targets.iter().rposition(|t| *t != 0).unwrap_or(0);
+            for (shard, t) in targets.into_iter().enumerate().filter(|(_, t)| *t != 0) {
+                let e = if shard == last { event.take() } else { event.clone() };
+                if let Some(e) = e {
+                    per_shard[shard].push(Routed { event: e, targets: t });
+                }
+            }
+        }
+        let sends: Vec<_> = per_shard
+            .into_iter()
+            .enumerate()
+            .filter(|(_, events)| !events.is_empty())
+            .map(|(i, events)| {
+                self.shards[i].send(Apply {
+                    events,
+                    now_ms: msg.now_ms,
+                })
+            })
+            .collect();
+        Box::pin(async move {
+            join_all(sends).await;
+        })
+    }
+}
+
+/// Fans a query out to the shards that hold its state and merges.
+impl Handler<Query> for Router {
+    type Result = ResponseFuture<Result<ResultSet>>;
+
+    fn handle(&mut self, msg: Query, _: &mut Self::Context) -> Self::Result {
+        let plan = msg.0;
+        let n = self.shards.len();
+        let targets: Vec<usize> = match &plan.scan.route {
+            Route::Point { kind, keys } => {
+                let mut s: Vec<usize> = keys.iter().map(|k| shard_of(*kind, k, n)).collect();
+                s.sort_unstable();
+                s.dedup();
+                s
+            }
+            Route::Global | Route::FanOut { .. } => (0..n).collect(),
+        };
+        let scan = Arc::new(plan.scan.clone());
+        let sends: Vec<_> = targets
+            .iter()
+            .map(|&i| self.shards[i].send(ScanShard(scan.clone())))
+            .collect();
+        Box::pin(async move {
+            let mut rows = Vec::new();
+            let mut groups = Groups::new();
+            for partial in join_all(sends).await {
+                match partial.map_err(|e| Error::Internal(format!("shard unavailable: {e}")))? {
+                    Partial::Rows(r) => rows.extend(r),
+                    Partial::Groups(g) => merge(&mut groups, g),
+                }
+            }
+            let rows = if plan.scan.finish_at_shard.is_some() {
+                plan.finish.sort_and_limit(rows)
+            } else {
+                plan.finish.rows(&plan.scan, groups)
+            };
+            Ok(plan.finish.result(rows))
+        })
+    }
+}
+
+fn merge(into: &mut Groups, from: Groups) {
+    if into.is_empty() {
+        *into = from;
+        return;
+    }
+    for (key, accs) in from {
+        match into.get_mut(&key) {
+            Some(existing) => {
+                for (a, b) in existing.iter_mut().zip(&accs) {
+                    a.merge(b);
+                }
+            }
+            None => {
+                into.insert(key, accs);
+            }
+        }
+    }
+}
+
+/// Sums every shard's counters.
+impl Handler<GetStats> for Router {
+    type Result = ResponseFuture<ShardStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
+        let sends: Vec<_> = self.shards.iter().map(|s| s.send(GetStats)).collect();
+        Box::pin(async move {
+            let mut total = ShardStats::default();
+            for s in join_all(sends).await.into_iter().flatten() {
+                total.add(&s);
+            }
+            total
+        })
+    }
+}

@@ -1,0 +1,154 @@
+//! A shard: an actix actor hosting many virtual actors (entities).
+//!
+//! Entities are plain structs in a map per actor kind, activated by their
+//! first event and passivated when their panes leave retention. A shard
+//! also keeps its share of the global state (the events whose home it is),
+//! so global queries never scan entities.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
+use crate::event::Key;
+use crate::query::{Groups, Route};
+use crate::time::Millis;
+use crate::window::PaneStore;
+
+/// A virtual actor: one user's (video's, item's...) rolling state. Its kind
+/// and key are the map it lives in and its key there.
+#[derive(Debug, Default)]
+struct Entity {
+    panes: PaneStore,
+}
+
+pub struct Shard {
+    /// One map per actor kind of the schema, key → entity.
+    entities: Vec<HashMap<Key, Entity>>,
+    /// This shard's share of the global state.
+    global: PaneStore,
+    retention_ms: Millis,
+    /// Passivation sweeps run when the clock passes this.
+    next_sweep_ms: Millis,
+    passivated: u64,
+}
+
+impl Shard {
+    pub fn new(kinds: usize, retention_ms: Millis) -> Shard {
+        Shard {
+            entities: (0..kinds).map(|_| HashMap::new()).collect(),
+            global: PaneStore::default(),
+            retention_ms,
+            next_sweep_ms: Millis::MIN,
+            passivated: 0,
+        }
+    }
+
+    fn apply(&mut self, routed: &Routed, now_ms: Millis) {
+        let e = &routed.event;
+        if routed.targets & GLOBAL_TARGET != 0 {
+            self.global.add(e.ts_ms, e.cell, &e.metrics, now_ms);
+        }
+        for (kind, key) in e.keys.iter().enumerate() {
+            if routed.targets & (1 << kind) == 0 {
+                continue;
+            }
+            let entity = match self.entities[kind].get_mut(key) {
+                Some(entity) => entity,
+                None => self.entities[kind].entry(key.clone()).or_default(),
+            };
+            entity.panes.add(e.ts_ms, e.cell, &e.metrics, now_ms);
+        }
+    }
+
+    /// Drops state older than retention and passivates empty entities. Runs
+    /// every 1/24 of retention of clock time, so its cost is spread thin.
+    fn sweep(&mut self, now_ms: Millis) {
+        if now_ms < self.next_sweep_ms {
+            return;
+        }
+        self.next_sweep_ms = now_ms + (self.retention_ms / 24).max(1000);
+        let retention = self.retention_ms;
+        self.global.expire(now_ms, retention);
+        for kind in &mut self.entities {
+            let before = kind.len();
+            kind.retain(|_, e| !e.panes.expire(now_ms, retention));
+            self.passivated += (before - kind.len()) as u64;
+        }
+    }
+}
+
+impl Actor for Shard {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        // Flow control is the engine's (a bounded number of batches in
+        // flight); an unbounded mailbox keeps messages in send order.
+        ctx.set_mailbox_capacity(usize::MAX);
+    }
+}
+
+/// Applies a batch of routed events to entities and the global partial.
+impl Handler<Apply> for Shard {
+    type Result = ();
+
+    fn handle(&mut self, msg: Apply, _: &mut Self::Context) {
+        for routed in &msg.events {
+            self.apply(routed, msg.now_ms);
+        }
+        self.sweep(msg.now_ms);
+    }
+}
+
+/// Computes this shard's part of a query: partial groups, or finished rows
+/// when every group lives on one shard.
+impl Handler<ScanShard> for Shard {
+    type Result = MessageResult<ScanShard>;
+
+    fn handle(&mut self, msg: ScanShard, _: &mut Self::Context) -> Self::Result {
+        let scan = &msg.0;
+        let mut groups = Groups::new();
+        match &scan.route {
+            Route::Global => scan.accumulate(&self.global, None, &mut groups),
+            Route::Point { kind, keys } => {
+                for key in keys {
+                    if let Some(entity) = self.entities.get(*kind).and_then(|m| m.get(key)) {
+                        if scan.admits_key(key) {
+                            scan.accumulate(&entity.panes, Some(key), &mut groups);
+                        }
+                    }
+                }
+            }
+            Route::FanOut { kind } => {
+                for (key, entity) in self.entities.get(*kind).into_iter().flatten() {
+                    if scan.admits_key(key) {
+                        scan.accumulate(&entity.panes, Some(key), &mut groups);
+                    }
+                }
+            }
+        }
+        MessageResult(match &scan.finish_at_shard {
+            Some(finish) => Partial::Rows(finish.rows(scan, groups)),
+            None => Partial::Groups(groups),
+        })
+    }
+}
+
+impl Handler<GetStats> for Shard {
+    type Result = MessageResult<GetStats>;
+
+    fn handle(&mut self, _: GetStats, _: &mut Self::Context) -> Self::Result {
+        let slots = self.global.slots()
+            + self
+                .entities
+                .iter()
+                .flat_map(|m| m.values())
+                .map(|e| e.panes.slots())
+                .sum::<usize>();
+        MessageResult(ShardStats {
+            entities: self.entities.iter().map(|m| m.len() as u64).collect(),
+            slots: slots as u64,
+            passivated: self.passivated,
+        })
+    }
+}

@@ -1,0 +1,288 @@
+//! Admission: the clock, the guards and the id history.
+//!
+//! A parsed line is admitted when it is not a duplicate, not too late
+//! (older than now − retention) and not too far in the future. Admission
+//! owns "now" for the event clock: the largest event time accepted so far.
+//!
+//! **The future guard.** A single absurd timestamp must not move the clock
+//! and silently empty every window. So an event more than `max_jump` ahead
+//! of now (or ahead of the system clock, whatever the clock mode) is *held*,
+//! not admitted. If [`JUMP_CONFIRMATIONS`] held events arrive in a row, the
+//! stream really did jump (a gap in the data): they are all admitted in
+//! order. If an ordinary event arrives first, the held ones were outliers
+//! and are rejected as `too_far_in_future`. Held events at the end of input
+//! are rejected the same way.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::cells::CellInterner;
+use crate::engine::Clock;
+use crate::event::{Event, Parsed, Reason, Reject};
+use crate::time::Millis;
+
+/// Held far-future events in a row that confirm a jump of the clock.
+pub const JUMP_CONFIRMATIONS: usize = 3;
+
+/// The system clock in epoch milliseconds.
+pub fn wall_clock_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
+/// The limits admission enforces.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub clock: Clock,
+    pub retention_ms: Millis,
+    pub max_jump_ms: Millis,
+}
+
+/// Where a line came from, for the reject file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Origin {
+    pub source: std::sync::Arc<str>,
+    pub line: u64,
+}
+
+/// Where admission puts its verdicts: admitted events in order, and
+/// rejected lines with their origin.
+#[derive(Debug, Default)]
+pub struct Verdicts {
+    pub admitted: Vec<Event>,
+    pub rejected: Vec<(Origin, Reject)>,
+}
+
+/// See the module docs.
+#[derive(Debug)]
+pub struct Admission {
+    limits: Limits,
+    /// The event clock; `None` before the first admitted event.
+    now_ms: Option<Millis>,
+    /// Id hash → event time, for de-duplication within retention.
+    seen: HashMap<u64, Millis>,
+    /// When the id history is next swept of expired ids.
+    next_sweep_ms: Millis,
+    pub cells: CellInterner,
+    /// Far-future events waiting for the stream to confirm the jump.
+    held: Vec<(Origin, Parsed, Millis)>,
+}
+
+impl Admission {
+    pub fn new(limits: Limits) -> Admission {
+        Admission {
+            limits,
+            now_ms: None,
+            seen: HashMap::new(),
+            next_sweep_ms: Millis::MIN,
+            cells: CellInterner::default(),
+            held: Vec::new(),
+        }
+    }
+
+    /// Now, as queries see it.
+    pub fn now_ms(&self) -> Option<Millis> {
+        match self.limits.clock {
+            Clock::Event => self.now_ms,
+            Clock::Wall => Some(wall_clock_ms()),
+        }
+    }
+
+    /// Ids remembered for de-duplication.
+    pub fn remembered_ids(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Offers one parsed line; verdicts go to `out`.
+    pub fn offer(&mut self, origin: Origin, parsed: Parsed, out: &mut Verdicts) {
+        let wall = wall_clock_ms();
+        let ts = parsed.ts_ms.unwrap_or(wall);
+        if ts > wall + self.limits.max_jump_ms {
+            let detail = format!(
+                "{} is ahead of the system clock",
+                crate::time::format_timestamp(ts)
+            );
+            out.rejected
+                .push((origin, Reject::new(Reason::TooFarInFuture, detail)));
+            return;
+        }
+        let now = match self.limits.clock {
+            Clock::Event => self.now_ms,
+            Clock::Wall => Some(wall),
+        };
+        if now.is_some_and(|now| ts > now + self.limits.max_jump_ms) {
+            self.held.push((origin, parsed, ts));
+            if self.held.len() >= JUMP_CONFIRMATIONS {
+                for (origin, parsed, ts) in std::mem::take(&mut self.held) {
+                    self.admit(origin, parsed, ts, out);
+                }
+            }
+            return;
+        }
+        self.reject_held(out);
+        self.admit(origin, parsed, ts, out);
+    }
+
+    /// End of input: held events were never confirmed.
+    pub fn finish(&mut self, out: &mut Verdicts) {
+        self.reject_held(out);
+    }
+
+    fn reject_held(&mut self, out: &mut Verdicts) {
+        for (origin, _, ts) in self.held.drain(..) {
+            let detail = format!(
+                "{} jumps more than the allowed {} ahead of the stream",
+                crate::time::format_timestamp(ts),
+                crate::time::format_duration(self.limits.max_jump_ms)
+            );
+            out.rejected
+                .push((origin, Reject::new(Reason::TooFarInFuture, detail)));
+        }
+    }
+
+    /// The checks against the past: too late, duplicate, cell limit.
+    fn admit(&mut self, origin: Origin, parsed: Parsed, ts: Millis, out: &mut Verdicts) {
+        let now = self.now_ms().unwrap_or(ts).max(ts);
+        if ts <= now - self.limits.retention_ms {
+            let detail = format!(
+                "{} is older than the retention of {}",
+                crate::time::format_timestamp(ts),
+                crate::time::format_duration(self.limits.retention_ms)
+            );
+            out.rejected.push((origin, Reject::new(Reason::TooLate, detail)));
+            return;
+        }
+        if let Some(id) = parsed.id_hash {
+            if self.seen.contains_key(&id) {
+                out.rejected
+                    .push((origin, Reject::new(Reason::Duplicate, "id seen before")));
+                return;
+            }
+        }
+        let Some(cell) = self.cells.intern(parsed.dims) else {
+            let detail = format!(
+                "more than {} distinct dimension combinations",
+                super::cells::MAX_CELLS
+            );
+            out.rejected
+                .push((origin, Reject::new(Reason::InvalidField, detail)));
+            return;
+        };
+        if let Some(id) = parsed.id_hash {
+            self.seen.insert(id, ts);
+        }
+        if self.limits.clock == Clock::Event {
+            self.now_ms = Some(now);
+        }
+        self.sweep_ids(now);
+        out.admitted.push(Event {
+            ts_ms: ts,
+            cell,
+            keys: parsed.keys,
+            metrics: parsed.metrics,
+        });
+    }
+
+    /// Forgets ids older than retention: their events can no longer be
+    /// admitted (too late), so neither can a duplicate of them. Sweeps run
+    /// every eighth of the retention horizon of clock time.
+    fn sweep_ids(&mut self, now: Millis) {
+        if now < self.next_sweep_ms {
+            return;
+        }
+        let horizon = now - self.limits.retention_ms;
+        self.seen.retain(|_, ts| *ts > horizon);
+        self.next_sweep_ms = now + (self.limits.retention_ms / 8).max(1000);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Key;
+    use crate::value::Value;
+
+    const T0: Millis = 1_736_899_200_000;
+    const HOUR: Millis = 3_600_000;
+
+    fn admission() -> Admission {
+        Admission::new(Limits {
+            clock: Clock::Event,
+            retention_ms: 24 * HOUR,
+            max_jump_ms: HOUR,
+        })
+    }
+
+    fn event(ts: Millis, id: u64) -> Parsed {
+        Parsed {
+            ts_ms: Some(ts),
+            id_hash: Some(id),
+            keys: Box::new([Key::Int(1)]),
+            dims: Box::new([Value::str("view")]),
+            metrics: Box::new([]),
+        }
+    }
+
+    fn offer(a: &mut Admission, ts: Millis, id: u64) -> Verdicts {
+        let mut out = Verdicts::default();
+        let origin = Origin { source: "t".into(), line: id };
+        a.offer(origin, event(ts, id), &mut out);
+        out
+    }
+
+    fn reasons(v: &Verdicts) -> Vec<Reason> {
+        v.rejected.iter().map(|(_, r)| r.reason).collect()
+    }
+
+    #[test]
+    fn duplicates_and_late_events_are_rejected() {
+        let mut a = admission();
+        assert_eq!(offer(&mut a, T0, 1).admitted.len(), 1);
+        assert_eq!(reasons(&offer(&mut a, T0 + 5, 1)), [Reason::Duplicate]);
+        assert_eq!(offer(&mut a, T0 - 23 * HOUR, 2).admitted.len(), 1);
+        assert_eq!(reasons(&offer(&mut a, T0 - 24 * HOUR, 3)), [Reason::TooLate]);
+        assert_eq!(a.now_ms(), Some(T0));
+    }
+
+    #[test]
+    fn one_absurd_timestamp_does_not_move_the_clock() {
+        let mut a = admission();
+        offer(&mut a, T0, 1);
+        assert!(offer(&mut a, T0 + 400 * 24 * HOUR, 2).admitted.is_empty());
+        let next = offer(&mut a, T0 + 1000, 3);
+        assert_eq!(next.admitted.len(), 1);
+        assert_eq!(reasons(&next), [Reason::TooFarInFuture]);
+        assert_eq!(a.now_ms(), Some(T0 + 1000));
+    }
+
+    #[test]
+    fn a_real_gap_is_confirmed_by_the_events_after_it() {
+        let mut a = admission();
+        offer(&mut a, T0, 1);
+        let later = T0 + 3 * HOUR;
+        assert!(offer(&mut a, later, 2).admitted.is_empty());
+        assert!(offer(&mut a, later + 1, 3).admitted.is_empty());
+        let confirmed = offer(&mut a, later + 2, 4);
+        assert_eq!(confirmed.admitted.len(), 3);
+        assert_eq!(a.now_ms(), Some(later + 2));
+    }
+
+    #[test]
+    fn ahead_of_the_system_clock_is_rejected_at_once() {
+        let mut a = admission();
+        let v = offer(&mut a, wall_clock_ms() + 2 * HOUR, 1);
+        assert_eq!(reasons(&v), [Reason::TooFarInFuture]);
+        assert_eq!(a.now_ms(), None);
+    }
+
+    #[test]
+    fn held_events_at_the_end_are_rejected() {
+        let mut a = admission();
+        offer(&mut a, T0, 1);
+        offer(&mut a, T0 + 5 * HOUR, 2);
+        let mut out = Verdicts::default();
+        a.finish(&mut out);
+        assert_eq!(reasons(&out), [Reason::TooFarInFuture]);
+    }
+}

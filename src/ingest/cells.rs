@@ -1,0 +1,61 @@
+//! The cell dictionary: interned combinations of dimension values.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::event::{CellId, DimValues};
+use crate::value::Value;
+
+/// Above this many distinct combinations the dimensions are not
+/// low-cardinality, and new combinations are rejected as `invalid_field`
+/// rather than growing every pane without bound.
+pub const MAX_CELLS: usize = 1 << 16;
+
+/// Written only by admission (one thread); read by the planner, which
+/// evaluates WHERE and GROUP BY once per cell. New cells are rare, so the
+/// shared list is behind a lock that ingest touches only when one appears.
+#[derive(Debug, Default)]
+pub struct CellInterner {
+    ids: HashMap<DimValues, CellId>,
+    shared: Arc<RwLock<Vec<Arc<[Value]>>>>,
+}
+
+impl CellInterner {
+    /// The id of a combination, interning it if new; `None` past [`MAX_CELLS`].
+    pub fn intern(&mut self, dims: Box<[Value]>) -> Option<CellId> {
+        let key = DimValues(dims);
+        if let Some(&id) = self.ids.get(&key) {
+            return Some(id);
+        }
+        if self.ids.len() >= MAX_CELLS {
+            return None;
+        }
+        let id = self.ids.len() as CellId;
+        let values: Arc<[Value]> = Arc::from(key.0.clone());
+        self.ids.insert(key, id);
+        match self.shared.write() {
+            Ok(mut list) => list.push(values),
+            Err(poisoned) => poisoned.into_inner().push(values),
+        }
+        Some(id)
+    }
+
+    /// A handle for readers (the planner).
+    pub fn dictionary(&self) -> CellDictionary {
+        CellDictionary(self.shared.clone())
+    }
+}
+
+/// Read side of the cell dictionary.
+#[derive(Debug, Clone, Default)]
+pub struct CellDictionary(Arc<RwLock<Vec<Arc<[Value]>>>>);
+
+impl CellDictionary {
+    /// A snapshot of every cell's dimension values, indexed by [`CellId`].
+    pub fn snapshot(&self) -> Vec<Arc<[Value]>> {
+        match self.0.read() {
+            Ok(list) => list.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Plans: what the planner decided, and the two halves that run it.
+//!
+//! A [`Plan`] has a [`Route`] (which state answers), a [`Scan`] (what every
+//! actor computes from its panes: partial aggregates per group) and a
+//! [`Finish`] (what the router does with merged groups: final values,
+//! HAVING, ORDER BY, LIMIT). When every group lives in exactly one actor —
+//! the query groups by that actor's key — shards run the finish themselves
+//! and the router only merges sorted, limited rows.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use super::ast::AggFunc;
+use super::scalar::{Row, Scalar};
+use crate::event::{CellId, Key};
+use crate::time::format_duration;
+use crate::value::{ResultSet, Value};
+use crate::window::{Agg, MetricAgg, PaneStore, WindowSpec};
+
+/// Which state answers the query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Route {
+    /// The shards' global partials (no entity is touched).
+    Global,
+    /// The named entities of one actor kind, each on its own shard.
+    Point { kind: usize, keys: Vec<Key> },
+    /// Every entity of one actor kind, on every shard.
+    FanOut { kind: usize },
+}
+
+/// What one aggregate reads from a pane slot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AggInput {
+    /// The number of events (COUNT(*), COUNT(key), COUNT(dimension)).
+    Events,
+    /// One metric's count/sum/min/max.
+    Metric(usize),
+}
+
+/// One aggregate to accumulate, e.g. `SUM(price) FILTER (WHERE event = 'purchase')`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggSpec {
+    pub func: AggFunc,
+    pub input: AggInput,
+    /// Per cell: whether this aggregate's own FILTER (and, for
+    /// COUNT(dimension), non-NULL) admits the cell. `None` admits all.
+    pub cells: Option<Vec<bool>>,
+    /// Integer-typed result for SUM/MIN/MAX of an integer metric.
+    pub integer: bool,
+    /// How EXPLAIN shows it.
+    pub label: String,
+}
+
+impl AggSpec {
+    /// The finished value of an accumulator.
+    pub fn value(&self, acc: &MetricAgg) -> Value {
+        let typed = |x: f64| {
+            if self.integer && x.fract() == 0.0 && x.abs() < 9.0e15 {
+                Value::Int(x as i64)
+            } else {
+                Value::Float(x)
+            }
+        };
+        match self.func {
+            AggFunc::Count => Value::Int(acc.count as i64),
+            _ if acc.count == 0 => Value::Null,
+            AggFunc::Sum => typed(acc.sum),
+            AggFunc::Min => typed(acc.min),
+            AggFunc::Max => typed(acc.max),
+            AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
+        }
+    }
+}
+
+/// A group: the entity key when grouping by it, and the index of the
+/// combination of grouped dimension values.
+pub type GroupKey = (Option<Key>, u32);
+
+/// Partial aggregates by group.
+pub type Groups = HashMap<GroupKey, Vec<MetricAgg>>;
+
+/// What every actor (or global partial) computes. Sent to shards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scan {
+    pub window: WindowSpec,
+    pub route: Route,
+    /// Per-entity condition on the key (e.g. `user_id > 100`).
+    pub key_filter: Option<Scalar>,
+    pub group_by_key: bool,
+    /// Per cell id: the group of its dimension values, or `None` when WHERE
+    /// excludes the cell. Cells interned after planning are excluded.
+    pub cell_groups: Vec<Option<u32>>,
+    /// Per dimension group: the values of the GROUP BY dimensions.
+    pub dim_groups: Vec<Vec<Value>>,
+    pub aggs: Vec<AggSpec>,
+    /// Set when groups are disjoint across shards: shards finish them.
+    pub finish_at_shard: Option<Finish>,
+}
+
+impl Scan {
+    /// Adds one store's slots inside the window to `groups`.
+    pub fn accumulate(&self, store: &PaneStore, key: Option<&Key>, groups: &mut Groups) {
+        let group_key = if self.group_by_key { key.cloned() } else { None };
+        let n = self.aggs.len();
+        store.fold(&self.window, |cell, agg| {
+            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                return;
+            };
+            let accs = groups
+                .entry((group_key.clone(), g))
+                .or_insert_with(|| vec![MetricAgg::default(); n]);
+            self.add(cell, agg, accs);
+        });
+    }
+
+    fn add(&self, cell: CellId, agg: &Agg, accs: &mut [MetricAgg]) {
+        for (spec, acc) in self.aggs.iter().zip(accs) {
+            if let Some(cells) = &spec.cells {
+                if !cells.get(cell as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+            }
+            match spec.input {
+                AggInput::Events => acc.count += agg.count,
+                AggInput::Metric(m) => {
+                    if let Some(x) = agg.metrics.get(m) {
+                        acc.merge(x);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether an entity's key passes the key filter.
+    pub fn admits_key(&self, key: &Key) -> bool {
+        self.key_filter.as_ref().is_none_or(|f| {
+            let v = key.to_value();
+            let row = Row {
+                key: Some(&v),
+                dims: &[],
+                aggs: &[],
+            };
+            f.eval(&row).is_true()
+        })
+    }
+}
+
+/// A finished row: its ORDER BY values, then its output values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRow {
+    pub sort: Vec<Value>,
+    pub out: Vec<Value>,
+}
+
+/// From merged groups to result rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finish {
+    pub columns: Vec<String>,
+    pub outputs: Vec<Scalar>,
+    pub having: Option<Scalar>,
+    /// ORDER BY expressions and whether each is descending.
+    pub order: Vec<(Scalar, bool)>,
+    pub limit: Option<u64>,
+    /// No GROUP BY: exactly one row, even over no events.
+    pub single_row: bool,
+}
+
+impl Finish {
+    /// Finishes groups into rows, filtered, sorted and limited.
+    pub fn rows(&self, scan: &Scan, groups: Groups) -> Vec<FinishedRow> {
+        let mut groups: Vec<(GroupKey, Vec<MetricAgg>)> = groups.into_iter().collect();
+        if self.single_row && groups.is_empty() {
+            groups.push(((None, 0), vec![MetricAgg::default(); scan.aggs.len()]));
+        }
+        let mut rows = Vec::with_capacity(groups.len());
+        for ((key, dim_group), accs) in groups {
+            let aggs: Vec<Value> = scan.aggs.iter().zip(&accs).map(|(s, a)| s.value(a)).collect();
+            let key = key.map(|k| k.to_value());
+            let dims = scan.dim_groups.get(dim_group as usize).map_or(&[][..], |d| d);
+            let row = Row {
+                key: key.as_ref(),
+                dims,
+                aggs: &aggs,
+            };
+            if let Some(having) = &self.having {
+                if !having.eval(&row).is_true() {
+                    continue;
+                }
+            }
+            rows.push(FinishedRow {
+                sort: self.order.iter().map(|(e, _)| e.eval(&row)).collect(),
+                out: self.outputs.iter().map(|e| e.eval(&row)).collect(),
+            });
+        }
+        self.sort_and_limit(rows)
+    }
+
+    /// Sorts by ORDER BY (then by the whole output row, so that the answer
+    /// never depends on hash order or shard count) and applies LIMIT.
+    pub fn sort_and_limit(&self, mut rows: Vec<FinishedRow>) -> Vec<FinishedRow> {
+        let cmp = |a: &FinishedRow, b: &FinishedRow| {
+            for ((x, y), (_, desc)) in a.sort.iter().zip(&b.sort).zip(&self.order) {
+                let o = x.total_cmp(y);
+                if o != std::cmp::Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            for (x, y) in a.out.iter().zip(&b.out) {
+                let o = x.total_cmp(y);
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        };
+        let limit = self.limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        if limit < rows.len() {
+            if limit > 0 {
+                rows.select_nth_unstable_by(limit - 1, cmp);
+            }
+            rows.truncate(limit);
+        }
+        rows.sort_by(cmp);
+        rows
+    }
+
+    pub fn result(&self, rows: Vec<FinishedRow>) -> ResultSet {
+        ResultSet {
+            columns: self.columns.clone(),
+            rows: rows.into_iter().map(|r| r.out).collect(),
+        }
+    }
+}
+
+/// A planned query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub scan: Scan,
+    pub finish: Finish,
+    /// Names for EXPLAIN: actor kinds by index, and the shard count.
+    pub kind_names: Vec<String>,
+    pub shards: usize,
+    /// GROUP BY and WHERE as written, for EXPLAIN.
+    pub group_by: Vec<String>,
+    pub filter: Option<String>,
+    pub order_by: Vec<String>,
+}
+
+/// EXPLAIN: the plan as a tree, from the answer down to the state.
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let scan = &self.scan;
+        let mut depth = 0;
+        let mut line = |f: &mut fmt::Formatter<'_>, text: String| {
+            let pad = if depth == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(depth - 1)) };
+            depth += 1;
+            writeln!(f, "{pad}{text}")
+        };
+        line(f, format!("Project {}", self.finish.columns.join(", ")))?;
+        if let Some(limit) = self.finish.limit {
+            line(f, format!("Limit {limit}"))?;
+        }
+        if !self.order_by.is_empty() {
+            line(f, format!("Sort {}", self.order_by.join(", ")))?;
+        }
+        if self.finish.having.is_some() {
+            line(f, "Filter HAVING".to_string())?;
+        }
+        let kind = |k: &usize| self.kind_names.get(*k).cloned().unwrap_or_default();
+        let merge = match (&scan.route, scan.finish_at_shard.is_some()) {
+            (Route::Point { keys, .. }, _) => format!("Merge {} point partial(s)", keys.len()),
+            (_, true) => format!("Merge finished rows from {} shards (each shard filters, sorts and limits its own groups)", self.shards),
+            (_, false) => format!("Merge partial aggregates from {} shards", self.shards),
+        };
+        line(f, merge)?;
+        let group = if self.group_by.is_empty() { "one group".to_string() } else { format!("group by {}", self.group_by.join(", ")) };
+        let aggs: Vec<&str> = scan.aggs.iter().map(|a| a.label.as_str()).collect();
+        line(f, format!("Aggregate {} ({group})", if aggs.is_empty() { "nothing".to_string() } else { aggs.join(", ") }))?;
+        let route = match &scan.route {
+            Route::Global => "global state (each shard's partial; no entity is touched)".to_string(),
+            Route::Point { kind: k, keys } => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                format!("point: {} actor(s) {} (one message per key's shard)", kind(k), keys.join(", "))
+            }
+            Route::FanOut { kind: k } => format!("fan-out: every {} actor on {} shards", kind(k), self.shards),
+        };
+        let panes = if scan.window.pane_secs() == 1 { "1 s panes" } else { "1 min panes" };
+        let filter = self.filter.as_ref().map(|w| format!(", where {w}")).unwrap_or_default();
+        line(f, format!("Scan {route}, window {} ({panes}){filter}", format_duration(scan.window.length_ms)))
+    }
+}

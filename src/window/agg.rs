@@ -1,0 +1,74 @@
+//! Partial aggregates: what one pane keeps per cell, mergeable in any order.
+
+/// Count, sum, min and max of one metric. Merging two is exact for count,
+/// min and max, and for sums up to 2⁵³ when the inputs are integers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricAgg {
+    /// Events that carried the metric (absent values are not counted).
+    pub count: u64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Default for MetricAgg {
+    fn default() -> Self {
+        MetricAgg {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl MetricAgg {
+    /// Adds one value; NaN means absent and is ignored.
+    pub fn add(&mut self, x: f64) {
+        if x.is_nan() {
+            return;
+        }
+        self.count += 1;
+        self.sum += x;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+    }
+
+    pub fn merge(&mut self, other: &MetricAgg) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// The partial aggregate of one cell in one pane: the number of events and
+/// one [`MetricAgg`] per schema metric.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agg {
+    pub count: u64,
+    pub metrics: Box<[MetricAgg]>,
+}
+
+impl Agg {
+    pub fn new(metrics: usize) -> Agg {
+        Agg {
+            count: 0,
+            metrics: vec![MetricAgg::default(); metrics].into_boxed_slice(),
+        }
+    }
+
+    pub fn add(&mut self, metrics: &[f64]) {
+        self.count += 1;
+        for (m, &x) in self.metrics.iter_mut().zip(metrics) {
+            m.add(x);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Agg) {
+        self.count += other.count;
+        for (m, o) in self.metrics.iter_mut().zip(other.metrics.iter()) {
+            m.merge(o);
+        }
+    }
+}
