@@ -3,4 +3,4 @@ mod ast;
 mod parser;
 
 pub use ast::*;
-pub use parser::{parse, Params};
+pub use parser::{param_value, parse, Params};
