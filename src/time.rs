@@ -28,7 +28,7 @@ pub fn parse_timestamp_str(s: &str) -> Option<Millis> {
 
 /// Parses an epoch number: seconds (possibly fractional) or milliseconds.
 pub fn parse_timestamp_number(n: f64) -> Option<Millis> {
-    if !n.is_finite() || n < 0.0 || n > 1e15 {
+    if !n.is_finite() || !(0.0..=1e15).contains(&n) {
         return None;
     }
     if n >= MILLIS_THRESHOLD {

@@ -12,7 +12,7 @@ mod planner;
 mod scalar;
 
 pub use ast::*;
-pub use parser::{parse, Params};
+pub use parser::{param_value, parse, Params};
 pub use plan::{FinishedRow, Finish, Groups, Plan, Route, Scan};
 pub use planner::{plan, Catalog};
 pub use scalar::Scalar;
