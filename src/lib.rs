@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod gen;
 pub mod ingest;
 pub mod query;
 pub mod time;
