@@ -50,7 +50,9 @@ pub fn format_timestamp(ms: Millis) -> String {
 /// The number must be a positive integer.
 pub fn parse_duration(text: &str) -> Result<Millis> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let bad = || {
         Error::InvalidInput(format!(
@@ -80,7 +82,12 @@ pub fn unit_millis(unit: &str) -> Option<Millis> {
 
 /// Formats a duration compactly for messages and EXPLAIN: `1h`, `90s`, `2d`.
 pub fn format_duration(ms: Millis) -> String {
-    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, size) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms >= size && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
@@ -96,7 +103,10 @@ mod tests {
     fn every_time_format_of_the_spec() {
         let t = 1_736_951_445_123; // 2025-01-15T14:30:45.123Z
         assert_eq!(parse_timestamp_str("2025-01-15T14:30:45.123Z"), Some(t));
-        assert_eq!(parse_timestamp_str("2025-01-15T15:30:45.123+01:00"), Some(t));
+        assert_eq!(
+            parse_timestamp_str("2025-01-15T15:30:45.123+01:00"),
+            Some(t)
+        );
         assert_eq!(parse_timestamp_str("2025-01-15T14:30:45.123"), Some(t));
         assert_eq!(parse_timestamp_str("2025-01-15 14:30:45.123"), Some(t));
         assert_eq!(parse_timestamp_number(1_736_951_445.123), Some(t));

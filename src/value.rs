@@ -147,8 +147,21 @@ mod tests {
 
     #[test]
     fn total_order_puts_null_first_and_mixes_numbers() {
-        let mut v = vec![Value::Float(2.5), Value::Null, Value::Int(2), Value::str("a")];
+        let mut v = vec![
+            Value::Float(2.5),
+            Value::Null,
+            Value::Int(2),
+            Value::str("a"),
+        ];
         v.sort_by(|a, b| a.total_cmp(b));
-        assert_eq!(v, vec![Value::Null, Value::Int(2), Value::Float(2.5), Value::str("a")]);
+        assert_eq!(
+            v,
+            vec![
+                Value::Null,
+                Value::Int(2),
+                Value::Float(2.5),
+                Value::str("a")
+            ]
+        );
     }
 }

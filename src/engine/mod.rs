@@ -105,7 +105,9 @@ impl Engine {
     pub fn start(config: Config) -> Result<Engine> {
         config.schema.validate()?;
         if config.shards == 0 || config.shards > 256 {
-            return Err(Error::InvalidInput("--shards must be between 1 and 256".into()));
+            return Err(Error::InvalidInput(
+                "--shards must be between 1 and 256".into(),
+            ));
         }
         if config.retention < Duration::from_secs(60) || config.retention.as_secs() % 60 != 0 {
             return Err(Error::InvalidInput(
@@ -113,9 +115,15 @@ impl Engine {
             ));
         }
         if config.schema.actors.len() > 7 {
-            return Err(Error::InvalidInput("a schema may declare at most 7 actor kinds".into()));
+            return Err(Error::InvalidInput(
+                "a schema may declare at most 7 actor kinds".into(),
+            ));
         }
-        let rejects = config.reject_file.as_deref().map(RejectFile::create).transpose()?;
+        let rejects = config
+            .reject_file
+            .as_deref()
+            .map(RejectFile::create)
+            .transpose()?;
         let schema = Arc::new(config.schema.clone());
         let retention_ms = config.retention.as_millis() as Millis;
         let admission = Admission::new(Limits {
@@ -206,7 +214,11 @@ impl Engine {
                 let plan = self.plan(select)?;
                 Ok(ResultSet {
                     columns: vec!["plan".into()],
-                    rows: plan.to_string().lines().map(|l| vec![Value::str(l)]).collect(),
+                    rows: plan
+                        .to_string()
+                        .lines()
+                        .map(|l| vec![Value::str(l)])
+                        .collect(),
                 })
             }
             Statement::ShowStats => self.stats(),
@@ -234,7 +246,10 @@ impl Engine {
         let mut rows: Vec<(String, Value)> = vec![
             ("lines".into(), Value::Int(self.counters.lines as i64)),
             ("accepted".into(), Value::Int(self.counters.accepted as i64)),
-            ("rejected".into(), Value::Int(self.counters.rejected_total() as i64)),
+            (
+                "rejected".into(),
+                Value::Int(self.counters.rejected_total() as i64),
+            ),
         ];
         for (reason, n) in self.counters.by_reason() {
             rows.push((format!("rejected.{reason}"), Value::Int(n as i64)));
@@ -242,16 +257,30 @@ impl Engine {
         for (kind, n) in self.schema.actors.iter().zip(&shards.entities) {
             rows.push((format!("actors.{}", kind.name), Value::Int(*n as i64)));
         }
-        rows.push(("actors.passivated".into(), Value::Int(shards.passivated as i64)));
+        rows.push((
+            "actors.passivated".into(),
+            Value::Int(shards.passivated as i64),
+        ));
         rows.push(("state.pane_slots".into(), Value::Int(shards.slots as i64)));
-        rows.push(("state.cells".into(), Value::Int(self.cells.snapshot().len() as i64)));
-        rows.push(("state.remembered_ids".into(), Value::Int(self.admission.remembered_ids() as i64)));
+        rows.push((
+            "state.cells".into(),
+            Value::Int(self.cells.snapshot().len() as i64),
+        ));
+        rows.push((
+            "state.remembered_ids".into(),
+            Value::Int(self.admission.remembered_ids() as i64),
+        ));
         rows.push(("shards".into(), Value::Int(self.config.shards as i64)));
-        let now = self.admission.now_ms().map_or(Value::Null, |t| Value::str(&crate::time::format_timestamp(t)));
+        let now = self.admission.now_ms().map_or(Value::Null, |t| {
+            Value::str(&crate::time::format_timestamp(t))
+        });
         rows.push(("clock.now".into(), now));
         Ok(ResultSet {
             columns: vec!["counter".into(), "value".into()],
-            rows: rows.into_iter().map(|(c, v)| vec![Value::str(&c), v]).collect(),
+            rows: rows
+                .into_iter()
+                .map(|(c, v)| vec![Value::str(&c), v])
+                .collect(),
         })
     }
 
@@ -278,7 +307,10 @@ impl Engine {
             text.push(b'\n');
         }
         let reader: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(text));
-        self.ingest(Merge::from_readers(vec![(Arc::from(source), reader)]), &mut |_| {})
+        self.ingest(
+            Merge::from_readers(vec![(Arc::from(source), reader)]),
+            &mut |_| {},
+        )
     }
 
     fn ingest(
@@ -293,7 +325,9 @@ impl Engine {
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
             self.offer(line, &mut verdicts)?;
-            if self.counters.lines % 8192 == 0 && last_report.elapsed() >= Duration::from_millis(200) {
+            if self.counters.lines % 8192 == 0
+                && last_report.elapsed() >= Duration::from_millis(200)
+            {
                 last_report = Instant::now();
                 progress(&IngestProgress {
                     lines: self.counters.lines - before.lines,
@@ -350,7 +384,8 @@ impl Engine {
         }
         let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
         let now_ms = self.admission.now_ms().unwrap_or(0);
-        self.in_flight.push_back(self.router.send(Ingest { events, now_ms }));
+        self.in_flight
+            .push_back(self.router.send(Ingest { events, now_ms }));
         while self.in_flight.len() > IN_FLIGHT {
             if let Some(oldest) = self.in_flight.pop_front() {
                 block(oldest)?;

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use actix::prelude::*;
 use futures::future::join_all;
 
-use super::messages::{Apply, GetStats, Ingest, Partial, Query, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
+use super::messages::{
+    Apply, GetStats, Ingest, Partial, Query, Routed, ScanShard, ShardStats, GLOBAL_TARGET,
+};
 use super::shard::Shard;
 use crate::error::{Error, Result};
 use crate::event::Key;
@@ -74,9 +76,16 @@ impl Handler<Ingest> for Router {
             let mut event = Some(event);
             let last = targets.iter().rposition(|t| *t != 0).unwrap_or(0);
             for (shard, t) in targets.into_iter().enumerate().filter(|(_, t)| *t != 0) {
-                let e = if shard == last { event.take() } else { event.clone() };
+                let e = if shard == last {
+                    event.take()
+                } else {
+                    event.clone()
+                };
                 if let Some(e) = e {
-                    per_shard[shard].push(Routed { event: e, targets: t });
+                    per_shard[shard].push(Routed {
+                        event: e,
+                        targets: t,
+                    });
                 }
             }
         }

@@ -148,17 +148,24 @@ fn present<'j>(json: &'j Json, field: &str) -> Option<&'j Json> {
 }
 
 fn required<'j>(json: &'j Json, field: &str) -> Result<&'j Json, Reject> {
-    present(json, field).ok_or_else(|| Reject::new(Reason::MissingField, format!("{field} is missing")))
+    present(json, field)
+        .ok_or_else(|| Reject::new(Reason::MissingField, format!("{field} is missing")))
 }
 
 fn invalid(field: &str, expected: &str, got: &Json) -> Reject {
     let mut shown = got.to_string();
     if shown.len() > 40 {
-        let cut = (0..=40).rev().find(|&i| shown.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=40)
+            .rev()
+            .find(|&i| shown.is_char_boundary(i))
+            .unwrap_or(0);
         shown.truncate(cut);
         shown.push('…');
     }
-    Reject::new(Reason::InvalidField, format!("{field}: expected {expected}, got {shown}"))
+    Reject::new(
+        Reason::InvalidField,
+        format!("{field}: expected {expected}, got {shown}"),
+    )
 }
 
 fn time(json: &Json, field: &str) -> Result<Millis, Reject> {
@@ -168,7 +175,13 @@ fn time(json: &Json, field: &str) -> Result<Millis, Reject> {
         Json::Number(n) => n.as_f64().and_then(parse_timestamp_number),
         _ => None,
     };
-    parsed.ok_or_else(|| invalid(field, "an RFC 3339 / ISO 8601 time or epoch seconds/millis", v))
+    parsed.ok_or_else(|| {
+        invalid(
+            field,
+            "an RFC 3339 / ISO 8601 time or epoch seconds/millis",
+            v,
+        )
+    })
 }
 
 fn id(json: &Json, field: &str) -> Result<u64, Reject> {
@@ -185,7 +198,10 @@ fn id(json: &Json, field: &str) -> Result<u64, Reject> {
 fn key(json: &Json, field: &str, ty: FieldType) -> Result<Key, Reject> {
     let v = required(json, field)?;
     match (ty, v) {
-        (FieldType::Int, Json::Number(n)) => n.as_i64().map(Key::Int).ok_or_else(|| invalid(field, "a 64-bit integer", v)),
+        (FieldType::Int, Json::Number(n)) => n
+            .as_i64()
+            .map(Key::Int)
+            .ok_or_else(|| invalid(field, "a 64-bit integer", v)),
         (FieldType::String, Json::String(s)) => Ok(Key::Str(Arc::from(s.as_str()))),
         (FieldType::Int, _) => Err(invalid(field, "an integer", v)),
         _ => Err(invalid(field, "a string", v)),
@@ -194,7 +210,11 @@ fn key(json: &Json, field: &str, ty: FieldType) -> Result<Key, Reject> {
 
 /// Checks a field's type; `Ok(None)` when an optional field is absent.
 fn typed<'j>(json: &'j Json, f: &Field) -> Result<Option<&'j Json>, Reject> {
-    let v = if f.required { Some(required(json, &f.field)?) } else { present(json, &f.field) };
+    let v = if f.required {
+        Some(required(json, &f.field)?)
+    } else {
+        present(json, &f.field)
+    };
     let Some(v) = v else { return Ok(None) };
     let ok = match f.ty {
         FieldType::Int => v.is_i64(),
@@ -227,7 +247,10 @@ fn dimension(json: &Json, f: &Field) -> Result<Value, Reject> {
 fn metric(json: &Json, f: &Field) -> Result<f64, Reject> {
     let value = typed(json, f)?.and_then(Json::as_f64).unwrap_or(f64::NAN);
     if value.is_infinite() {
-        return Err(Reject::new(Reason::InvalidField, format!("{}: number out of range", f.field)));
+        return Err(Reject::new(
+            Reason::InvalidField,
+            format!("{}: number out of range", f.field),
+        ));
     }
     Ok(value)
 }
@@ -264,14 +287,41 @@ mod tests {
         assert_eq!(reason(b"[1,2]"), MalformedJson);
         assert_eq!(reason(b"{\"a\":\xff}"), MalformedJson);
         assert_eq!(reason(&[b'['; 10_000]), MalformedJson);
-        assert_eq!(reason(GOOD.replace("987654321", "\"987654321\"").as_bytes()), InvalidField);
-        assert_eq!(reason(GOOD.replace("123456789", "\"x\"").as_bytes()), InvalidField);
-        assert_eq!(reason(GOOD.replace("987654321", "99999999999999999999999").as_bytes()), InvalidField);
-        assert_eq!(reason(GOOD.replace("15000", "1e400").as_bytes()), MalformedJson);
-        assert_eq!(reason(GOOD.replace("15000", "\"15000\"").as_bytes()), InvalidField);
-        assert_eq!(reason(GOOD.replace("2025-01-15T14:30:45.123Z", "soon").as_bytes()), InvalidField);
-        assert_eq!(reason(GOOD.replace("\"user_id\":987654321,", "").as_bytes()), MissingField);
-        assert_eq!(reason(GOOD.replace("\"video_view\"", "null").as_bytes()), MissingField);
+        assert_eq!(
+            reason(GOOD.replace("987654321", "\"987654321\"").as_bytes()),
+            InvalidField
+        );
+        assert_eq!(
+            reason(GOOD.replace("123456789", "\"x\"").as_bytes()),
+            InvalidField
+        );
+        assert_eq!(
+            reason(
+                GOOD.replace("987654321", "99999999999999999999999")
+                    .as_bytes()
+            ),
+            InvalidField
+        );
+        assert_eq!(
+            reason(GOOD.replace("15000", "1e400").as_bytes()),
+            MalformedJson
+        );
+        assert_eq!(
+            reason(GOOD.replace("15000", "\"15000\"").as_bytes()),
+            InvalidField
+        );
+        assert_eq!(
+            reason(GOOD.replace("2025-01-15T14:30:45.123Z", "soon").as_bytes()),
+            InvalidField
+        );
+        assert_eq!(
+            reason(GOOD.replace("\"user_id\":987654321,", "").as_bytes()),
+            MissingField
+        );
+        assert_eq!(
+            reason(GOOD.replace("\"video_view\"", "null").as_bytes()),
+            MissingField
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ impl Schema {
                 time: TimeSource::Field("timestamp".into()),
                 id: Some("event_id".into()),
                 type_field: Some("event_type".into()),
-                actors: vec![actor("users", "user_id", Int), actor("videos", "video_id", Int)],
+                actors: vec![
+                    actor("users", "user_id", Int),
+                    actor("videos", "video_id", Int),
+                ],
                 dimensions: vec![
                     Field::new("event_type", String, true),
                     Field::new("metadata.device_type", String, false),
@@ -210,16 +213,20 @@ impl Schema {
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading schema {}", path.display()), e))?;
-        let schema: Schema = serde_json::from_str(&text).map_err(|e| {
-            Error::InvalidInput(format!("schema file {}: {e}", path.display()))
-        })?;
+        let schema: Schema = serde_json::from_str(&text)
+            .map_err(|e| Error::InvalidInput(format!("schema file {}: {e}", path.display())))?;
         schema.validate()?;
         Ok(schema)
     }
 
     /// Checks a custom schema for what would make queries ambiguous or wrong.
     pub fn validate(&self) -> Result<()> {
-        let bad = |msg: String| Err(Error::InvalidInput(format!("schema '{}': {msg}", self.name)));
+        let bad = |msg: String| {
+            Err(Error::InvalidInput(format!(
+                "schema '{}': {msg}",
+                self.name
+            )))
+        };
         let mut seen = std::collections::HashSet::new();
         for column in self.columns() {
             if !seen.insert(column.clone()) {
@@ -238,7 +245,9 @@ impl Schema {
         }
         if let Some(t) = &self.type_field {
             if self.dimension(t).is_none() {
-                return bad(format!("type field '{t}' must also be listed in dimensions"));
+                return bad(format!(
+                    "type field '{t}' must also be listed in dimensions"
+                ));
             }
         }
         Ok(())
@@ -315,12 +324,18 @@ impl Schema {
             TimeSource::Arrival => true,
         };
         let columns = self.columns();
-        let top_level: std::collections::HashSet<&str> =
-            columns.iter().map(|c| c.split('.').next().unwrap_or(c)).collect();
+        let top_level: std::collections::HashSet<&str> = columns
+            .iter()
+            .map(|c| c.split('.').next().unwrap_or(c))
+            .collect();
         time_ok
             && self.id.as_deref().is_none_or(present)
             && self.actors.iter().all(|a| present(&a.key))
-            && self.dimensions.iter().chain(&self.metrics).all(|f| (!f.required || present(&f.field)) && typed(f))
+            && self
+                .dimensions
+                .iter()
+                .chain(&self.metrics)
+                .all(|f| (!f.required || present(&f.field)) && typed(f))
             && object.keys().all(|k| top_level.contains(k.as_str()))
     }
 }
@@ -351,17 +366,29 @@ impl fmt::Display for Schema {
             writeln!(f, "  {id:<28} id (de-duplication)")?;
         }
         for a in &self.actors {
-            writeln!(f, "  {:<28} {} key of actor kind '{}'", a.key, a.key_type, a.name)?;
+            writeln!(
+                f,
+                "  {:<28} {} key of actor kind '{}'",
+                a.key, a.key_type, a.name
+            )?;
         }
         for d in &self.dimensions {
-            let role = if Some(&d.field) == self.type_field.as_ref() { "type dimension" } else { "dimension" };
+            let role = if Some(&d.field) == self.type_field.as_ref() {
+                "type dimension"
+            } else {
+                "dimension"
+            };
             writeln!(f, "  {:<28} {} {role}", d.field, d.ty)?;
         }
         for m in &self.metrics {
             writeln!(f, "  {:<28} {} metric", m.field, m.ty)?;
         }
         for a in &self.attributes {
-            writeln!(f, "  {:<28} {} attribute (checked, not aggregated)", a.field, a.ty)?;
+            writeln!(
+                f,
+                "  {:<28} {} attribute (checked, not aggregated)",
+                a.field, a.ty
+            )?;
         }
         Ok(())
     }
@@ -374,10 +401,22 @@ mod tests {
     #[test]
     fn detects_every_preset_from_its_seed_line() {
         let cases = [
-            ("reels", r#"{"event_id":"evt_1","event_type":"video_view","user_id":987654321,"video_id":567890123,"creator_id":123456789,"timestamp":"2025-01-15T14:30:45.123Z","session_id":"sess_1","metadata":{"view_duration_ms":15000,"video_position":0.75,"device_type":"mobile"}}"#),
-            ("shop", r#"{"event":"add_to_cart","timestamp":"2025-01-15T14:30:45Z","item_id":3,"customer_id":17,"price":129.5}"#),
-            ("clicks", r#"{"id":0,"ts":"2025-06-12T08:08:53.889057","user":"user8","type":"CLICK","payload":{"value":760,"notes":"..."}}"#),
-            ("stats", r#"{"timestamp":"2025-06-26T14:30:00Z","value":12.34}"#),
+            (
+                "reels",
+                r#"{"event_id":"evt_1","event_type":"video_view","user_id":987654321,"video_id":567890123,"creator_id":123456789,"timestamp":"2025-01-15T14:30:45.123Z","session_id":"sess_1","metadata":{"view_duration_ms":15000,"video_position":0.75,"device_type":"mobile"}}"#,
+            ),
+            (
+                "shop",
+                r#"{"event":"add_to_cart","timestamp":"2025-01-15T14:30:45Z","item_id":3,"customer_id":17,"price":129.5}"#,
+            ),
+            (
+                "clicks",
+                r#"{"id":0,"ts":"2025-06-12T08:08:53.889057","user":"user8","type":"CLICK","payload":{"value":760,"notes":"..."}}"#,
+            ),
+            (
+                "stats",
+                r#"{"timestamp":"2025-06-26T14:30:00Z","value":12.34}"#,
+            ),
             ("ledger", r#"{"id":7,"category":"A","value":3.5}"#),
         ];
         for (name, line) in cases {

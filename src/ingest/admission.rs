@@ -150,7 +150,8 @@ impl Admission {
                 crate::time::format_timestamp(ts),
                 crate::time::format_duration(self.limits.retention_ms)
             );
-            out.rejected.push((origin, Reject::new(Reason::TooLate, detail)));
+            out.rejected
+                .push((origin, Reject::new(Reason::TooLate, detail)));
             return;
         }
         if let Some(id) = parsed.id_hash {
@@ -226,7 +227,10 @@ mod tests {
 
     fn offer(a: &mut Admission, ts: Millis, id: u64) -> Verdicts {
         let mut out = Verdicts::default();
-        let origin = Origin { source: "t".into(), line: id };
+        let origin = Origin {
+            source: "t".into(),
+            line: id,
+        };
         a.offer(origin, event(ts, id), &mut out);
         out
     }
@@ -241,7 +245,10 @@ mod tests {
         assert_eq!(offer(&mut a, T0, 1).admitted.len(), 1);
         assert_eq!(reasons(&offer(&mut a, T0 + 5, 1)), [Reason::Duplicate]);
         assert_eq!(offer(&mut a, T0 - 23 * HOUR, 2).admitted.len(), 1);
-        assert_eq!(reasons(&offer(&mut a, T0 - 24 * HOUR, 3)), [Reason::TooLate]);
+        assert_eq!(
+            reasons(&offer(&mut a, T0 - 24 * HOUR, 3)),
+            [Reason::TooLate]
+        );
         assert_eq!(a.now_ms(), Some(T0));
     }
 

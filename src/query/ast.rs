@@ -41,7 +41,10 @@ pub struct Select {
 pub enum SelectItem {
     /// `*`
     Wildcard,
-    Expr { expr: Expr, alias: Option<String> },
+    Expr {
+        expr: Expr,
+        alias: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -81,7 +84,10 @@ pub enum Expr {
         negated: bool,
     },
     /// `expr IS [NOT] NULL`
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     /// An aggregate call: `COUNT(*)`, `SUM(x) FILTER (WHERE ...)`.
     Aggregate {
         func: AggFunc,
@@ -93,7 +99,10 @@ pub enum Expr {
         filter: Option<Box<Expr>>,
     },
     /// A scalar function call such as `ROUND(x, 2)`, `ABS(x)`.
-    Function { name: String, args: Vec<Expr> },
+    Function {
+        name: String,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -189,8 +198,14 @@ impl fmt::Display for Expr {
         match self {
             Expr::Column(name) => f.write_str(name),
             Expr::Literal(l) => write!(f, "{l}"),
-            Expr::Unary { op: UnaryOp::Neg, expr } => write!(f, "-{expr}"),
-            Expr::Unary { op: UnaryOp::Not, expr } => write!(f, "NOT {expr}"),
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => write!(f, "-{expr}"),
+            Expr::Unary {
+                op: UnaryOp::Not,
+                expr,
+            } => write!(f, "NOT {expr}"),
             Expr::Binary { op, left, right } => write!(f, "({left} {op} {right})"),
             Expr::InList {
                 expr,

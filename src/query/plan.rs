@@ -100,7 +100,11 @@ pub struct Scan {
 impl Scan {
     /// Adds one store's slots inside the window to `groups`.
     pub fn accumulate(&self, store: &PaneStore, key: Option<&Key>, groups: &mut Groups) {
-        let group_key = if self.group_by_key { key.cloned() } else { None };
+        let group_key = if self.group_by_key {
+            key.cloned()
+        } else {
+            None
+        };
         let n = self.aggs.len();
         store.fold(&self.window, |cell, agg| {
             let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
@@ -174,9 +178,17 @@ impl Finish {
         }
         let mut rows = Vec::with_capacity(groups.len());
         for ((key, dim_group), accs) in groups {
-            let aggs: Vec<Value> = scan.aggs.iter().zip(&accs).map(|(s, a)| s.value(a)).collect();
+            let aggs: Vec<Value> = scan
+                .aggs
+                .iter()
+                .zip(&accs)
+                .map(|(s, a)| s.value(a))
+                .collect();
             let key = key.map(|k| k.to_value());
-            let dims = scan.dim_groups.get(dim_group as usize).map_or(&[][..], |d| d);
+            let dims = scan
+                .dim_groups
+                .get(dim_group as usize)
+                .map_or(&[][..], |d| d);
             let row = Row {
                 key: key.as_ref(),
                 dims,
@@ -213,7 +225,9 @@ impl Finish {
             }
             std::cmp::Ordering::Equal
         };
-        let limit = self.limit.map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        let limit = self
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
         if limit < rows.len() {
             if limit > 0 {
                 rows.select_nth_unstable_by(limit - 1, cmp);
@@ -252,7 +266,11 @@ impl fmt::Display for Plan {
         let scan = &self.scan;
         let mut depth = 0;
         let mut line = |f: &mut fmt::Formatter<'_>, text: String| {
-            let pad = if depth == 0 { String::new() } else { format!("{}└─ ", "   ".repeat(depth - 1)) };
+            let pad = if depth == 0 {
+                String::new()
+            } else {
+                format!("{}└─ ", "   ".repeat(depth - 1))
+            };
             depth += 1;
             writeln!(f, "{pad}{text}")
         };
@@ -273,19 +291,55 @@ impl fmt::Display for Plan {
             (_, false) => format!("Merge partial aggregates from {} shards", self.shards),
         };
         line(f, merge)?;
-        let group = if self.group_by.is_empty() { "one group".to_string() } else { format!("group by {}", self.group_by.join(", ")) };
+        let group = if self.group_by.is_empty() {
+            "one group".to_string()
+        } else {
+            format!("group by {}", self.group_by.join(", "))
+        };
         let aggs: Vec<&str> = scan.aggs.iter().map(|a| a.label.as_str()).collect();
-        line(f, format!("Aggregate {} ({group})", if aggs.is_empty() { "nothing".to_string() } else { aggs.join(", ") }))?;
+        line(
+            f,
+            format!(
+                "Aggregate {} ({group})",
+                if aggs.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    aggs.join(", ")
+                }
+            ),
+        )?;
         let route = match &scan.route {
-            Route::Global => "global state (each shard's partial; no entity is touched)".to_string(),
+            Route::Global => {
+                "global state (each shard's partial; no entity is touched)".to_string()
+            }
             Route::Point { kind: k, keys } => {
                 let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
-                format!("point: {} actor(s) {} (one message per key's shard)", kind(k), keys.join(", "))
+                format!(
+                    "point: {} actor(s) {} (one message per key's shard)",
+                    kind(k),
+                    keys.join(", ")
+                )
             }
-            Route::FanOut { kind: k } => format!("fan-out: every {} actor on {} shards", kind(k), self.shards),
+            Route::FanOut { kind: k } => {
+                format!("fan-out: every {} actor on {} shards", kind(k), self.shards)
+            }
         };
-        let panes = if scan.window.pane_secs() == 1 { "1 s panes" } else { "1 min panes" };
-        let filter = self.filter.as_ref().map(|w| format!(", where {w}")).unwrap_or_default();
-        line(f, format!("Scan {route}, window {} ({panes}){filter}", format_duration(scan.window.length_ms)))
+        let panes = if scan.window.pane_secs() == 1 {
+            "1 s panes"
+        } else {
+            "1 min panes"
+        };
+        let filter = self
+            .filter
+            .as_ref()
+            .map(|w| format!(", where {w}"))
+            .unwrap_or_default();
+        line(
+            f,
+            format!(
+                "Scan {route}, window {} ({panes}){filter}",
+                format_duration(scan.window.length_ms)
+            ),
+        )
     }
 }

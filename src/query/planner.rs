@@ -39,7 +39,11 @@ enum Column {
 }
 
 pub fn plan(select: &Select, catalog: &Catalog) -> Result<Plan> {
-    Planner { catalog, schema: catalog.schema }.plan(select)
+    Planner {
+        catalog,
+        schema: catalog.schema,
+    }
+    .plan(select)
 }
 
 struct Planner<'a> {
@@ -127,20 +131,30 @@ impl<'a> Planner<'a> {
 
         // Cells: which pass WHERE, and the group of each.
         let mut dim_groups: Vec<Vec<Value>> = Vec::new();
-        let mut group_ids: std::collections::HashMap<crate::event::DimValues, u32> = Default::default();
+        let mut group_ids: std::collections::HashMap<crate::event::DimValues, u32> =
+            Default::default();
         let mut cell_groups = Vec::with_capacity(self.catalog.cells.len());
         for cell in self.catalog.cells {
-            let row = Row { key: None, dims: cell, aggs: &[] };
+            let row = Row {
+                key: None,
+                dims: cell,
+                aggs: &[],
+            };
             if !cell_filter.iter().all(|f| f.eval(&row).is_true()) {
                 cell_groups.push(None);
                 continue;
             }
-            let values: Vec<Value> = group_dims.iter().map(|&d| cell.get(d).cloned().unwrap_or(Value::Null)).collect();
+            let values: Vec<Value> = group_dims
+                .iter()
+                .map(|&d| cell.get(d).cloned().unwrap_or(Value::Null))
+                .collect();
             let next = dim_groups.len() as u32;
-            let id = *group_ids.entry(crate::event::DimValues(values.clone().into())).or_insert_with(|| {
-                dim_groups.push(values);
-                next
-            });
+            let id = *group_ids
+                .entry(crate::event::DimValues(values.clone().into()))
+                .or_insert_with(|| {
+                    dim_groups.push(values);
+                    next
+                });
             cell_groups.push(Some(id));
         }
         if dim_groups.is_empty() {
@@ -148,7 +162,13 @@ impl<'a> Planner<'a> {
         }
 
         // Select list, HAVING, ORDER BY over finished groups.
-        let mut out = Outputs { aggs: Vec::new(), agg_exprs: Vec::new(), group_key, group_dims, aliases: Vec::new() };
+        let mut out = Outputs {
+            aggs: Vec::new(),
+            agg_exprs: Vec::new(),
+            group_key,
+            group_dims,
+            aliases: Vec::new(),
+        };
         let mut columns = Vec::new();
         let mut outputs = Vec::new();
         for item in &select.items {
@@ -177,15 +197,25 @@ impl<'a> Planner<'a> {
                     .into(),
             ));
         }
-        let having = select.having.as_ref().map(|h| self.lower_output(h, &mut out, false)).transpose()?;
+        let having = select
+            .having
+            .as_ref()
+            .map(|h| self.lower_output(h, &mut out, false))
+            .transpose()?;
         let mut order = Vec::new();
         let mut order_by_names = Vec::new();
         for OrderBy { expr, desc } in &select.order_by {
             let lowered = match expr {
                 Expr::Literal(Literal::Int(n)) => {
-                    let i = usize::try_from(*n).ok().filter(|i| (1..=outputs.len()).contains(i)).ok_or_else(|| {
-                        Error::Query(format!("ORDER BY {n}: there are {} output columns", outputs.len()))
-                    })?;
+                    let i = usize::try_from(*n)
+                        .ok()
+                        .filter(|i| (1..=outputs.len()).contains(i))
+                        .ok_or_else(|| {
+                            Error::Query(format!(
+                                "ORDER BY {n}: there are {} output columns",
+                                outputs.len()
+                            ))
+                        })?;
                     outputs[i - 1].clone()
                 }
                 _ => self.lower_output(expr, &mut out, false)?,
@@ -203,7 +233,9 @@ impl<'a> Planner<'a> {
         };
         let disjoint = group_key.is_some() && !matches!(route, Route::Global);
         let kind_names = self.schema.actors.iter().map(|a| a.name.clone()).collect();
-        let key_filter = key_filters.into_iter().reduce(|a, b| Scalar::Binary(BinaryOp::And, Box::new(a), Box::new(b)));
+        let key_filter = key_filters
+            .into_iter()
+            .reduce(|a, b| Scalar::Binary(BinaryOp::And, Box::new(a), Box::new(b)));
         let scan = Scan {
             window,
             route,
@@ -228,16 +260,25 @@ impl<'a> Planner<'a> {
     /// `SELECT TOP k col ...` → `SELECT col, COUNT(*) AS count ... GROUP BY
     /// col ORDER BY count DESC, col ASC LIMIT k`.
     fn desugar_top(&self, select: &Select) -> Result<Select> {
-        let Some(k) = select.top else { return Ok(select.clone()) };
-        let col = match select.items.as_slice() {
-            [SelectItem::Expr { expr: expr @ Expr::Column(_), alias: None }] => expr.clone(),
-            _ => {
-                return Err(Error::Query(
-                    "SELECT TOP k takes exactly one column: SELECT TOP 3 event_type FROM events".into(),
-                ))
-            }
+        let Some(k) = select.top else {
+            return Ok(select.clone());
         };
-        if !select.group_by.is_empty() || !select.order_by.is_empty() || select.limit.is_some() || select.having.is_some() {
+        let col =
+            match select.items.as_slice() {
+                [SelectItem::Expr {
+                    expr: expr @ Expr::Column(_),
+                    alias: None,
+                }] => expr.clone(),
+                _ => return Err(Error::Query(
+                    "SELECT TOP k takes exactly one column: SELECT TOP 3 event_type FROM events"
+                        .into(),
+                )),
+            };
+        if !select.group_by.is_empty()
+            || !select.order_by.is_empty()
+            || select.limit.is_some()
+            || select.having.is_some()
+        {
             return Err(Error::Query(
                 "SELECT TOP k already groups, orders and limits; drop GROUP BY, HAVING, ORDER BY and LIMIT".into(),
             ));
@@ -246,14 +287,31 @@ impl<'a> Planner<'a> {
         Ok(Select {
             top: None,
             items: vec![
-                SelectItem::Expr { expr: col.clone(), alias: None },
                 SelectItem::Expr {
-                    expr: Expr::Aggregate { func: AggFunc::Count, arg: None, distinct: false, filter: None },
+                    expr: col.clone(),
+                    alias: None,
+                },
+                SelectItem::Expr {
+                    expr: Expr::Aggregate {
+                        func: AggFunc::Count,
+                        arg: None,
+                        distinct: false,
+                        filter: None,
+                    },
                     alias: Some("count".into()),
                 },
             ],
             group_by: vec![col.clone()],
-            order_by: vec![OrderBy { expr: count, desc: true }, OrderBy { expr: col, desc: false }],
+            order_by: vec![
+                OrderBy {
+                    expr: count,
+                    desc: true,
+                },
+                OrderBy {
+                    expr: col,
+                    desc: false,
+                },
+            ],
             limit: Some(k),
             ..select.clone()
         })
@@ -322,7 +380,11 @@ impl<'a> Planner<'a> {
                 return e;
             }
             for item in items {
-                if let SelectItem::Expr { expr, alias: Some(a) } = item {
+                if let SelectItem::Expr {
+                    expr,
+                    alias: Some(a),
+                } = item
+                {
                     if a == name {
                         return expr;
                     }
@@ -342,7 +404,9 @@ impl<'a> Planner<'a> {
                 return;
             }
             if in_agg {
-                problem = Some(Error::Query("aggregates are not allowed in WHERE; use HAVING".into()));
+                problem = Some(Error::Query(
+                    "aggregates are not allowed in WHERE; use HAVING".into(),
+                ));
                 return;
             }
             match self.column(name) {
@@ -379,24 +443,37 @@ impl<'a> Planner<'a> {
             ([_], true) => Err(Error::Query(format!(
                 "WHERE {e}: split conditions on actor keys and on dimensions with AND"
             ))),
-            _ => Err(Error::Query(format!("WHERE {e}: no actor holds two different keys"))),
+            _ => Err(Error::Query(format!(
+                "WHERE {e}: no actor holds two different keys"
+            ))),
         }
     }
 
     /// `key = lit` or `key IN (lits)`: the keys of a point query.
     fn point_keys(&self, e: &Expr, kind: usize) -> Result<Option<Vec<Key>>> {
         let literals: Vec<&Expr> = match e {
-            Expr::Binary { op: BinaryOp::Eq, left, right } => match (&**left, &**right) {
-                (Expr::Column(_), lit @ Expr::Literal(_)) | (lit @ Expr::Literal(_), Expr::Column(_)) => vec![lit],
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => match (&**left, &**right) {
+                (Expr::Column(_), lit @ Expr::Literal(_))
+                | (lit @ Expr::Literal(_), Expr::Column(_)) => vec![lit],
                 _ => return Ok(None),
             },
-            Expr::InList { expr, list, negated: false } if matches!(**expr, Expr::Column(_)) => list.iter().collect(),
+            Expr::InList {
+                expr,
+                list,
+                negated: false,
+            } if matches!(**expr, Expr::Column(_)) => list.iter().collect(),
             _ => return Ok(None),
         };
         let actor = &self.schema.actors[kind];
         let mut keys = Vec::new();
         for lit in literals {
-            let Expr::Literal(l) = lit else { return Ok(None) };
+            let Expr::Literal(l) = lit else {
+                return Ok(None);
+            };
             let key = match (actor.key_type, l) {
                 (FieldType::Int, Literal::Int(i)) => Key::Int(*i),
                 (FieldType::String, Literal::Str(s)) => Key::Str(Arc::from(s.as_str())),
@@ -423,14 +500,21 @@ impl<'a> Planner<'a> {
                 Column::Dim(d) => Ok(Some(Scalar::Dim(d))),
                 _ => Err(Error::Query(format!("'{name}' cannot be used here"))),
             },
-            Expr::Aggregate { .. } => Err(Error::Query("aggregates are not allowed in WHERE or FILTER; use HAVING".into())),
+            Expr::Aggregate { .. } => Err(Error::Query(
+                "aggregates are not allowed in WHERE or FILTER; use HAVING".into(),
+            )),
             _ => Ok(None),
         })
     }
 
     /// Lowers a select item, HAVING or ORDER BY expression over finished
     /// groups.
-    fn lower_output<'s>(&self, e: &'s Expr, out: &mut Outputs<'s>, in_select: bool) -> Result<Scalar> {
+    fn lower_output<'s>(
+        &self,
+        e: &'s Expr,
+        out: &mut Outputs<'s>,
+        in_select: bool,
+    ) -> Result<Scalar> {
         lower(e, &mut |e| match e {
             Expr::Aggregate { .. } => self.aggregate(e, out).map(Some),
             Expr::Column(name) => {
@@ -448,7 +532,9 @@ impl<'a> Planner<'a> {
                         None => Err(not_grouped(name)),
                     },
                     Ok(_) => Err(not_grouped(name)),
-                    Err(_) if !in_select && name == "count" => Err(unknown_column(name, &self.schema.columns())),
+                    Err(_) if !in_select && name == "count" => {
+                        Err(unknown_column(name, &self.schema.columns()))
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -460,7 +546,13 @@ impl<'a> Planner<'a> {
         if let Some(i) = out.agg_exprs.iter().position(|x| x == e) {
             return Ok(Scalar::Agg(i));
         }
-        let Expr::Aggregate { func, arg, distinct, filter } = e else {
+        let Expr::Aggregate {
+            func,
+            arg,
+            distinct,
+            filter,
+        } = e
+        else {
             return Err(Error::Internal("aggregate expected".into()));
         };
         if *distinct {
@@ -477,15 +569,35 @@ impl<'a> Planner<'a> {
                 )));
             }
             let f = self.lower_row(filter)?;
-            cells = Some(self.catalog.cells.iter().map(|c| f.eval(&Row { key: None, dims: c, aggs: &[] }).is_true()).collect());
+            cells = Some(
+                self.catalog
+                    .cells
+                    .iter()
+                    .map(|c| {
+                        f.eval(&Row {
+                            key: None,
+                            dims: c,
+                            aggs: &[],
+                        })
+                        .is_true()
+                    })
+                    .collect(),
+            );
         }
         let (input, integer) = match arg.as_deref() {
             None => (AggInput::Events, false),
             Some(Expr::Column(name)) => match (self.column(name)?, func) {
-                (Column::Metric(m), _) => (AggInput::Metric(m), self.schema.metrics[m].ty == FieldType::Int),
+                (Column::Metric(m), _) => (
+                    AggInput::Metric(m),
+                    self.schema.metrics[m].ty == FieldType::Int,
+                ),
                 (Column::Key(_) | Column::Time, AggFunc::Count) => (AggInput::Events, false),
                 (Column::Dim(d), AggFunc::Count) => {
-                    let non_null = self.catalog.cells.iter().map(|c| !c.get(d).is_none_or(Value::is_null));
+                    let non_null = self
+                        .catalog
+                        .cells
+                        .iter()
+                        .map(|c| !c.get(d).is_none_or(Value::is_null));
                     cells = Some(match cells {
                         Some(f) => f.iter().zip(non_null).map(|(a, b)| *a && b).collect(),
                         None => non_null.collect(),
@@ -495,19 +607,33 @@ impl<'a> Planner<'a> {
                 (_, f) => {
                     return Err(Error::Query(format!(
                         "{f}({name}): '{name}' is not a metric; {f} takes one of {}",
-                        self.schema.metrics.iter().map(|m| m.field.as_str()).collect::<Vec<_>>().join(", ")
+                        self.schema
+                            .metrics
+                            .iter()
+                            .map(|m| m.field.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     )))
                 }
             },
             Some(other) => {
                 return Err(Error::Query(format!(
                     "{func}({other}): aggregate a column, e.g. {func}({})",
-                    self.schema.metrics.first().map_or("x", |m| m.field.as_str())
+                    self.schema
+                        .metrics
+                        .first()
+                        .map_or("x", |m| m.field.as_str())
                 )))
             }
         };
         debug_assert!(cells.as_ref().is_none_or(|c| c.len() == n_cells));
-        out.aggs.push(AggSpec { func: *func, input, cells, integer, label: e.to_string() });
+        out.aggs.push(AggSpec {
+            func: *func,
+            input,
+            cells,
+            integer,
+            label: e.to_string(),
+        });
         out.agg_exprs.push(e.clone());
         Ok(Scalar::Agg(out.aggs.len() - 1))
     }
@@ -532,8 +658,13 @@ pub fn unknown_column(name: &str, known: &[String]) -> Error {
         .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min();
-    let hint = best.map(|(_, k)| format!("; did you mean '{k}'?")).unwrap_or_default();
-    Error::Query(format!("unknown column '{name}'{hint} Known columns: {}", known.join(", ")))
+    let hint = best
+        .map(|(_, k)| format!(" (did you mean '{k}'?)"))
+        .unwrap_or_default();
+    Error::Query(format!(
+        "unknown column '{name}'{hint}; known columns: {}",
+        known.join(", ")
+    ))
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -542,7 +673,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -551,7 +684,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 fn conjuncts(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::Binary { op: BinaryOp::And, left, right } => {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+        } => {
             let mut v = conjuncts(left);
             v.extend(conjuncts(right));
             v
@@ -575,7 +712,9 @@ fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
                 walk(expr, in_agg, f);
                 list.iter().for_each(|x| walk(x, in_agg, f));
             }
-            Expr::Between { expr, low, high, .. } => {
+            Expr::Between {
+                expr, low, high, ..
+            } => {
                 walk(expr, in_agg, f);
                 walk(low, in_agg, f);
                 walk(high, in_agg, f);
@@ -609,8 +748,17 @@ fn lower(e: &Expr, leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>) -> Res
         Expr::Unary { op, expr } => Scalar::Unary(*op, go(expr)?),
         Expr::Binary { op, left, right } => Scalar::Binary(*op, go(left)?, go(right)?),
         Expr::IsNull { expr, negated } => Scalar::IsNull(go(expr)?, *negated),
-        Expr::Between { expr, low, high, negated } => Scalar::Between(go(expr)?, go(low)?, go(high)?, *negated),
-        Expr::InList { expr, list, negated } => {
+        Expr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => Scalar::Between(go(expr)?, go(low)?, go(high)?, *negated),
+        Expr::InList {
+            expr,
+            list,
+            negated,
+        } => {
             let head = go(expr)?;
             let items = list.iter().map(|x| lower(x, leaf)).collect::<Result<_>>()?;
             Scalar::InList(head, items, *negated)
@@ -620,9 +768,16 @@ fn lower(e: &Expr, leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>) -> Res
                 Error::Query(format!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg", Function::NAMES.join(", ")))
             })?;
             if !f.arity().contains(&args.len()) {
-                return Err(Error::Query(format!("{name}() takes {:?} arguments, got {}", f.arity(), args.len())));
+                return Err(Error::Query(format!(
+                    "{name}() takes {:?} arguments, got {}",
+                    f.arity(),
+                    args.len()
+                )));
             }
-            Scalar::Call(f, args.iter().map(|x| lower(x, leaf)).collect::<Result<_>>()?)
+            Scalar::Call(
+                f,
+                args.iter().map(|x| lower(x, leaf)).collect::<Result<_>>()?,
+            )
         }
         Expr::Column(_) | Expr::Aggregate { .. } => {
             return Err(Error::Internal(format!("unlowered leaf {e}")))
@@ -645,10 +800,16 @@ fn literal(l: &Literal) -> Value {
 fn default_name(e: &Expr) -> String {
     match e {
         Expr::Column(c) => c.clone(),
-        Expr::Unary { op: UnaryOp::Neg, expr } => format!("-{}", default_name(expr)),
+        Expr::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => format!("-{}", default_name(expr)),
         other => {
             let s = other.to_string();
-            s.strip_prefix('(').and_then(|s| s.strip_suffix(')')).map(str::to_string).unwrap_or(s)
+            s.strip_prefix('(')
+                .and_then(|s| s.strip_suffix(')'))
+                .map(str::to_string)
+                .unwrap_or(s)
         }
     }
 }

@@ -86,7 +86,9 @@ impl Scalar {
                 if v.is_null() {
                     return Value::Null;
                 }
-                let found = list.iter().any(|item| v.sql_cmp(&item.eval(row)) == Some(std::cmp::Ordering::Equal));
+                let found = list
+                    .iter()
+                    .any(|item| v.sql_cmp(&item.eval(row)) == Some(std::cmp::Ordering::Equal));
                 Value::Bool(found != *negated)
             }
             Scalar::Between(e, lo, hi, negated) => {
@@ -138,7 +140,9 @@ impl Scalar {
 fn unary(op: UnaryOp, v: Value) -> Value {
     match (op, v) {
         (_, Value::Null) => Value::Null,
-        (UnaryOp::Neg, Value::Int(i)) => i.checked_neg().map_or(Value::Float(-(i as f64)), Value::Int),
+        (UnaryOp::Neg, Value::Int(i)) => i
+            .checked_neg()
+            .map_or(Value::Float(-(i as f64)), Value::Int),
         (UnaryOp::Neg, Value::Float(f)) => Value::Float(-f),
         (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
         _ => Value::Null,
@@ -177,7 +181,9 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Value {
     if l.is_null() || r.is_null() {
         return Value::Null;
     }
-    let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| l.sql_cmp(r).map_or(Value::Null, |o| Value::Bool(want(o)));
+    let cmp = |want: &dyn Fn(std::cmp::Ordering) -> bool| {
+        l.sql_cmp(r).map_or(Value::Null, |o| Value::Bool(want(o)))
+    };
     match op {
         Eq => cmp(&|o| o == Equal),
         NotEq => cmp(&|o| o != Equal),
@@ -224,7 +230,10 @@ fn float_op(op: BinaryOp, x: f64, y: f64) -> Value {
 fn call(f: Function, args: Vec<Value>) -> Value {
     let num = |i: usize| args.get(i).and_then(Value::as_f64);
     match f {
-        Function::Coalesce => args.into_iter().find(|v| !v.is_null()).unwrap_or(Value::Null),
+        Function::Coalesce => args
+            .into_iter()
+            .find(|v| !v.is_null())
+            .unwrap_or(Value::Null),
         Function::Abs => match args.first() {
             Some(Value::Int(i)) => i.checked_abs().map_or(Value::Null, Value::Int),
             _ => num(0).map_or(Value::Null, |x| Value::Float(x.abs())),
@@ -241,7 +250,11 @@ fn call(f: Function, args: Vec<Value>) -> Value {
         Function::Floor | Function::Ceil => match args.first() {
             Some(Value::Int(i)) => Value::Int(*i),
             _ => num(0).map_or(Value::Null, |x| {
-                Value::Float(if f == Function::Floor { x.floor() } else { x.ceil() })
+                Value::Float(if f == Function::Floor {
+                    x.floor()
+                } else {
+                    x.ceil()
+                })
             }),
         },
     }
@@ -265,9 +278,18 @@ mod tests {
 
     #[test]
     fn division_is_floating_point_and_null_on_zero() {
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(2)), Value::Float(0.5));
-        assert_eq!(binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)), Value::Null);
-        assert_eq!(binary(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1)), Value::Float(i64::MAX as f64 + 1.0));
+        assert_eq!(
+            binary(BinaryOp::Div, &Value::Int(1), &Value::Int(2)),
+            Value::Float(0.5)
+        );
+        assert_eq!(
+            binary(BinaryOp::Div, &Value::Int(1), &Value::Int(0)),
+            Value::Null
+        );
+        assert_eq!(
+            binary(BinaryOp::Add, &Value::Int(i64::MAX), &Value::Int(1)),
+            Value::Float(i64::MAX as f64 + 1.0)
+        );
     }
 
     #[test]

@@ -132,7 +132,10 @@ impl PaneStore {
         } else {
             let last_min = last_sec.div_euclid(60);
             let start = self.coarse.partition_point(|s| s.pane < first);
-            for s in self.coarse[start..].iter().take_while(|s| s.pane <= last_min) {
+            for s in self.coarse[start..]
+                .iter()
+                .take_while(|s| s.pane <= last_min)
+            {
                 f(s.cell, &s.agg);
             }
             let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
@@ -183,13 +186,21 @@ mod tests {
     fn window_edges_are_exact_at_pane_resolution() {
         let mut s = PaneStore::default();
         let now = T0 + 10_000_500; // x.5 s
-        // Second-resolution: a 10 s window holds seconds now-9 ..= now.
+                                   // Second-resolution: a 10 s window holds seconds now-9 ..= now.
         s.add(now - 9_500, 0, &[], now); // second floor(now)-9 + 0.? → in
         s.add(now - 10_500, 0, &[], now); // second floor(now)-11 → out
         s.add(now - 10_000, 0, &[], now); // second floor(now)-10 → out
         assert_eq!(count(&s, 10_000, now), 1);
-        assert!(WindowSpec { length_ms: 10_000, now_ms: now }.contains(now - 9_500));
-        assert!(!WindowSpec { length_ms: 10_000, now_ms: now }.contains(now - 10_000));
+        assert!(WindowSpec {
+            length_ms: 10_000,
+            now_ms: now
+        }
+        .contains(now - 9_500));
+        assert!(!WindowSpec {
+            length_ms: 10_000,
+            now_ms: now
+        }
+        .contains(now - 10_000));
     }
 
     #[test]
@@ -215,7 +226,10 @@ mod tests {
         let later = now + 3_600_000;
         s.add(later, 0, &[], later);
         assert_eq!(count(&s, 3 * 3_600_000, later), before + 1);
-        assert!(s.fine.len() == 1, "everything but the last event was folded");
+        assert!(
+            s.fine.len() == 1,
+            "everything but the last event was folded"
+        );
     }
 
     #[test]
