@@ -5,6 +5,7 @@ pub mod error;
 pub mod event;
 pub mod ingest;
 pub mod query;
+pub mod shell;
 pub mod time;
 pub mod value;
 
