@@ -1,0 +1,29 @@
+//! The shell: the interactive REPL (`tally`, `tally shell`), its dot
+//! commands, and the output formats that `tally run --format` shares.
+//!
+//! The life of a typed line:
+//!
+//! 1. `repl` reads a line (rustyline on a terminal, plain stdin otherwise);
+//! 2. `splitter` cuts the text into inputs: statements ending in `;`
+//!    (possibly over several lines) and single-line dot commands;
+//! 3. a statement goes to [`crate::Engine::parse`] and [`crate::Engine::run`];
+//!    a dot command is parsed by `command` into an enum and applied;
+//! 4. `format` renders the [`crate::ResultSet`] as a table, CSV or JSON;
+//!    `diagnostic` renders errors (with a caret under syntax errors).
+//!
+//! `complete` offers keywords, columns and dot commands on Tab; `progress`
+//! draws the progress line of `.load` (and of any long ingest).
+//!
+//! The shell owns presentation only: it never plans or evaluates queries.
+
+mod command;
+mod complete;
+mod diagnostic;
+mod format;
+mod progress;
+mod repl;
+mod splitter;
+
+pub use format::{render, Format};
+pub use progress::progress_printer;
+pub use repl::{run, ShellOptions};

@@ -1,0 +1,341 @@
+//! The read-eval-print loop: lines in, statements and dot commands run,
+//! results out.
+//!
+//! On a terminal it is an interactive rustyline editor (history, completion,
+//! continuation prompt, Ctrl-C cancels the input, Ctrl-D exits). Otherwise
+//! stdin is a script: read line by line through the same [`Splitter`], every
+//! input run in turn, errors reported and skipped, and the run fails at the
+//! end if any input failed (like `sqlite3`).
+//!
+//! Where text goes:
+//! - results (statements, `.schema`, `.stats`) go to stdout, or to the file
+//!   of `.output`;
+//! - errors and the `.load` summary (it holds timings, which would make
+//!   piped output non-deterministic) go to stderr;
+//! - `.help`, `.mode`, `.timer` answers and the `.timer` line go to stdout,
+//!   never into an `.output` file, so an exported file holds only results.
+
+use std::fs::File;
+use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rustyline::error::ReadlineError;
+use rustyline::history::FileHistory;
+use rustyline::{CompletionType, Editor};
+
+use super::command::{help_text, Command};
+use super::complete::ShellHelper;
+use super::diagnostic::render_error;
+use super::format::{format_elapsed, render, Format};
+use super::progress::progress_printer;
+use super::splitter::{Input, Splitter};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::query::{Params, Statement};
+
+const PROMPT: &str = "tally> ";
+/// As wide as [`PROMPT`], so continued lines align with the first.
+const CONTINUATION_PROMPT: &str = "  ...> ";
+
+/// How the shell starts.
+#[derive(Debug, Clone, Default)]
+pub struct ShellOptions {
+    /// The history file (e.g. `~/.tally_history`); `None` keeps no history.
+    /// Its parent directories are created. Failing to read or write it is a
+    /// warning, never an error.
+    pub history: Option<PathBuf>,
+    /// The initial output format (`.mode` changes it).
+    pub format: Format,
+    /// Printed once when an interactive session starts.
+    pub banner: Option<String>,
+}
+
+/// Runs the shell over `engine` until `.quit`, Ctrl-D or the end of stdin.
+///
+/// Interactive sessions return `Ok` whatever the statements did. A piped
+/// script returns `Err` when any input failed, after running all of them,
+/// so `echo bad | tally shell` exits non-zero.
+pub fn run(engine: &mut Engine, options: ShellOptions) -> Result<()> {
+    let mut session = Session::new(engine, options.format);
+    if std::io::stdin().is_terminal() {
+        interactive(&mut session, &options)
+    } else {
+        script(&mut session)
+    }
+}
+
+/// Whether to go on after an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// The state a session keeps between inputs.
+struct Session<'e> {
+    engine: &'e mut Engine,
+    format: Format,
+    /// `.timer on`: print the run time after each statement.
+    timer: bool,
+    /// The file of `.output FILE`; `None` means stdout.
+    output: Option<(PathBuf, BufWriter<File>)>,
+    /// Inputs run and inputs failed, for a script's exit status.
+    inputs: usize,
+    failures: usize,
+}
+
+impl<'e> Session<'e> {
+    fn new(engine: &'e mut Engine, format: Format) -> Session<'e> {
+        Session {
+            engine,
+            format,
+            timer: false,
+            output: None,
+            inputs: 0,
+            failures: 0,
+        }
+    }
+
+    /// Runs one input; an error is reported on stderr and counted.
+    fn handle(&mut self, input: &Input) -> Flow {
+        self.inputs += 1;
+        let (result, source) = match input {
+            Input::Statement(sql) => (self.statement(sql).map(|()| Flow::Continue), sql),
+            Input::Command(line) => (self.command(Command::parse(line)), line),
+        };
+        match result {
+            Ok(flow) => flow,
+            // The reader of our stdout went away (`| head`): stop quietly.
+            Err(Error::Io { source: e, .. })
+                if e.kind() == std::io::ErrorKind::BrokenPipe && self.output.is_none() =>
+            {
+                Flow::Quit
+            }
+            Err(e) => {
+                self.failures += 1;
+                eprintln!("{}", render_error(&e, source));
+                Flow::Continue
+            }
+        }
+    }
+
+    fn statement(&mut self, sql: &str) -> Result<()> {
+        let started = Instant::now();
+        let statements = self.engine.parse(sql, &Params::new())?;
+        self.run_statements(&statements, started)
+    }
+
+    /// Runs parsed statements in order, printing each result (and the time
+    /// from `started`, then from the end of the previous one).
+    fn run_statements(&mut self, statements: &[Statement], mut started: Instant) -> Result<()> {
+        for statement in statements {
+            let result = self.engine.run(statement)?;
+            let elapsed = started.elapsed();
+            self.write_result(&render(&result, self.format))?;
+            if self.timer {
+                println!("{}", format_elapsed(elapsed));
+            }
+            started = Instant::now();
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, command: Command) -> Result<Flow> {
+        match command {
+            Command::Help => print!("{}", help_text()),
+            Command::Schema => {
+                let mut schema = self.engine.schema().to_string();
+                if !schema.ends_with('\n') {
+                    schema.push('\n');
+                }
+                self.write_result(&schema)?;
+            }
+            Command::Stats => self.run_statements(&[Statement::ShowStats], Instant::now())?,
+            Command::Mode(None) => println!("output mode: {}", self.format),
+            Command::Mode(Some(format)) => self.format = format,
+            Command::Timer(None) => println!("timer: {}", if self.timer { "on" } else { "off" }),
+            Command::Timer(Some(on)) => self.timer = on,
+            Command::Load(files) => {
+                // The progress line is erased when the printer is dropped,
+                // before the summary is printed.
+                let summary = {
+                    let mut progress = progress_printer();
+                    self.engine.ingest_files(&files, &mut progress)?
+                };
+                eprintln!("{summary}");
+            }
+            Command::Output(target) => self.redirect(target.as_deref())?,
+            Command::Quit => return Ok(Flow::Quit),
+            Command::Usage { problem, usage } => {
+                return Err(Error::InvalidInput(format!("{problem}\nUsage: {usage}")))
+            }
+            Command::Unknown(name) => {
+                return Err(Error::InvalidInput(format!(
+                    "unknown command {name}; try .help"
+                )))
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// `.output`: results go to `path` (created or truncated), or back to
+    /// stdout for `None`.
+    fn redirect(&mut self, path: Option<&Path>) -> Result<()> {
+        if let Some((old, mut file)) = self.output.take() {
+            file.flush()
+                .map_err(|e| Error::io(format!("writing {}", old.display()), e))?;
+        }
+        if let Some(path) = path {
+            let file = File::create(path)
+                .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+            self.output = Some((path.to_path_buf(), BufWriter::new(file)));
+        }
+        Ok(())
+    }
+
+    /// Writes rendered results to the current output. Flushed at once: a
+    /// user watching a file (or a killed session) sees complete results.
+    fn write_result(&mut self, text: &str) -> Result<()> {
+        match &mut self.output {
+            Some((path, file)) => file
+                .write_all(text.as_bytes())
+                .and_then(|()| file.flush())
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e)),
+            None => {
+                let mut stdout = std::io::stdout().lock();
+                stdout
+                    .write_all(text.as_bytes())
+                    .and_then(|()| stdout.flush())
+                    .map_err(|e| Error::io("writing to stdout", e))
+            }
+        }
+    }
+
+    /// Flushes an `.output` file at the end of the session.
+    fn close(&mut self) -> Result<()> {
+        self.redirect(None)
+    }
+}
+
+/// Piped stdin: run every input, keep going after errors, fail at the end
+/// if any input failed.
+fn script(session: &mut Session) -> Result<()> {
+    let mut splitter = Splitter::new();
+    let mut flow = Flow::Continue;
+    for line in std::io::stdin().lock().lines() {
+        let line = line.map_err(|e| Error::io("reading statements from stdin", e))?;
+        for input in splitter.push_line(&line) {
+            flow = session.handle(&input);
+            if flow == Flow::Quit {
+                break;
+            }
+        }
+        if flow == Flow::Quit {
+            break;
+        }
+    }
+    if flow == Flow::Continue {
+        if let Some(input) = splitter.finish() {
+            session.handle(&input);
+        }
+    }
+    session.close()?;
+    match session.failures {
+        0 => Ok(()),
+        n => Err(Error::InvalidInput(format!(
+            "{n} of {} inputs failed",
+            session.inputs
+        ))),
+    }
+}
+
+/// A terminal: the rustyline editor loop.
+fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
+    let config = rustyline::Config::builder()
+        .auto_add_history(false)
+        .history_ignore_space(true)
+        .history_ignore_dups(true)
+        .and_then(|b| b.max_history_size(10_000))
+        .map_err(|e| editor_error("configuring the line editor", e))?
+        .completion_type(CompletionType::List)
+        .build();
+    let mut editor: Editor<ShellHelper, FileHistory> =
+        Editor::with_config(config).map_err(|e| editor_error("starting the line editor", e))?;
+    editor.set_helper(Some(ShellHelper::new(session.engine.schema().columns())));
+    if let Some(path) = &options.history {
+        load_history(&mut editor, path);
+    }
+
+    if let Some(banner) = &options.banner {
+        println!("{banner}");
+    }
+    println!("Enter \".help\" for usage hints.");
+
+    let mut splitter = Splitter::new();
+    let outcome = loop {
+        if let Some(helper) = editor.helper_mut() {
+            helper.pending = splitter.clone();
+        }
+        let prompt = if splitter.is_pending() {
+            CONTINUATION_PROMPT
+        } else {
+            PROMPT
+        };
+        let text = match editor.readline(prompt) {
+            Ok(text) => text,
+            // Ctrl-C: drop the statement being typed, start afresh.
+            Err(ReadlineError::Interrupted) => {
+                splitter.clear();
+                continue;
+            }
+            Err(ReadlineError::Eof) => break Ok(()),
+            Err(e) => break Err(editor_error("reading input", e)),
+        };
+        // A recalled multi-line entry or a paste holds several lines.
+        let inputs: Vec<Input> = text.lines().flat_map(|l| splitter.push_line(l)).collect();
+        let mut flow = Flow::Continue;
+        for input in &inputs {
+            let (Input::Statement(entry) | Input::Command(entry)) = input;
+            // Whole statements go into history, even when typed over lines.
+            let _ = editor.add_history_entry(entry.as_str());
+            flow = session.handle(input);
+            if flow == Flow::Quit {
+                break;
+            }
+        }
+        if flow == Flow::Quit {
+            break Ok(());
+        }
+    };
+    if let Some(path) = &options.history {
+        if let Err(e) = editor.save_history(path) {
+            eprintln!("Warning: cannot save history to {}: {e}", path.display());
+        }
+    }
+    session.close()?;
+    outcome
+}
+
+/// Loads the history file, creating its directory first; problems are
+/// warnings (a read-only home must not keep the shell from starting).
+fn load_history(editor: &mut Editor<ShellHelper, FileHistory>, path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("Warning: cannot create {}: {e}", dir.display());
+            return;
+        }
+    }
+    if path.exists() {
+        if let Err(e) = editor.load_history(path) {
+            eprintln!("Warning: cannot read history {}: {e}", path.display());
+        }
+    }
+}
+
+fn editor_error(context: &str, e: ReadlineError) -> Error {
+    match e {
+        ReadlineError::Io(e) => Error::io(context, e),
+        e => Error::Internal(format!("{context}: {e}")),
+    }
+}
