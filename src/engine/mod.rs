@@ -313,7 +313,8 @@ impl Engine {
         )
     }
 
-    fn ingest(
+    /// Ingests from an already opened [`Merge`] of sources.
+    pub fn ingest(
         &mut self,
         mut merge: Merge,
         progress: &mut dyn FnMut(&IngestProgress),
