@@ -109,7 +109,7 @@ impl Engine {
                 "--shards must be between 1 and 256".into(),
             ));
         }
-        if config.retention < Duration::from_secs(60) || config.retention.as_secs() % 60 != 0 {
+        if config.retention < Duration::from_secs(60) || !config.retention.as_secs().is_multiple_of(60) {
             return Err(Error::InvalidInput(
                 "--retention must be a whole number of minutes, at least 1m".into(),
             ));
@@ -326,7 +326,7 @@ impl Engine {
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
             self.offer(line, &mut verdicts)?;
-            if self.counters.lines % 8192 == 0
+            if self.counters.lines.is_multiple_of(8192)
                 && last_report.elapsed() >= Duration::from_millis(200)
             {
                 last_report = Instant::now();

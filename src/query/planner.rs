@@ -518,7 +518,11 @@ impl<'a> Planner<'a> {
         lower(e, &mut |e| match e {
             Expr::Aggregate { .. } => self.aggregate(e, out).map(Some),
             Expr::Column(name) => {
-                if !in_select {
+                // HAVING and ORDER BY see select aliases first; the select
+                // list itself sees earlier aliases that are not columns
+                // (`COUNT(*) AS views, shares / views AS ratio`).
+                let is_column = self.schema.columns().iter().any(|c| c == name);
+                if !in_select || !is_column {
                     if let Some((_, expr)) = out.aliases.iter().rev().find(|(a, _)| a == name) {
                         let expr: &Expr = expr;
                         return self.lower_output(expr, out, true).map(Some);

@@ -193,7 +193,7 @@ pub fn binary(op: BinaryOp, l: &Value, r: &Value) -> Value {
         GtEq => cmp(&|o| o != Less),
         And | Or => and(l.clone(), || r.clone()),
         Div => match (l.as_f64(), r.as_f64()) {
-            (Some(_), Some(y)) if y == 0.0 => Value::Null,
+            (Some(_), Some(0.0)) => Value::Null,
             (Some(x), Some(y)) => Value::Float(x / y),
             _ => Value::Null,
         },

@@ -1,0 +1,161 @@
+//! Golden tests: every saved query in `queries/` runs on its committed input,
+//! and its EXPLAIN tree and result table must match `tests/golden/<name>.out`
+//! exactly. The answer must also be the same on 1, 2 and 4 shards.
+//!
+//! A query file names its input and parameters in header comments:
+//!
+//! ```sql
+//! -- input: tests/data/reels.ndjson
+//! -- params: user=987654321
+//! ```
+//!
+//! After an intended change of output, regenerate with
+//! `UPDATE_GOLDEN=1 cargo test --release --test golden` and review the diff.
+
+use std::path::{Path, PathBuf};
+
+use tally::event::Schema;
+use tally::query::{param_value, Params, Statement};
+use tally::shell::{render, Format};
+use tally::{Config, Engine};
+
+struct QueryFile {
+    path: PathBuf,
+    text: String,
+    input: PathBuf,
+    params: Params,
+}
+
+fn query_files() -> Vec<QueryFile> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("queries"))
+        .expect("queries/ exists")
+        .map(|e| e.expect("readable entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("readable query file");
+            let header = |key: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("-- {key}:")))
+                    .map(|v| v.trim().to_string())
+            };
+            let input = root.join(header("input").unwrap_or_else(|| {
+                panic!("{} has no `-- input:` header", path.display())
+            }));
+            let mut params = Params::new();
+            for pair in header("params").unwrap_or_default().split_whitespace() {
+                let (name, value) = pair.split_once('=').expect("params are name=value");
+                params.insert(name.to_string(), param_value(value));
+            }
+            QueryFile {
+                path,
+                text,
+                input,
+                params,
+            }
+        })
+        .collect()
+}
+
+fn engine_on(input: &Path, shards: usize) -> Engine {
+    let text = std::fs::read_to_string(input).expect("readable input");
+    let schema = Schema::detect(text.lines().take(64)).expect("input matches a preset");
+    let mut config = Config::new(schema);
+    config.shards = shards;
+    let mut engine = Engine::start(config).expect("engine starts");
+    engine
+        .ingest_files(&[input.to_path_buf()], &mut |_| {})
+        .expect("input ingests");
+    engine
+}
+
+/// EXPLAIN and result of every statement, as the golden file holds them.
+fn transcript(engine: &mut Engine, file: &QueryFile) -> String {
+    let statements = engine.parse(&file.text, &file.params).expect("query parses");
+    assert!(!statements.is_empty(), "{} has no statement", file.path.display());
+    let mut out = String::new();
+    for (i, statement) in statements.iter().enumerate() {
+        let Statement::Select(select) = statement else {
+            panic!("saved queries are SELECTs");
+        };
+        let plan = engine
+            .run(&Statement::Explain(select.clone()))
+            .expect("explain runs");
+        let result = engine.run(statement).expect("query runs");
+        out += &format!("-- statement {}\nEXPLAIN\n", i + 1);
+        for row in &plan.rows {
+            out += &format!("{}\n", row[0]);
+        }
+        out += &render(&result, Format::Table);
+        out += "\n";
+    }
+    out
+}
+
+fn results(engine: &mut Engine, file: &QueryFile) -> Vec<String> {
+    let statements = engine.parse(&file.text, &file.params).expect("query parses");
+    statements
+        .iter()
+        .map(|s| render(&engine.run(s).expect("query runs"), Format::Json))
+        .collect()
+}
+
+#[test]
+fn saved_queries_match_their_golden_output() {
+    let files = query_files();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    for file in &files {
+        let mut engine = engine_on(&file.input, 2);
+        let got = transcript(&mut engine, file);
+        let name = file.path.file_stem().and_then(|s| s.to_str()).unwrap_or("query");
+        let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(format!("{name}.out"));
+        if update {
+            std::fs::write(&golden, &got).expect("golden file writable");
+            continue;
+        }
+        match std::fs::read_to_string(&golden) {
+            Ok(want) if want == got => {}
+            Ok(want) => failures.push(format!(
+                "{name}: output differs from {}\n--- want\n{want}\n--- got\n{got}",
+                golden.display()
+            )),
+            Err(_) => failures.push(format!(
+                "{name}: no golden file {}; run UPDATE_GOLDEN=1 cargo test --release --test golden",
+                golden.display()
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn answers_do_not_depend_on_the_shard_count() {
+    for file in &query_files() {
+        let base = results(&mut engine_on(&file.input, 1), file);
+        for shards in [2, 4] {
+            let other = results(&mut engine_on(&file.input, shards), file);
+            assert_eq!(base, other, "{} on {shards} shards", file.path.display());
+        }
+    }
+}
+
+#[test]
+fn every_job_of_the_spec_has_a_saved_query() {
+    let names: Vec<String> = query_files()
+        .iter()
+        .filter_map(|f| f.path.file_name()?.to_str().map(str::to_string))
+        .collect();
+    for job in ["j1_", "j2_", "j3_", "j6_", "j7_", "j8_", "j9_"] {
+        assert!(
+            names.iter().any(|n| n.starts_with(job)),
+            "no saved query for {job} in {names:?}"
+        );
+    }
+}
