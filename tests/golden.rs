@@ -43,9 +43,10 @@ fn query_files() -> Vec<QueryFile> {
                     .find_map(|l| l.strip_prefix(&format!("-- {key}:")))
                     .map(|v| v.trim().to_string())
             };
-            let input = root.join(header("input").unwrap_or_else(|| {
-                panic!("{} has no `-- input:` header", path.display())
-            }));
+            let input = root.join(
+                header("input")
+                    .unwrap_or_else(|| panic!("{} has no `-- input:` header", path.display())),
+            );
             let mut params = Params::new();
             for pair in header("params").unwrap_or_default().split_whitespace() {
                 let (name, value) = pair.split_once('=').expect("params are name=value");
@@ -75,8 +76,14 @@ fn engine_on(input: &Path, shards: usize) -> Engine {
 
 /// EXPLAIN and result of every statement, as the golden file holds them.
 fn transcript(engine: &mut Engine, file: &QueryFile) -> String {
-    let statements = engine.parse(&file.text, &file.params).expect("query parses");
-    assert!(!statements.is_empty(), "{} has no statement", file.path.display());
+    let statements = engine
+        .parse(&file.text, &file.params)
+        .expect("query parses");
+    assert!(
+        !statements.is_empty(),
+        "{} has no statement",
+        file.path.display()
+    );
     let mut out = String::new();
     for (i, statement) in statements.iter().enumerate() {
         let Statement::Select(select) = statement else {
@@ -97,7 +104,9 @@ fn transcript(engine: &mut Engine, file: &QueryFile) -> String {
 }
 
 fn results(engine: &mut Engine, file: &QueryFile) -> Vec<String> {
-    let statements = engine.parse(&file.text, &file.params).expect("query parses");
+    let statements = engine
+        .parse(&file.text, &file.params)
+        .expect("query parses");
     statements
         .iter()
         .map(|s| render(&engine.run(s).expect("query runs"), Format::Json))
@@ -112,7 +121,11 @@ fn saved_queries_match_their_golden_output() {
     for file in &files {
         let mut engine = engine_on(&file.input, 2);
         let got = transcript(&mut engine, file);
-        let name = file.path.file_stem().and_then(|s| s.to_str()).unwrap_or("query");
+        let name = file
+            .path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("query");
         let golden = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/golden")
             .join(format!("{name}.out"));

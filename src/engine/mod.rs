@@ -109,7 +109,9 @@ impl Engine {
                 "--shards must be between 1 and 256".into(),
             ));
         }
-        if config.retention < Duration::from_secs(60) || !config.retention.as_secs().is_multiple_of(60) {
+        if config.retention < Duration::from_secs(60)
+            || !config.retention.as_secs().is_multiple_of(60)
+        {
             return Err(Error::InvalidInput(
                 "--retention must be a whole number of minutes, at least 1m".into(),
             ));
