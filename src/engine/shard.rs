@@ -11,7 +11,7 @@ use actix::prelude::*;
 
 use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
 use crate::event::Key;
-use crate::query::{Groups, Route};
+use crate::query::{Groups, Route, Scratch};
 use crate::time::Millis;
 use crate::window::PaneStore;
 
@@ -108,13 +108,14 @@ impl Handler<ScanShard> for Shard {
     fn handle(&mut self, msg: ScanShard, _: &mut Self::Context) -> Self::Result {
         let scan = &msg.0;
         let mut groups = Groups::new();
+        let scratch = &mut Scratch::default();
         match &scan.route {
-            Route::Global => scan.accumulate(&self.global, None, &mut groups),
+            Route::Global => scan.accumulate(&self.global, None, &mut groups, scratch),
             Route::Point { kind, keys } => {
                 for key in keys {
                     if let Some(entity) = self.entities.get(*kind).and_then(|m| m.get(key)) {
                         if scan.admits_key(key) {
-                            scan.accumulate(&entity.panes, Some(key), &mut groups);
+                            scan.accumulate(&entity.panes, Some(key), &mut groups, scratch);
                         }
                     }
                 }
@@ -122,7 +123,7 @@ impl Handler<ScanShard> for Shard {
             Route::FanOut { kind } => {
                 for (key, entity) in self.entities.get(*kind).into_iter().flatten() {
                     if scan.admits_key(key) {
-                        scan.accumulate(&entity.panes, Some(key), &mut groups);
+                        scan.accumulate(&entity.panes, Some(key), &mut groups, scratch);
                     }
                 }
             }

@@ -13,6 +13,6 @@ mod scalar;
 
 pub use ast::*;
 pub use parser::{param_value, parse, Params};
-pub use plan::{Finish, FinishedRow, Groups, Plan, Route, Scan};
+pub use plan::{Finish, FinishedRow, Groups, Plan, Route, Scan, Scratch};
 pub use planner::{plan, Catalog};
 pub use scalar::Scalar;

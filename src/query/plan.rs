@@ -79,6 +79,24 @@ pub type GroupKey = (Option<Key>, u32);
 /// Partial aggregates by group.
 pub type Groups = HashMap<GroupKey, Vec<MetricAgg>>;
 
+/// Reusable per-query buffers for [`Scan::accumulate`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Accumulators, `groups × aggregates`, kept at their default between
+    /// stores.
+    accs: Vec<MetricAgg>,
+    touched: Vec<bool>,
+}
+
+impl Scratch {
+    fn reset(&mut self, groups: usize, aggs: usize) {
+        if self.touched.len() != groups || self.accs.len() != groups * aggs {
+            self.accs = vec![MetricAgg::default(); groups * aggs];
+            self.touched = vec![false; groups];
+        }
+    }
+}
+
 /// What every actor (or global partial) computes. Sent to shards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scan {
@@ -98,23 +116,45 @@ pub struct Scan {
 }
 
 impl Scan {
-    /// Adds one store's slots inside the window to `groups`.
-    pub fn accumulate(&self, store: &PaneStore, key: Option<&Key>, groups: &mut Groups) {
+    /// Adds one store's slots inside the window to `groups`. Slots are
+    /// first summed into `scratch`, a dense array indexed by dimension
+    /// group, so a store with many slots costs one map update per group,
+    /// not one per slot.
+    pub fn accumulate(
+        &self,
+        store: &PaneStore,
+        key: Option<&Key>,
+        groups: &mut Groups,
+        scratch: &mut Scratch,
+    ) {
+        let n = self.aggs.len();
+        scratch.reset(self.dim_groups.len(), n);
+        store.fold(&self.window, |cell, agg| {
+            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                return;
+            };
+            let g = g as usize;
+            scratch.touched[g] = true;
+            self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
+        });
         let group_key = if self.group_by_key {
             key.cloned()
         } else {
             None
         };
-        let n = self.aggs.len();
-        store.fold(&self.window, |cell, agg| {
-            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
-                return;
-            };
+        for g in 0..scratch.touched.len() {
+            if !std::mem::take(&mut scratch.touched[g]) {
+                continue;
+            }
+            let local = &mut scratch.accs[g * n..(g + 1) * n];
             let accs = groups
-                .entry((group_key.clone(), g))
+                .entry((group_key.clone(), g as u32))
                 .or_insert_with(|| vec![MetricAgg::default(); n]);
-            self.add(cell, agg, accs);
-        });
+            for (a, l) in accs.iter_mut().zip(local.iter_mut()) {
+                a.merge(l);
+                *l = MetricAgg::default();
+            }
+        }
     }
 
     fn add(&self, cell: CellId, agg: &Agg, accs: &mut [MetricAgg]) {
