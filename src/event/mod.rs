@@ -1,6 +1,7 @@
 //! Events: what a line of JSON means (schemas), and turning one line into a
 //! typed event or a counted rejection (parse). Admission against the clock
 //! and the id history is [`crate::ingest`]'s job, not this module's.
+mod extract;
 mod model;
 mod parse;
 mod schema;

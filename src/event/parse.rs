@@ -8,10 +8,9 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use serde_json::Value as Json;
-
+use super::extract::{FieldTree, Raw};
 use super::model::Key;
-use super::schema::{lookup, Field, FieldType, Schema, TimeSource};
+use super::schema::{Field, FieldType, Schema, TimeSource};
 use crate::time::{parse_timestamp_number, parse_timestamp_str, Millis};
 use crate::value::Value;
 
@@ -89,49 +88,93 @@ pub struct Parsed {
 #[derive(Debug, Clone)]
 pub struct LineParser {
     schema: Arc<Schema>,
+    /// The schema's columns, in [`Schema::columns`] order, as slots.
+    tree: FieldTree,
+    slots: usize,
+}
+
+/// Slot numbers of each role, in [`Schema::columns`] order.
+struct Layout {
+    time: usize,
+    id: usize,
+    keys: usize,
+    dims: usize,
+    metrics: usize,
+    attributes: usize,
 }
 
 impl LineParser {
     pub fn new(schema: Arc<Schema>) -> LineParser {
-        LineParser { schema }
+        let columns = schema.columns();
+        LineParser {
+            tree: FieldTree::new(columns.iter().map(String::as_str)),
+            slots: columns.len(),
+            schema,
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        let s = &*self.schema;
+        let time = 0;
+        let id = time + usize::from(matches!(s.time, TimeSource::Field(_)));
+        let keys = id + usize::from(s.id.is_some());
+        let dims = keys + s.actors.len();
+        let metrics = dims + s.dimensions.len();
+        let attributes = metrics + s.metrics.len();
+        Layout {
+            time,
+            id,
+            keys,
+            dims,
+            metrics,
+            attributes,
+        }
     }
 
     pub fn parse(&self, line: &[u8]) -> Result<Parsed, Reject> {
         let trimmed = line.trim_ascii();
+        let trimmed = trimmed
+            .strip_prefix("\u{feff}".as_bytes())
+            .unwrap_or(trimmed);
         if trimmed.is_empty() {
             return Err(Reject::new(Reason::MalformedJson, "empty line"));
         }
-        let json: Json = serde_json::from_slice(trimmed)
-            .map_err(|e| Reject::new(Reason::MalformedJson, e.to_string()))?;
-        if !json.is_object() {
-            return Err(Reject::new(Reason::MalformedJson, "not a JSON object"));
-        }
+        let text = std::str::from_utf8(trimmed)
+            .map_err(|e| Reject::new(Reason::MalformedJson, format!("invalid UTF-8: {e}")))?;
+        let mut slots = vec![Raw::Missing; self.slots];
+        self.tree
+            .extract(text, &mut slots)
+            .map_err(|e| Reject::new(Reason::MalformedJson, e))?;
         let s = &*self.schema;
+        let at = self.layout();
         let ts_ms = match &s.time {
             TimeSource::Arrival => None,
-            TimeSource::Field(name) => Some(time(&json, name)?),
+            TimeSource::Field(name) => Some(time(&slots[at.time], name)?),
         };
         let id_hash = match &s.id {
             None => None,
-            Some(name) => Some(id(&json, name)?),
+            Some(name) => Some(id(&slots[at.id], name)?),
         };
         let keys = s
             .actors
             .iter()
-            .map(|a| key(&json, &a.key, a.key_type))
+            .zip(&slots[at.keys..])
+            .map(|(a, raw)| key(raw, &a.key, a.key_type))
             .collect::<Result<_, _>>()?;
         let dims = s
             .dimensions
             .iter()
-            .map(|d| dimension(&json, d))
+            .zip(&slots[at.dims..])
+            .map(|(d, raw)| dimension(raw, d))
             .collect::<Result<_, _>>()?;
         let metrics = s
             .metrics
             .iter()
-            .map(|m| metric(&json, m))
+            .zip(&slots[at.metrics..])
+            .map(|(m, raw)| metric(raw, m))
             .collect::<Result<_, _>>()?;
-        for a in &s.attributes {
-            typed(&json, a)?;
+        for (a, raw) in s.attributes.iter().zip(&slots[at.attributes..]) {
+            typed(raw, a)?;
         }
         Ok(Parsed {
             ts_ms,
@@ -143,109 +186,97 @@ impl LineParser {
     }
 }
 
-fn present<'j>(json: &'j Json, field: &str) -> Option<&'j Json> {
-    lookup(json, field).filter(|v| !v.is_null())
-}
-
-fn required<'j>(json: &'j Json, field: &str) -> Result<&'j Json, Reject> {
-    present(json, field)
-        .ok_or_else(|| Reject::new(Reason::MissingField, format!("{field} is missing")))
-}
-
-fn invalid(field: &str, expected: &str, got: &Json) -> Reject {
-    let mut shown = got.to_string();
-    if shown.len() > 40 {
-        let cut = (0..=40)
-            .rev()
-            .find(|&i| shown.is_char_boundary(i))
-            .unwrap_or(0);
-        shown.truncate(cut);
-        shown.push('…');
+fn required<'r, 'a>(raw: &'r Raw<'a>, field: &str) -> Result<&'r Raw<'a>, Reject> {
+    if raw.is_absent() {
+        return Err(Reject::new(
+            Reason::MissingField,
+            format!("{field} is missing"),
+        ));
     }
+    Ok(raw)
+}
+
+fn invalid(field: &str, expected: &str, got: &Raw) -> Reject {
     Reject::new(
         Reason::InvalidField,
-        format!("{field}: expected {expected}, got {shown}"),
+        format!("{field}: expected {expected}, got {got}"),
     )
 }
 
-fn time(json: &Json, field: &str) -> Result<Millis, Reject> {
-    let v = required(json, field)?;
-    let parsed = match v {
-        Json::String(s) => parse_timestamp_str(s),
-        Json::Number(n) => n.as_f64().and_then(parse_timestamp_number),
-        _ => None,
+fn time(raw: &Raw, field: &str) -> Result<Millis, Reject> {
+    let parsed = match required(raw, field)? {
+        Raw::Str(s) => parse_timestamp_str(s),
+        other => other.as_f64().and_then(parse_timestamp_number),
     };
     parsed.ok_or_else(|| {
         invalid(
             field,
             "an RFC 3339 / ISO 8601 time or epoch seconds/millis",
-            v,
+            raw,
         )
     })
 }
 
-fn id(json: &Json, field: &str) -> Result<u64, Reject> {
-    let v = required(json, field)?;
+fn id(raw: &Raw, field: &str) -> Result<u64, Reject> {
     let mut h = DefaultHasher::new();
-    match v {
-        Json::String(s) => s.hash(&mut h),
-        Json::Number(n) => n.to_string().hash(&mut h),
-        other => return Err(invalid(field, "a string or number id", other)),
+    match required(raw, field)? {
+        Raw::Str(s) => s.hash(&mut h),
+        Raw::Int(i) => i.to_string().hash(&mut h),
+        Raw::BigInt(u) => u.to_string().hash(&mut h),
+        other => return Err(invalid(field, "a string or integer id", other)),
     }
     Ok(h.finish())
 }
 
-fn key(json: &Json, field: &str, ty: FieldType) -> Result<Key, Reject> {
-    let v = required(json, field)?;
-    match (ty, v) {
-        (FieldType::Int, Json::Number(n)) => n
-            .as_i64()
-            .map(Key::Int)
-            .ok_or_else(|| invalid(field, "a 64-bit integer", v)),
-        (FieldType::String, Json::String(s)) => Ok(Key::Str(Arc::from(s.as_str()))),
-        (FieldType::Int, _) => Err(invalid(field, "an integer", v)),
-        _ => Err(invalid(field, "a string", v)),
+fn key(raw: &Raw, field: &str, ty: FieldType) -> Result<Key, Reject> {
+    match (ty, required(raw, field)?) {
+        (FieldType::Int, Raw::Int(i)) => Ok(Key::Int(*i)),
+        (FieldType::String, Raw::Str(s)) => Ok(Key::Str(Arc::from(&**s))),
+        (FieldType::Int, Raw::BigInt(_)) => Err(invalid(field, "a 64-bit integer", raw)),
+        (FieldType::Int, _) => Err(invalid(field, "an integer", raw)),
+        _ => Err(invalid(field, "a string", raw)),
     }
 }
 
 /// Checks a field's type; `Ok(None)` when an optional field is absent.
-fn typed<'j>(json: &'j Json, f: &Field) -> Result<Option<&'j Json>, Reject> {
-    let v = if f.required {
-        Some(required(json, &f.field)?)
-    } else {
-        present(json, &f.field)
-    };
-    let Some(v) = v else { return Ok(None) };
-    let ok = match f.ty {
-        FieldType::Int => v.is_i64(),
-        FieldType::Float => v.is_number(),
-        FieldType::String => v.is_string(),
-        FieldType::Bool => v.is_boolean(),
-    };
-    let expected = match f.ty {
-        FieldType::Int => "a 64-bit integer",
-        FieldType::Float => "a number",
-        FieldType::String => "a string",
-        FieldType::Bool => "true or false",
+fn typed<'r, 'a>(raw: &'r Raw<'a>, f: &Field) -> Result<Option<&'r Raw<'a>>, Reject> {
+    if raw.is_absent() {
+        return if f.required {
+            Err(Reject::new(
+                Reason::MissingField,
+                format!("{} is missing", f.field),
+            ))
+        } else {
+            Ok(None)
+        };
+    }
+    let (ok, expected) = match f.ty {
+        FieldType::Int => (matches!(raw, Raw::Int(_)), "a 64-bit integer"),
+        FieldType::Float => (
+            matches!(raw, Raw::Int(_) | Raw::BigInt(_) | Raw::Float(_)),
+            "a number",
+        ),
+        FieldType::String => (matches!(raw, Raw::Str(_)), "a string"),
+        FieldType::Bool => (matches!(raw, Raw::Bool(_)), "true or false"),
     };
     if ok {
-        Ok(Some(v))
+        Ok(Some(raw))
     } else {
-        Err(invalid(&f.field, expected, v))
+        Err(invalid(&f.field, expected, raw))
     }
 }
 
-fn dimension(json: &Json, f: &Field) -> Result<Value, Reject> {
-    Ok(match typed(json, f)? {
-        None => Value::Null,
-        Some(Json::String(s)) => Value::str(s),
-        Some(Json::Bool(b)) => Value::Bool(*b),
-        Some(v) => v.as_i64().map(Value::Int).unwrap_or(Value::Null),
+fn dimension(raw: &Raw, f: &Field) -> Result<Value, Reject> {
+    Ok(match typed(raw, f)? {
+        Some(Raw::Str(s)) => Value::str(s),
+        Some(Raw::Bool(b)) => Value::Bool(*b),
+        Some(Raw::Int(i)) => Value::Int(*i),
+        _ => Value::Null,
     })
 }
 
-fn metric(json: &Json, f: &Field) -> Result<f64, Reject> {
-    let value = typed(json, f)?.and_then(Json::as_f64).unwrap_or(f64::NAN);
+fn metric(raw: &Raw, f: &Field) -> Result<f64, Reject> {
+    let value = typed(raw, f)?.and_then(Raw::as_f64).unwrap_or(f64::NAN);
     if value.is_infinite() {
         return Err(Reject::new(
             Reason::InvalidField,
