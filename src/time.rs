@@ -88,7 +88,13 @@ pub fn format_duration(ms: Millis) -> String {
         ("m", 60_000),
         ("s", 1_000),
     ] {
-        if ms >= size && ms % size == 0 {
+        // A day reads better as 24h; days start at 2d.
+        let big_enough = if unit == "d" {
+            ms >= 2 * size
+        } else {
+            ms >= size
+        };
+        if big_enough && ms % size == 0 {
             return format!("{}{unit}", ms / size);
         }
     }
@@ -129,5 +135,7 @@ mod tests {
         assert!(parse_duration("99999999999999999999d").is_err());
         assert_eq!(format_duration(3_600_000), "1h");
         assert_eq!(format_duration(90_000), "90s");
+        assert_eq!(format_duration(86_400_000), "24h");
+        assert_eq!(format_duration(172_800_000), "2d");
     }
 }

@@ -478,10 +478,15 @@ impl<'a> Planner<'a> {
                 (FieldType::Int, Literal::Int(i)) => Key::Int(*i),
                 (FieldType::String, Literal::Str(s)) => Key::Str(Arc::from(s.as_str())),
                 (ty, l) => {
+                    let ty = if ty == FieldType::Int {
+                        "an integer"
+                    } else {
+                        "a string"
+                    };
                     return Err(Error::Query(format!(
-                        "{} is a {ty} key; {l} never matches it",
+                        "{} is {ty} key; {l} never matches it",
                         actor.key
-                    )))
+                    )));
                 }
             };
             keys.push(key);
