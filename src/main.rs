@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::event::Schema;
 use tally::gen::{GenConfig, Generator};
-use tally::ingest::Merge;
+use tally::ingest::{Merge, UTF8_BOM};
 use tally::query::{param_value, Params};
 use tally::shell::{self, Format, ShellOptions};
 use tally::{Clock, Config, Engine};
@@ -358,10 +358,14 @@ fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Merge>)
             let mut head = Vec::new();
             for _ in 0..SAMPLE_LINES {
                 let mut line = Vec::new();
-                if reader.read_until(b'\n', &mut line)? == 0 {
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                if n == 0 {
                     break;
                 }
-                sample.push(String::from_utf8_lossy(&line).trim_end().to_string());
+                let text = line.strip_prefix(UTF8_BOM).unwrap_or(&line);
+                sample.push(String::from_utf8_lossy(text).trim_end().to_string());
                 head.extend_from_slice(&line);
             }
             let replay = std::io::Cursor::new(head).chain(reader);

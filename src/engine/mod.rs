@@ -356,19 +356,23 @@ impl Engine {
             parsed,
         } = line;
         match parsed {
-            Ok(parsed) => self.admission.offer(origin.clone(), parsed, verdicts),
-            Err(reject) => verdicts.rejected.push((origin.clone(), reject)),
+            Ok(parsed) => self
+                .admission
+                .offer(origin.clone(), parsed, &bytes, verdicts),
+            Err(reject) => verdicts.reject(origin.clone(), reject),
         }
         self.settle(verdicts, Some((&origin, &bytes)))
     }
 
     /// Counts and records verdicts, and hands full batches to the router.
     fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
-        for (origin, reject) in verdicts.rejected.drain(..) {
-            self.counters.reject(reject.reason);
+        for r in verdicts.rejected.drain(..) {
+            self.counters.reject(r.reject.reason);
             if let Some(file) = &mut self.rejects {
-                let text = line.filter(|(o, _)| **o == origin).map(|(_, bytes)| bytes);
-                file.write(&origin, &reject, text)?;
+                let current = line
+                    .filter(|(o, _)| **o == r.origin)
+                    .map(|(_, bytes)| bytes);
+                file.write(&r.origin, &r.reject, r.text.as_deref().or(current))?;
             }
         }
         self.counters.accepted += verdicts.admitted.len() as u64;

@@ -133,9 +133,6 @@ impl LineParser {
 
     pub fn parse(&self, line: &[u8]) -> Result<Parsed, Reject> {
         let trimmed = line.trim_ascii();
-        let trimmed = trimmed
-            .strip_prefix("\u{feff}".as_bytes())
-            .unwrap_or(trimmed);
         if trimmed.is_empty() {
             return Err(Reject::new(Reason::MalformedJson, "empty line"));
         }

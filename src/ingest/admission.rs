@@ -46,12 +46,40 @@ pub struct Origin {
     pub line: u64,
 }
 
+/// A rejected line: where it came from, why, and — when it is not the line
+/// being offered (a held event found to be an outlier later) — its text.
+#[derive(Debug)]
+pub struct Rejected {
+    pub origin: Origin,
+    pub reject: Reject,
+    pub text: Option<Box<[u8]>>,
+}
+
 /// Where admission puts its verdicts: admitted events in order, and
-/// rejected lines with their origin.
+/// rejected lines.
 #[derive(Debug, Default)]
 pub struct Verdicts {
     pub admitted: Vec<Event>,
-    pub rejected: Vec<(Origin, Reject)>,
+    pub rejected: Vec<Rejected>,
+}
+
+impl Verdicts {
+    pub fn reject(&mut self, origin: Origin, reject: Reject) {
+        self.rejected.push(Rejected {
+            origin,
+            reject,
+            text: None,
+        });
+    }
+}
+
+/// An event held by the future guard, with its line for the reject file.
+#[derive(Debug)]
+struct Held {
+    origin: Origin,
+    parsed: Parsed,
+    ts: Millis,
+    text: Box<[u8]>,
 }
 
 /// See the module docs.
@@ -66,7 +94,7 @@ pub struct Admission {
     next_sweep_ms: Millis,
     pub cells: CellInterner,
     /// Far-future events waiting for the stream to confirm the jump.
-    held: Vec<(Origin, Parsed, Millis)>,
+    held: Vec<Held>,
 }
 
 impl Admission {
@@ -94,8 +122,9 @@ impl Admission {
         self.seen.len()
     }
 
-    /// Offers one parsed line; verdicts go to `out`.
-    pub fn offer(&mut self, origin: Origin, parsed: Parsed, out: &mut Verdicts) {
+    /// Offers one parsed line (`text` is the line as read, kept only if
+    /// the event is held); verdicts go to `out`.
+    pub fn offer(&mut self, origin: Origin, parsed: Parsed, text: &[u8], out: &mut Verdicts) {
         let wall = wall_clock_ms();
         let ts = parsed.ts_ms.unwrap_or(wall);
         if ts > wall + self.limits.max_jump_ms {
@@ -103,8 +132,7 @@ impl Admission {
                 "{} is ahead of the system clock",
                 crate::time::format_timestamp(ts)
             );
-            out.rejected
-                .push((origin, Reject::new(Reason::TooFarInFuture, detail)));
+            out.reject(origin, Reject::new(Reason::TooFarInFuture, detail));
             return;
         }
         let now = match self.limits.clock {
@@ -112,10 +140,19 @@ impl Admission {
             Clock::Wall => Some(wall),
         };
         if now.is_some_and(|now| ts > now + self.limits.max_jump_ms) {
-            self.held.push((origin, parsed, ts));
+            self.held.push(Held {
+                origin,
+                parsed,
+                ts,
+                text: text.into(),
+            });
             if self.held.len() >= JUMP_CONFIRMATIONS {
-                for (origin, parsed, ts) in std::mem::take(&mut self.held) {
-                    self.admit(origin, parsed, ts, out);
+                for held in std::mem::take(&mut self.held) {
+                    let before = out.rejected.len();
+                    self.admit(held.origin, held.parsed, held.ts, out);
+                    if let Some(r) = out.rejected.get_mut(before) {
+                        r.text = Some(held.text);
+                    }
                 }
             }
             return;
@@ -130,14 +167,17 @@ impl Admission {
     }
 
     fn reject_held(&mut self, out: &mut Verdicts) {
-        for (origin, _, ts) in self.held.drain(..) {
+        for held in self.held.drain(..) {
             let detail = format!(
                 "{} jumps more than the allowed {} ahead of the stream",
-                crate::time::format_timestamp(ts),
+                crate::time::format_timestamp(held.ts),
                 crate::time::format_duration(self.limits.max_jump_ms)
             );
-            out.rejected
-                .push((origin, Reject::new(Reason::TooFarInFuture, detail)));
+            out.rejected.push(Rejected {
+                origin: held.origin,
+                reject: Reject::new(Reason::TooFarInFuture, detail),
+                text: Some(held.text),
+            });
         }
     }
 
@@ -150,14 +190,12 @@ impl Admission {
                 crate::time::format_timestamp(ts),
                 crate::time::format_duration(self.limits.retention_ms)
             );
-            out.rejected
-                .push((origin, Reject::new(Reason::TooLate, detail)));
+            out.reject(origin, Reject::new(Reason::TooLate, detail));
             return;
         }
         if let Some(id) = parsed.id_hash {
             if self.seen.contains_key(&id) {
-                out.rejected
-                    .push((origin, Reject::new(Reason::Duplicate, "id seen before")));
+                out.reject(origin, Reject::new(Reason::Duplicate, "id seen before"));
                 return;
             }
         }
@@ -166,8 +204,7 @@ impl Admission {
                 "more than {} distinct dimension combinations",
                 super::cells::MAX_CELLS
             );
-            out.rejected
-                .push((origin, Reject::new(Reason::InvalidField, detail)));
+            out.reject(origin, Reject::new(Reason::InvalidField, detail));
             return;
         };
         if let Some(id) = parsed.id_hash {
@@ -231,12 +268,12 @@ mod tests {
             source: "t".into(),
             line: id,
         };
-        a.offer(origin, event(ts, id), &mut out);
+        a.offer(origin, event(ts, id), b"{}", &mut out);
         out
     }
 
     fn reasons(v: &Verdicts) -> Vec<Reason> {
-        v.rejected.iter().map(|(_, r)| r.reason).collect()
+        v.rejected.iter().map(|r| r.reject.reason).collect()
     }
 
     #[test]

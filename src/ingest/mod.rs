@@ -13,10 +13,12 @@ mod source;
 
 use std::time::Duration;
 
-pub use admission::{wall_clock_ms, Admission, Limits, Origin, Verdicts, JUMP_CONFIRMATIONS};
+pub use admission::{
+    wall_clock_ms, Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS,
+};
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use reject::RejectFile;
-pub use source::{Line, Merge, MAX_LINE_BYTES};
+pub use source::{Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 
 use crate::event::Reason;
 

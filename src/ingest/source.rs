@@ -15,6 +15,9 @@ use crate::event::{LineParser, Parsed, Reason, Reject};
 /// Lines longer than this are rejected without being parsed.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
+/// The UTF-8 byte order mark.
+pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
 /// One line, parsed.
 pub struct Line {
     pub origin: Origin,
@@ -41,6 +44,11 @@ impl Source {
         self.line += 1;
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
             bytes.pop();
+        }
+        // A UTF-8 byte order mark may start a file (editors on Windows
+        // write one); anywhere else it is part of a malformed line.
+        if self.line == 1 && bytes.starts_with(UTF8_BOM) {
+            bytes.drain(..UTF8_BOM.len());
         }
         let parsed = if bytes.len() > MAX_LINE_BYTES {
             Err(Reject::new(Reason::MalformedJson, "line longer than 1 MiB"))
