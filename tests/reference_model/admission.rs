@@ -1,0 +1,221 @@
+//! The reference's admission: which lines are accepted, and why the others
+//! are rejected (SPEC §2, §4; the guard documented in `src/ingest`).
+//!
+//! A line is read in field order — time, id, actor keys, dimensions,
+//! metrics, attributes — and the first fault decides its reason. A line
+//! that reads cleanly then meets the clock:
+//!
+//! 1. ahead of the system clock by more than `max_jump`: too far in future;
+//! 2. ahead of *now* (the largest accepted time) by more than `max_jump`:
+//!    held; three held lines in a row (lines that fail to read do not break
+//!    the row) are all admitted in order, and any other readable line first
+//!    rejects the held ones as too far in the future, as does the end of each
+//!    input (each `ingest_lines` call);
+//! 3. at or before now − retention (now counting this event): too late;
+//! 4. an id accepted before: duplicate.
+
+use std::collections::HashSet;
+
+use serde_json::Value as Json;
+
+use super::{lookup, Kind, Preset};
+
+/// Held lines in a row that confirm a jump of the stream's clock.
+pub const CONFIRMATIONS: usize = 3;
+
+/// The rejection reasons, named as `SHOW STATS` names them.
+pub const REASONS: [&str; 6] = [
+    "malformed_json",
+    "missing_field",
+    "invalid_field",
+    "duplicate",
+    "too_late",
+    "too_far_in_future",
+];
+
+/// An accepted event, with only what queries read.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub ts: i64,
+    pub keys: [i64; 2],
+    /// Per preset dimension; `None` is NULL.
+    pub dims: Vec<Option<String>>,
+    /// Per preset metric; `None` is absent.
+    pub metrics: Vec<Option<f64>>,
+}
+
+/// A line that read cleanly, before the clock checks.
+#[derive(Debug, Clone)]
+struct Candidate {
+    id: Option<String>,
+    event: Event,
+}
+
+/// The limits of one engine configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub retention_ms: i64,
+    pub max_jump_ms: i64,
+    /// The system clock, read once.
+    pub wall_ms: i64,
+}
+
+/// The state after ingesting some input: what queries see.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    pub lines: u64,
+    pub events: Vec<Event>,
+    /// Counts by reason, indexed like [`REASONS`].
+    pub rejected: [u64; 6],
+    /// The largest accepted event time.
+    pub now: Option<i64>,
+    /// Ids of accepted events.
+    seen: HashSet<String>,
+}
+
+impl Admitted {
+    /// Runs one input (one `ingest_lines` call) through the rules of the
+    /// module docs. Lines still held at its end are rejected.
+    pub fn ingest(&mut self, preset: &Preset, limits: Limits, lines: &[String]) {
+        let mut held: Vec<Candidate> = Vec::new();
+        for line in lines {
+            self.lines += 1;
+            let candidate = match read_line(preset, line) {
+                Ok(c) => c,
+                Err(reason) => {
+                    self.reject(reason);
+                    continue;
+                }
+            };
+            let ts = candidate.event.ts;
+            if ts > limits.wall_ms + limits.max_jump_ms {
+                self.reject("too_far_in_future");
+                continue;
+            }
+            if self.now.is_some_and(|now| ts > now + limits.max_jump_ms) {
+                held.push(candidate);
+                if held.len() >= CONFIRMATIONS {
+                    for c in std::mem::take(&mut held) {
+                        self.admit(c, limits);
+                    }
+                }
+                continue;
+            }
+            for _ in held.drain(..) {
+                self.reject("too_far_in_future");
+            }
+            self.admit(candidate, limits);
+        }
+        for _ in held.drain(..) {
+            self.reject("too_far_in_future");
+        }
+    }
+
+    pub fn accepted(&self) -> u64 {
+        self.events.len() as u64
+    }
+
+    fn reject(&mut self, reason: &str) {
+        let i = REASONS.iter().position(|r| *r == reason).expect("a reason");
+        self.rejected[i] += 1;
+    }
+
+    fn admit(&mut self, c: Candidate, limits: Limits) {
+        let ts = c.event.ts;
+        let now = self.now.map_or(ts, |now| now.max(ts));
+        if ts <= now - limits.retention_ms {
+            self.reject("too_late");
+            return;
+        }
+        if let Some(id) = c.id {
+            if !self.seen.insert(id) {
+                self.reject("duplicate");
+                return;
+            }
+        }
+        self.now = Some(now);
+        self.events.push(c.event);
+    }
+}
+
+/// Reads one line under a preset, or names the reason it is rejected.
+fn read_line(p: &Preset, line: &str) -> Result<Candidate, &'static str> {
+    let text = line.trim();
+    if text.is_empty() {
+        return Err("malformed_json");
+    }
+    let json: Json = serde_json::from_str(text).map_err(|_| "malformed_json")?;
+    if !json.is_object() {
+        return Err("malformed_json");
+    }
+    let ts = match required(&json, p.time)? {
+        Json::String(s) => tally::time::parse_timestamp_str(s),
+        Json::Number(n) => n.as_f64().and_then(tally::time::parse_timestamp_number),
+        _ => None,
+    }
+    .ok_or("invalid_field")?;
+    let id = match p.id {
+        None => None,
+        Some(field) => Some(match required(&json, field)? {
+            Json::String(s) => s.clone(),
+            Json::Number(n) => n.to_string(),
+            _ => return Err("invalid_field"),
+        }),
+    };
+    let mut keys = [0i64; 2];
+    for (key, field) in keys.iter_mut().zip(p.keys) {
+        *key = required(&json, field)?.as_i64().ok_or("invalid_field")?;
+    }
+    let mut dims = Vec::new();
+    for &(field, is_required) in p.dims {
+        let value = if is_required {
+            Some(required(&json, field)?)
+        } else {
+            present(&json, field)
+        };
+        dims.push(match value {
+            None => None,
+            Some(Json::String(s)) => Some(s.clone()),
+            Some(_) => return Err("invalid_field"),
+        });
+    }
+    let mut metrics = Vec::new();
+    for &(field, kind) in p.metrics {
+        metrics.push(match present(&json, field) {
+            None => None,
+            Some(v) if typed(v, kind) => v.as_f64(),
+            Some(_) => return Err("invalid_field"),
+        });
+    }
+    for &(field, kind) in p.attrs {
+        if present(&json, field).is_some_and(|v| !typed(v, kind)) {
+            return Err("invalid_field");
+        }
+    }
+    Ok(Candidate {
+        id,
+        event: Event {
+            ts,
+            keys,
+            dims,
+            metrics,
+        },
+    })
+}
+
+/// A field that is there and not null.
+fn present<'j>(json: &'j Json, field: &str) -> Option<&'j Json> {
+    lookup(json, field).filter(|v| !v.is_null())
+}
+
+fn required<'j>(json: &'j Json, field: &str) -> Result<&'j Json, &'static str> {
+    present(json, field).ok_or("missing_field")
+}
+
+fn typed(v: &Json, kind: Kind) -> bool {
+    match kind {
+        Kind::Int => v.is_i64(),
+        Kind::Float => v.is_number(),
+        Kind::Str => v.is_string(),
+    }
+}
