@@ -229,7 +229,6 @@ impl Engine {
 
     /// Plans a select against the current schema, cells and clock.
     pub fn plan(&mut self, select: &Select) -> Result<Plan> {
-        self.flush_batch()?;
         let cells = self.cells.snapshot();
         let catalog = Catalog {
             schema: &self.schema,

@@ -61,7 +61,14 @@ impl Handler<Ingest> for Router {
         let n = self.shards.len();
         let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
         for event in msg.events {
-            let mut targets = vec![0u8; n];
+            // (shard, target bits) for each shard this event goes to; an
+            // event has at most 7 keys, so at most 8 entries.
+            let mut targets: Vec<(usize, u8)> = Vec::with_capacity(event.keys.len() + 1);
+            let mut mark =
+                |shard: usize, bit: u8| match targets.iter_mut().find(|(s, _)| *s == shard) {
+                    Some((_, bits)) => *bits |= bit,
+                    None => targets.push((shard, bit)),
+                };
             let home = match event.keys.first() {
                 Some(key) => shard_of(0, key, n),
                 None => {
@@ -69,14 +76,14 @@ impl Handler<Ingest> for Router {
                     self.next_home
                 }
             };
-            targets[home] |= GLOBAL_TARGET;
+            mark(home, GLOBAL_TARGET);
             for (kind, key) in event.keys.iter().enumerate() {
-                targets[shard_of(kind, key, n)] |= 1 << kind;
+                mark(shard_of(kind, key, n), 1 << kind);
             }
             let mut event = Some(event);
-            let last = targets.iter().rposition(|t| *t != 0).unwrap_or(0);
-            for (shard, t) in targets.into_iter().enumerate().filter(|(_, t)| *t != 0) {
-                let e = if shard == last {
+            let last = targets.len().saturating_sub(1);
+            for (i, (shard, bits)) in targets.into_iter().enumerate() {
+                let e = if i == last {
                     event.take()
                 } else {
                     event.clone()
@@ -84,7 +91,7 @@ impl Handler<Ingest> for Router {
                 if let Some(e) = e {
                     per_shard[shard].push(Routed {
                         event: e,
-                        targets: t,
+                        targets: bits,
                     });
                 }
             }

@@ -106,35 +106,6 @@ impl Scalar {
             Scalar::Call(f, args) => call(*f, args.iter().map(|a| a.eval(row)).collect()),
         }
     }
-
-    /// Whether the expression reads the entity key.
-    pub fn reads_key(&self) -> bool {
-        let mut found = false;
-        self.visit(&mut |s| found |= matches!(s, Scalar::Key));
-        found
-    }
-
-    fn visit(&self, f: &mut dyn FnMut(&Scalar)) {
-        f(self);
-        match self {
-            Scalar::Unary(_, e) | Scalar::IsNull(e, _) => e.visit(f),
-            Scalar::Binary(_, l, r) => {
-                l.visit(f);
-                r.visit(f);
-            }
-            Scalar::InList(e, list, _) => {
-                e.visit(f);
-                list.iter().for_each(|x| x.visit(f));
-            }
-            Scalar::Between(e, l, h, _) => {
-                e.visit(f);
-                l.visit(f);
-                h.visit(f);
-            }
-            Scalar::Call(_, args) => args.iter().for_each(|x| x.visit(f)),
-            Scalar::Key | Scalar::Dim(_) | Scalar::Agg(_) | Scalar::Literal(_) => {}
-        }
-    }
 }
 
 fn unary(op: UnaryOp, v: Value) -> Value {
