@@ -1,8 +1,7 @@
 //! The `tally` command line: the shell (the default), ingest, run, gen.
 
-use std::io::{BufRead, BufReader, IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
@@ -10,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use tally::event::Schema;
 use tally::gen::{GenConfig, Generator};
-use tally::ingest::{Merge, UTF8_BOM};
+use tally::ingest::Merge;
 use tally::query::{param_value, Params};
 use tally::shell::{self, Format, ShellOptions};
 use tally::{Clock, Config, Engine};
@@ -156,7 +155,8 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        None => shell_command(Vec::new(), false, default_engine_args()),
+        // Bare `tally` is `tally shell` with every default.
+        None => run(Cli::parse_from(["tally", "shell"])),
         Some(Command::Shell {
             input,
             empty,
@@ -171,17 +171,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             engine,
         }) => run_command(queries, input, format, params, engine),
         Some(Command::Gen(args)) => gen_command(args),
-    }
-}
-
-fn default_engine_args() -> EngineArgs {
-    EngineArgs {
-        schema: None,
-        shards: None,
-        retention: Duration::from_secs(24 * 3600),
-        clock: "event".into(),
-        max_jump: Duration::from_secs(3600),
-        reject_file: None,
     }
 }
 
@@ -335,46 +324,14 @@ fn gen_command(args: GenArgs) -> anyhow::Result<()> {
 /// Lines read ahead from the first input to detect the schema.
 const SAMPLE_LINES: usize = 64;
 
-/// Opens inputs as one merged stream, and samples the first lines of the
-/// first input for schema detection. Standard input (`-`) is sampled by
-/// reading ahead and replaying what was read.
+/// Opens inputs as one merged stream, with the first lines of the first
+/// input for schema detection.
 fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Merge>)> {
     if paths.is_empty() {
         return Ok((Vec::new(), None));
     }
-    let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
-    let mut sample = Vec::new();
-    for (i, path) in paths.iter().enumerate() {
-        let name: Arc<str> = Arc::from(path.display().to_string());
-        let raw: Box<dyn Read + Send> = if path.as_os_str() == "-" {
-            Box::new(std::io::stdin())
-        } else {
-            Box::new(
-                std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?,
-            )
-        };
-        let mut reader = BufReader::with_capacity(1 << 20, raw);
-        if i == 0 {
-            let mut head = Vec::new();
-            for _ in 0..SAMPLE_LINES {
-                let mut line = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut line)
-                    .with_context(|| format!("reading {}", path.display()))?;
-                if n == 0 {
-                    break;
-                }
-                let text = line.strip_prefix(UTF8_BOM).unwrap_or(&line);
-                sample.push(String::from_utf8_lossy(text).trim_end().to_string());
-                head.extend_from_slice(&line);
-            }
-            let replay = std::io::Cursor::new(head).chain(reader);
-            readers.push((name, Box::new(BufReader::new(replay))));
-        } else {
-            readers.push((name, Box::new(reader)));
-        }
-    }
-    Ok((sample, Some(Merge::from_readers(readers))))
+    let (sample, merge) = Merge::open_sampled(paths, SAMPLE_LINES)?;
+    Ok((sample, Some(merge)))
 }
 
 fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> {

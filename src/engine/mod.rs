@@ -263,10 +263,7 @@ impl Engine {
             Value::Int(shards.passivated as i64),
         ));
         rows.push(("state.pane_slots".into(), Value::Int(shards.slots as i64)));
-        rows.push((
-            "state.cells".into(),
-            Value::Int(self.cells.snapshot().len() as i64),
-        ));
+        rows.push(("state.cells".into(), Value::Int(self.cells.len() as i64)));
         rows.push((
             "state.remembered_ids".into(),
             Value::Int(self.admission.remembered_ids() as i64),

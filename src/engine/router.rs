@@ -61,14 +61,20 @@ impl Handler<Ingest> for Router {
         let n = self.shards.len();
         let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
         for event in msg.events {
-            // (shard, target bits) for each shard this event goes to; an
-            // event has at most 7 keys, so at most 8 entries.
-            let mut targets: Vec<(usize, u8)> = Vec::with_capacity(event.keys.len() + 1);
-            let mut mark =
-                |shard: usize, bit: u8| match targets.iter_mut().find(|(s, _)| *s == shard) {
-                    Some((_, bits)) => *bits |= bit,
-                    None => targets.push((shard, bit)),
-                };
+            // (shard, target bits) for each shard this event goes to: at
+            // most one per key (a schema has at most 7) plus the home.
+            let mut targets = [(0usize, 0u8); 8];
+            let mut len = 0;
+            let mut mark = |shard: usize, bit: u8| match targets[..len]
+                .iter_mut()
+                .find(|(s, _)| *s == shard)
+            {
+                Some((_, bits)) => *bits |= bit,
+                None => {
+                    targets[len] = (shard, bit);
+                    len += 1;
+                }
+            };
             let home = match event.keys.first() {
                 Some(key) => shard_of(0, key, n),
                 None => {
@@ -81,8 +87,8 @@ impl Handler<Ingest> for Router {
                 mark(shard_of(kind, key, n), 1 << kind);
             }
             let mut event = Some(event);
-            let last = targets.len().saturating_sub(1);
-            for (i, (shard, bits)) in targets.into_iter().enumerate() {
+            let last = len.saturating_sub(1);
+            for (i, &(shard, bits)) in targets[..len].iter().enumerate() {
                 let e = if i == last {
                     event.take()
                 } else {

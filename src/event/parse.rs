@@ -91,9 +91,11 @@ pub struct LineParser {
     /// The schema's columns, in [`Schema::columns`] order, as slots.
     tree: FieldTree,
     slots: usize,
+    layout: Layout,
 }
 
 /// Slot numbers of each role, in [`Schema::columns`] order.
+#[derive(Debug, Clone, Copy)]
 struct Layout {
     time: usize,
     id: usize,
@@ -103,18 +105,8 @@ struct Layout {
     attributes: usize,
 }
 
-impl LineParser {
-    pub fn new(schema: Arc<Schema>) -> LineParser {
-        let columns = schema.columns();
-        LineParser {
-            tree: FieldTree::new(columns.iter().map(String::as_str)),
-            slots: columns.len(),
-            schema,
-        }
-    }
-
-    fn layout(&self) -> Layout {
-        let s = &*self.schema;
+impl Layout {
+    fn of(s: &Schema) -> Layout {
         let time = 0;
         let id = time + usize::from(matches!(s.time, TimeSource::Field(_)));
         let keys = id + usize::from(s.id.is_some());
@@ -130,6 +122,18 @@ impl LineParser {
             attributes,
         }
     }
+}
+
+impl LineParser {
+    pub fn new(schema: Arc<Schema>) -> LineParser {
+        let columns = schema.columns();
+        LineParser {
+            tree: FieldTree::new(columns.iter().map(String::as_str)),
+            slots: columns.len(),
+            layout: Layout::of(&schema),
+            schema,
+        }
+    }
 
     pub fn parse(&self, line: &[u8]) -> Result<Parsed, Reject> {
         let trimmed = line.trim_ascii();
@@ -143,7 +147,7 @@ impl LineParser {
             .extract(text, &mut slots)
             .map_err(|e| Reject::new(Reason::MalformedJson, e))?;
         let s = &*self.schema;
-        let at = self.layout();
+        let at = self.layout;
         let ts_ms = match &s.time {
             TimeSource::Arrival => None,
             TimeSource::Field(name) => Some(time(&slots[at.time], name)?),

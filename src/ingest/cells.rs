@@ -51,6 +51,18 @@ impl CellInterner {
 pub struct CellDictionary(Arc<RwLock<Vec<Arc<[Value]>>>>);
 
 impl CellDictionary {
+    /// How many cells are interned.
+    pub fn len(&self) -> usize {
+        match self.0.read() {
+            Ok(list) => list.len(),
+            Err(poisoned) => poisoned.into_inner().len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// A snapshot of every cell's dimension values, indexed by [`CellId`].
     pub fn snapshot(&self) -> Vec<Arc<[Value]>> {
         match self.0.read() {

@@ -4,7 +4,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -79,20 +79,52 @@ pub struct Merge {
 impl Merge {
     /// Opens files; `-` is standard input.
     pub fn open(paths: &[impl AsRef<Path>]) -> Result<Merge> {
-        let mut readers = Vec::new();
-        for path in paths {
+        Ok(Merge::open_sampled(paths, 0)?.1)
+    }
+
+    /// Opens files, and returns up to `sample` lines from the start of the
+    /// first one (for schema detection) without consuming them: what was
+    /// read ahead is replayed, so this works on standard input too.
+    pub fn open_sampled(paths: &[impl AsRef<Path>], sample: usize) -> Result<(Vec<String>, Merge)> {
+        let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
+        let mut lines = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
             let path = path.as_ref();
             let name: Arc<str> = Arc::from(path.display().to_string());
-            let reader: Box<dyn BufRead + Send> = if path == Path::new("-") {
-                Box::new(BufReader::new(std::io::stdin()))
+            let raw: Box<dyn Read + Send> = if path == Path::new("-") {
+                Box::new(std::io::stdin())
             } else {
-                let file = File::open(path)
-                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
-                Box::new(BufReader::with_capacity(1 << 20, file))
+                Box::new(
+                    File::open(path)
+                        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?,
+                )
             };
-            readers.push((name, reader));
+            let mut reader = BufReader::with_capacity(1 << 20, raw);
+            if i > 0 || sample == 0 {
+                readers.push((name, Box::new(reader)));
+                continue;
+            }
+            let mut head = Vec::new();
+            for _ in 0..sample {
+                let mut line = Vec::new();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
+                if n == 0 {
+                    break;
+                }
+                let text = if lines.is_empty() {
+                    line.strip_prefix(UTF8_BOM).unwrap_or(&line)
+                } else {
+                    &line
+                };
+                lines.push(String::from_utf8_lossy(text).trim_end().to_string());
+                head.extend_from_slice(&line);
+            }
+            let replay = std::io::Cursor::new(head).chain(reader);
+            readers.push((name, Box::new(BufReader::new(replay))));
         }
-        Ok(Merge::from_readers(readers))
+        Ok((lines, Merge::from_readers(readers)))
     }
 
     pub fn from_readers(readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)>) -> Merge {
