@@ -6,6 +6,7 @@ pub mod event;
 pub mod gen;
 pub mod ingest;
 pub mod query;
+pub mod rules;
 pub mod shell;
 pub mod time;
 pub mod value;

@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use tally::event::Schema;
 use tally::gen::{GenConfig, Generator};
 use tally::ingest::Merge;
-use tally::query::{param_value, Params};
+use tally::query::{param_value, Params, Statement};
 use tally::shell::{self, Format, ShellOptions};
 use tally::{Clock, Config, Engine};
 
@@ -91,6 +91,12 @@ struct EngineArgs {
     /// Write every rejected line, with its source, line number and reason, to this file (NDJSON)
     #[arg(long)]
     reject_file: Option<PathBuf>,
+    /// Write every rule hit to this file, one JSON object per line (NDJSON)
+    #[arg(long, value_name = "FILE")]
+    emit: Option<PathBuf>,
+    /// CREATE RULE statements to put in force before any input is ingested
+    #[arg(long, value_name = "FILE.sql")]
+    rules: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -241,6 +247,9 @@ fn ingest_command(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
         let summary = ingest_with_progress(&mut engine, merge)?;
         println!("{summary}");
     }
+    for (rule, hits) in engine.rule_hit_counts() {
+        println!("rule {rule}: {hits} hits");
+    }
     Ok(())
 }
 
@@ -273,15 +282,24 @@ fn run_command(
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         statements.extend(parsed);
     }
+    // Rules must be in force before the input is ingested, or they would
+    // see nothing: CREATE RULE and DROP RULE run first, in file order.
+    let (rules, queries): (Vec<&Statement>, Vec<&Statement>) = statements
+        .iter()
+        .partition(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule(_)));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for statement in rules {
+        let result = engine.run(statement)?;
+        out.write_all(shell::render(&result, format).as_bytes())?;
+    }
     if let Some(merge) = merge {
         let summary = ingest_with_progress(&mut engine, merge)?;
         if std::io::stderr().is_terminal() {
             eprintln!("{summary}");
         }
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    for statement in &statements {
+    for statement in queries {
         let result = engine.run(statement)?;
         out.write_all(shell::render(&result, format).as_bytes())?;
     }
@@ -352,7 +370,27 @@ fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> 
     };
     config.max_jump = args.max_jump;
     config.reject_file = args.reject_file.clone();
-    Ok(Engine::start(config)?)
+    config.emit = args.emit.clone();
+    let mut engine = Engine::start(config)?;
+    if let Some(path) = &args.rules {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let statements = engine
+            .parse(&text, &Params::new())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for statement in &statements {
+            if !matches!(statement, Statement::CreateRule(_)) {
+                bail!(
+                    "{}: --rules files hold CREATE RULE statements only",
+                    path.display()
+                );
+            }
+            engine
+                .run(statement)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(engine)
 }
 
 fn ingest_with_progress(

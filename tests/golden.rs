@@ -9,6 +9,10 @@
 //! -- params: user=987654321
 //! ```
 //!
+//! Rule statements (`CREATE RULE`, `DROP RULE`) run before the input is
+//! ingested, as `tally run` runs them; the hits the rules found follow the
+//! results, one JSON object per line.
+//!
 //! After an intended change of output, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --release --test golden` and review the diff.
 
@@ -17,7 +21,7 @@ use std::path::{Path, PathBuf};
 use tally::event::Schema;
 use tally::query::{param_value, Params, Statement};
 use tally::shell::{render, Format};
-use tally::{Config, Engine};
+use tally::{Config, Engine, ResultSet};
 
 struct QueryFile {
     path: PathBuf,
@@ -62,20 +66,22 @@ fn query_files() -> Vec<QueryFile> {
         .collect()
 }
 
-fn engine_on(input: &Path, shards: usize) -> Engine {
-    let text = std::fs::read_to_string(input).expect("readable input");
+fn is_rule_change(statement: &Statement) -> bool {
+    matches!(statement, Statement::CreateRule(_) | Statement::DropRule(_))
+}
+
+/// An engine with the file's rule statements in force and its input
+/// ingested; the statements, and the results of the rule statements (by
+/// index), which ran before the input.
+fn engine_for(
+    file: &QueryFile,
+    shards: usize,
+) -> (Engine, Vec<Statement>, Vec<Option<ResultSet>>) {
+    let text = std::fs::read_to_string(&file.input).expect("readable input");
     let schema = Schema::detect(text.lines().take(64)).expect("input matches a preset");
     let mut config = Config::new(schema);
     config.shards = shards;
     let mut engine = Engine::start(config).expect("engine starts");
-    engine
-        .ingest_files(&[input.to_path_buf()], &mut |_| {})
-        .expect("input ingests");
-    engine
-}
-
-/// EXPLAIN and result of every statement, as the golden file holds them.
-fn transcript(engine: &mut Engine, file: &QueryFile) -> String {
     let statements = engine
         .parse(&file.text, &file.params)
         .expect("query parses");
@@ -84,33 +90,68 @@ fn transcript(engine: &mut Engine, file: &QueryFile) -> String {
         "{} has no statement",
         file.path.display()
     );
+    let early = statements
+        .iter()
+        .map(|s| is_rule_change(s).then(|| engine.run(s).expect("rule statement runs")))
+        .collect();
+    engine
+        .ingest_files(&[file.input.clone()], &mut |_| {})
+        .expect("input ingests");
+    (engine, statements, early)
+}
+
+/// EXPLAIN and result of every statement (just the result for statements
+/// other than SELECT), then the rule hits, as the golden file holds them.
+fn transcript(file: &QueryFile, shards: usize) -> String {
+    let (mut engine, statements, early) = engine_for(file, shards);
     let mut out = String::new();
-    for (i, statement) in statements.iter().enumerate() {
-        let Statement::Select(select) = statement else {
-            panic!("saved queries are SELECTs");
+    for (i, (statement, early)) in statements.iter().zip(early).enumerate() {
+        out += &format!("-- statement {}\n", i + 1);
+        let result = match (statement, early) {
+            (_, Some(result)) => result,
+            (Statement::Select(select), None) => {
+                let plan = engine
+                    .run(&Statement::Explain(select.clone()))
+                    .expect("explain runs");
+                out += "EXPLAIN\n";
+                for row in &plan.rows {
+                    out += &format!("{}\n", row[0]);
+                }
+                engine.run(statement).expect("query runs")
+            }
+            (_, None) => engine.run(statement).expect("statement runs"),
         };
-        let plan = engine
-            .run(&Statement::Explain(select.clone()))
-            .expect("explain runs");
-        let result = engine.run(statement).expect("query runs");
-        out += &format!("-- statement {}\nEXPLAIN\n", i + 1);
-        for row in &plan.rows {
-            out += &format!("{}\n", row[0]);
-        }
         out += &render(&result, Format::Table);
         out += "\n";
+    }
+    out + &hits(&mut engine, &statements)
+}
+
+/// The rule hits, one JSON line each, when the file creates rules.
+fn hits(engine: &mut Engine, statements: &[Statement]) -> String {
+    if !statements.iter().any(is_rule_change) {
+        return String::new();
+    }
+    let hits = engine.rule_hits().expect("hits are delivered");
+    let mut out = format!("-- rule hits ({})\n", hits.len());
+    for hit in hits {
+        out += &format!("{}\n", hit.to_json());
     }
     out
 }
 
-fn results(engine: &mut Engine, file: &QueryFile) -> Vec<String> {
-    let statements = engine
-        .parse(&file.text, &file.params)
-        .expect("query parses");
-    statements
+fn results(file: &QueryFile, shards: usize) -> Vec<String> {
+    let (mut engine, statements, early) = engine_for(file, shards);
+    let mut out: Vec<String> = statements
         .iter()
-        .map(|s| render(&engine.run(s).expect("query runs"), Format::Json))
-        .collect()
+        .zip(early)
+        .map(|(s, early)| {
+            let result = early.unwrap_or_else(|| engine.run(s).expect("query runs"));
+            render(&result, Format::Json)
+        })
+        .collect();
+    out.push(hits(&mut engine, &statements));
+    out
 }
 
 #[test]
@@ -119,8 +160,7 @@ fn saved_queries_match_their_golden_output() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for file in &files {
-        let mut engine = engine_on(&file.input, 2);
-        let got = transcript(&mut engine, file);
+        let got = transcript(file, 2);
         let name = file
             .path
             .file_stem()
@@ -151,9 +191,9 @@ fn saved_queries_match_their_golden_output() {
 #[test]
 fn answers_do_not_depend_on_the_shard_count() {
     for file in &query_files() {
-        let base = results(&mut engine_on(&file.input, 1), file);
+        let base = results(file, 1);
         for shards in [2, 4] {
-            let other = results(&mut engine_on(&file.input, shards), file);
+            let other = results(file, shards);
             assert_eq!(base, other, "{} on {shards} shards", file.path.display());
         }
     }

@@ -7,16 +7,21 @@ use actix::Message;
 use crate::error::Result;
 use crate::event::Event;
 use crate::query::{FinishedRow, Groups, Plan, Scan};
+use crate::rules::{Hit, RuleSet};
 use crate::time::Millis;
 use crate::value::ResultSet;
 
-/// Engine → router: admitted events, in admission order.
+/// Engine → router: admitted events, in admission order. The reply is the
+/// rule hits they caused.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Vec<Hit>")]
 pub struct Ingest {
     pub events: Vec<Event>,
     /// The clock after admitting the last of them.
     pub now_ms: Millis,
+    /// The rules in force for these events: sent with every batch, so a
+    /// rule change takes effect at an exact point of the stream.
+    pub rules: Arc<RuleSet>,
 }
 
 /// Bit of [`Routed::targets`] meaning "add to this shard's global partial".
@@ -28,14 +33,21 @@ pub struct Routed {
     /// Bit `k` set: update the entity of actor kind `k` on this shard.
     /// [`GLOBAL_TARGET`]: update the global partial.
     pub targets: u8,
+    /// The largest event time routed so far, this event included: the
+    /// clock as of this event, not of the end of its batch. Panes are
+    /// placed by it, so that a batch spanning hours keeps its seconds at
+    /// 1 s resolution for rules (queries see the same either way).
+    pub clock_ms: Millis,
 }
 
-/// Router → shard: the part of an [`Ingest`] this shard hosts.
+/// Router → shard: the part of an [`Ingest`] this shard hosts. The reply
+/// is the rule hits its entities found.
 #[derive(Message)]
-#[rtype(result = "()")]
+#[rtype(result = "Vec<Hit>")]
 pub struct Apply {
     pub events: Vec<Routed>,
     pub now_ms: Millis,
+    pub rules: Arc<RuleSet>,
 }
 
 /// Engine → router: run a planned query.

@@ -10,12 +10,21 @@
 //! every method takes `&mut self`, and a query first waits until every batch
 //! handed over before it has been applied, so a query always sees the events
 //! ingested before it.
+//!
+//! Continuous rules ([`crate::rules`]) travel with every batch; the shards
+//! reply to each batch with the hits it caused, which the engine counts,
+//! keeps (the last [`crate::rules::RECENT_HITS`]), writes to `--emit` and passes to a
+//! listener. Hits arrive batch by batch in ingest order, sorted within a
+//! batch by window end, rule and key, so their order never depends on the
+//! shard count.
 
 mod messages;
 mod router;
 mod shard;
 
 use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -30,6 +39,7 @@ use crate::ingest::{
     Origin, RejectFile, Verdicts,
 };
 use crate::query::{Catalog, Params, Plan, Select, Statement};
+use crate::rules::{Hit, Rules};
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
@@ -68,6 +78,8 @@ pub struct Config {
     pub max_jump: Duration,
     /// Where rejected lines are written, with line number and reason.
     pub reject_file: Option<PathBuf>,
+    /// Where rule hits are written, one JSON object per line (`--emit`).
+    pub emit: Option<PathBuf>,
 }
 
 impl Config {
@@ -79,9 +91,13 @@ impl Config {
             clock: Clock::Event,
             max_jump: Duration::from_secs(3600),
             reject_file: None,
+            emit: None,
         }
     }
 }
+
+/// Called with every rule hit as it is delivered (the shell prints them).
+pub type HitListener = Box<dyn FnMut(&Hit)>;
 
 /// A running tally engine. See the module docs.
 pub struct Engine {
@@ -96,6 +112,10 @@ pub struct Engine {
     /// Admitted events not yet handed to the router.
     batch: Vec<Event>,
     in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
+    rules: Rules,
+    /// The `--emit` file, when asked for.
+    emit: Option<(PathBuf, BufWriter<File>)>,
+    hit_listener: Option<HitListener>,
     system: System,
     thread: Option<JoinHandle<()>>,
 }
@@ -126,6 +146,14 @@ impl Engine {
             .as_deref()
             .map(RejectFile::create)
             .transpose()?;
+        let emit = match &config.emit {
+            Some(path) => {
+                let file = File::create(path)
+                    .map_err(|e| Error::io(format!("cannot create {}", path.display()), e))?;
+                Some((path.clone(), BufWriter::new(file)))
+            }
+            None => None,
+        };
         let schema = Arc::new(config.schema.clone());
         let retention_ms = config.retention.as_millis() as Millis;
         let admission = Admission::new(Limits {
@@ -169,6 +197,9 @@ impl Engine {
             router,
             batch: Vec::with_capacity(BATCH),
             in_flight: VecDeque::new(),
+            rules: Rules::default(),
+            emit,
+            hit_listener: None,
             system,
             thread: Some(thread),
         })
@@ -224,20 +255,82 @@ impl Engine {
                 })
             }
             Statement::ShowStats => self.stats(),
+            // Rule changes take effect between two events: everything
+            // ingested before is applied under the old rules first.
+            Statement::CreateRule(def) => {
+                self.sync()?;
+                let cells = self.cells.snapshot();
+                let now_ms = self.admission.now_ms();
+                let catalog = catalog(&self.schema, &self.config, now_ms, &cells);
+                self.rules.create(def, &catalog)
+            }
+            Statement::DropRule(name) => {
+                self.sync()?;
+                self.rules.drop_rule(name, self.cells.len())
+            }
+            Statement::ShowRules => {
+                self.sync()?;
+                Ok(self.rules.show())
+            }
         }
     }
 
     /// Plans a select against the current schema, cells and clock.
     pub fn plan(&mut self, select: &Select) -> Result<Plan> {
+        if select.from == "rule_hits" {
+            return Err(Error::Query(
+                "rule hits are not queryable with SQL in this version; see SHOW RULES, \
+                 or write them to a file with --emit FILE"
+                    .into(),
+            ));
+        }
         let cells = self.cells.snapshot();
-        let catalog = Catalog {
-            schema: &self.schema,
-            cells: &cells,
-            now_ms: self.admission.now_ms(),
-            retention_ms: self.config.retention.as_millis() as Millis,
-            shards: self.config.shards,
-        };
-        crate::query::plan(select, &catalog)
+        let now_ms = self.admission.now_ms();
+        crate::query::plan(select, &catalog(&self.schema, &self.config, now_ms, &cells))
+    }
+
+    /// The last [`crate::rules::RECENT_HITS`] rule hits, oldest first, after every event
+    /// ingested so far has been applied. Each turns into a JSON object
+    /// with [`Hit::to_json`].
+    pub fn rule_hits(&mut self) -> Result<&VecDeque<Hit>> {
+        self.sync()?;
+        Ok(self.rules.recent())
+    }
+
+    /// Hits counted per rule so far, in creation order.
+    pub fn rule_hit_counts(&self) -> Vec<(String, u64)> {
+        self.rules.counts()
+    }
+
+    /// Calls `listener` with every hit from now on, as it is delivered
+    /// (during ingest, batch by batch); `None` removes it.
+    pub fn set_hit_listener(&mut self, listener: Option<HitListener>) {
+        self.hit_listener = listener;
+    }
+
+    /// Counts, keeps, emits and announces one batch's hits.
+    fn deliver(&mut self, mut hits: Vec<Hit>) -> Result<()> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        hits.sort_by(Hit::delivery_order);
+        for hit in &hits {
+            self.rules.record(hit);
+            if let Some((path, file)) = &mut self.emit {
+                let mut line = hit.to_json().to_string();
+                line.push('\n');
+                file.write_all(line.as_bytes())
+                    .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            }
+            if let Some(listener) = &mut self.hit_listener {
+                listener(hit);
+            }
+        }
+        if let Some((path, file)) = &mut self.emit {
+            file.flush()
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
     }
 
     /// `SHOW STATS`: one row per counter.
@@ -385,13 +478,23 @@ impl Engine {
         if self.batch.is_empty() {
             return Ok(());
         }
+        if self.rules.needs_replan(self.cells.len()) {
+            let cells = self.cells.snapshot();
+            let now_ms = self.admission.now_ms();
+            let catalog = catalog(&self.schema, &self.config, now_ms, &cells);
+            self.rules.replan(&catalog)?;
+        }
         let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
         let now_ms = self.admission.now_ms().unwrap_or(0);
-        self.in_flight
-            .push_back(self.router.send(Ingest { events, now_ms }));
+        self.in_flight.push_back(self.router.send(Ingest {
+            events,
+            now_ms,
+            rules: self.rules.active().clone(),
+        }));
         while self.in_flight.len() > IN_FLIGHT {
             if let Some(oldest) = self.in_flight.pop_front() {
-                block(oldest)?;
+                let hits = block(oldest)?;
+                self.deliver(hits)?;
             }
         }
         Ok(())
@@ -401,9 +504,26 @@ impl Engine {
     pub fn sync(&mut self) -> Result<()> {
         self.flush_batch()?;
         while let Some(request) = self.in_flight.pop_front() {
-            block(request)?;
+            let hits = block(request)?;
+            self.deliver(hits)?;
         }
         Ok(())
+    }
+}
+
+/// What the planner sees: the schema, the interned cells and the clock.
+fn catalog<'a>(
+    schema: &'a Schema,
+    config: &Config,
+    now_ms: Option<Millis>,
+    cells: &'a [Arc<[Value]>],
+) -> Catalog<'a> {
+    Catalog {
+        schema,
+        cells,
+        now_ms,
+        retention_ms: config.retention.as_millis() as Millis,
+        shards: config.shards,
     }
 }
 

@@ -14,6 +14,8 @@ use super::shard::Shard;
 use crate::error::{Error, Result};
 use crate::event::Key;
 use crate::query::{Groups, Route};
+use crate::rules::Hit;
+use crate::time::Millis;
 use crate::value::ResultSet;
 
 pub struct Router {
@@ -22,6 +24,8 @@ pub struct Router {
     _arbiters: Vec<Arbiter>,
     /// Round-robin home for events without actor keys.
     next_home: usize,
+    /// The largest event time routed so far (see [`Routed::clock_ms`]).
+    clock_ms: Millis,
 }
 
 /// The shard that hosts the entity `(kind, key)`. Stable for a given shard
@@ -39,6 +43,7 @@ impl Router {
             shards,
             _arbiters: arbiters,
             next_home: 0,
+            clock_ms: Millis::MIN,
         }
     }
 }
@@ -53,9 +58,10 @@ impl Actor for Router {
 
 /// Splits a batch into one [`Apply`] per shard. An event goes to the shard
 /// of each of its keys; the shard of its first key is its home, where it
-/// counts in the global partial. Replies when every shard has applied it.
+/// counts in the global partial. Replies when every shard has applied it,
+/// with the rule hits the shards found.
 impl Handler<Ingest> for Router {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseFuture<Vec<Hit>>;
 
     fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
         let n = self.shards.len();
@@ -86,6 +92,8 @@ impl Handler<Ingest> for Router {
             for (kind, key) in event.keys.iter().enumerate() {
                 mark(shard_of(kind, key, n), 1 << kind);
             }
+            self.clock_ms = self.clock_ms.max(event.ts_ms);
+            let clock_ms = self.clock_ms;
             let mut event = Some(event);
             let last = len.saturating_sub(1);
             for (i, &(shard, bits)) in targets[..len].iter().enumerate() {
@@ -98,6 +106,7 @@ impl Handler<Ingest> for Router {
                     per_shard[shard].push(Routed {
                         event: e,
                         targets: bits,
+                        clock_ms,
                     });
                 }
             }
@@ -110,11 +119,17 @@ impl Handler<Ingest> for Router {
                 self.shards[i].send(Apply {
                     events,
                     now_ms: msg.now_ms,
+                    rules: msg.rules.clone(),
                 })
             })
             .collect();
         Box::pin(async move {
-            join_all(sends).await;
+            join_all(sends)
+                .await
+                .into_iter()
+                .flatten()
+                .flatten()
+                .collect()
         })
     }
 }

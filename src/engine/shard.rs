@@ -4,6 +4,10 @@
 //! first event and passivated when their panes leave retention. A shard
 //! also keeps its share of the global state (the events whose home it is),
 //! so global queries never scan entities.
+//!
+//! When rules are in force, an entity that takes an event evaluates its
+//! kind's rules at once (a [`Watcher`]), and the hits go back to the engine
+//! in the reply to the batch.
 
 use std::collections::HashMap;
 
@@ -12,8 +16,9 @@ use actix::prelude::*;
 use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
 use crate::event::Key;
 use crate::query::{Groups, Route, Scratch};
+use crate::rules::Watcher;
 use crate::time::Millis;
-use crate::window::PaneStore;
+use crate::window::{PaneStore, FINE_SPAN_SECS};
 
 /// A virtual actor: one user's (video's, item's...) rolling state. Its kind
 /// and key are the map it lives in and its key there.
@@ -31,6 +36,11 @@ pub struct Shard {
     /// Passivation sweeps run when the clock passes this.
     next_sweep_ms: Millis,
     passivated: u64,
+    /// The largest clock any pane of this shard was placed or folded with:
+    /// every second after it minus an hour is still in the fine tier, so a
+    /// rule's 1 s-pane window starting there can be evaluated exactly.
+    fold_clock_ms: Millis,
+    watcher: Watcher,
 }
 
 impl Shard {
@@ -41,11 +51,16 @@ impl Shard {
             retention_ms,
             next_sweep_ms: Millis::MIN,
             passivated: 0,
+            fold_clock_ms: Millis::MIN,
+            watcher: Watcher::default(),
         }
     }
 
-    fn apply(&mut self, routed: &Routed, now_ms: Millis) {
+    fn apply(&mut self, routed: &Routed) {
         let e = &routed.event;
+        let now_ms = routed.clock_ms;
+        self.fold_clock_ms = self.fold_clock_ms.max(now_ms);
+        let fine_from_sec = self.fold_clock_ms.div_euclid(1000) - FINE_SPAN_SECS + 1;
         if routed.targets & GLOBAL_TARGET != 0 {
             self.global.add(e.ts_ms, e.cell, &e.metrics, now_ms);
         }
@@ -57,7 +72,16 @@ impl Shard {
                 Some(entity) => entity,
                 None => self.entities[kind].entry(key.clone()).or_default(),
             };
+            let watched = self.watcher.watches(kind);
+            if watched {
+                self.watcher
+                    .before_late(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);
+            }
             entity.panes.add(e.ts_ms, e.cell, &e.metrics, now_ms);
+            if watched {
+                self.watcher
+                    .check(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);
+            }
         }
     }
 
@@ -68,12 +92,16 @@ impl Shard {
             return;
         }
         self.next_sweep_ms = now_ms + (self.retention_ms / 24).max(1000);
+        self.fold_clock_ms = self.fold_clock_ms.max(now_ms);
         let retention = self.retention_ms;
         self.global.expire(now_ms, retention);
-        for kind in &mut self.entities {
+        for (k, kind) in self.entities.iter_mut().enumerate() {
             let before = kind.len();
             kind.retain(|_, e| !e.panes.expire(now_ms, retention));
-            self.passivated += (before - kind.len()) as u64;
+            if kind.len() < before {
+                self.passivated += (before - kind.len()) as u64;
+                self.watcher.forget_passivated(k, |key| kind.contains_key(key));
+            }
         }
     }
 }
@@ -88,15 +116,18 @@ impl Actor for Shard {
     }
 }
 
-/// Applies a batch of routed events to entities and the global partial.
+/// Applies a batch of routed events to entities and the global partial,
+/// evaluating rules as entities take them; replies with the hits.
 impl Handler<Apply> for Shard {
-    type Result = ();
+    type Result = MessageResult<Apply>;
 
-    fn handle(&mut self, msg: Apply, _: &mut Self::Context) {
+    fn handle(&mut self, msg: Apply, _: &mut Self::Context) -> Self::Result {
+        self.watcher.install(&msg.rules);
         for routed in &msg.events {
-            self.apply(routed, msg.now_ms);
+            self.apply(routed);
         }
         self.sweep(msg.now_ms);
+        MessageResult(self.watcher.take_hits())
     }
 }
 

@@ -14,6 +14,26 @@ pub enum Statement {
     Explain(Select),
     /// `SHOW STATS`: ingest and engine counters, one row per counter.
     ShowStats,
+    /// `CREATE RULE name AS SELECT ...`: a continuous rule, checked by the
+    /// actors on every event (see [`crate::rules`]).
+    CreateRule(RuleDef),
+    /// `DROP RULE name`.
+    DropRule(String),
+    /// `SHOW RULES`: every rule, with its hit count.
+    ShowRules,
+}
+
+/// A continuous rule as written: `CREATE RULE name AS <select>`. The select
+/// must group by one actor key and have HAVING (the condition) and WINDOW;
+/// the rules module checks that against the schema.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleDef {
+    /// Unquoted names are folded to lower case, as SQL identifiers are.
+    pub name: String,
+    pub select: Select,
+    /// The HAVING clause as written (parameters bound), for `SHOW RULES`;
+    /// empty when there is none.
+    pub condition: String,
 }
 
 /// A `SELECT` over the event stream.

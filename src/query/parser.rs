@@ -20,7 +20,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AggFunc, BinaryOp, Expr, Literal, OrderBy, Select, SelectItem, Statement, UnaryOp,
+    AggFunc, BinaryOp, Expr, Literal, OrderBy, RuleDef, Select, SelectItem, Statement, UnaryOp,
 };
 use crate::error::{Error, Result, SyntaxError};
 use crate::time::{parse_duration, Millis};
@@ -120,6 +120,12 @@ fn parse_statement(
     if is_word(first, "SHOW") {
         return parse_show(rest);
     }
+    if is_word(first, "CREATE") && rest.first().is_some_and(|t| is_word(t, "RULE")) {
+        return parse_create_rule(dialect, first, &rest[1..], params);
+    }
+    if is_word(first, "DROP") && rest.first().is_some_and(|t| is_word(t, "RULE")) {
+        return parse_drop_rule(first, &rest[1..]);
+    }
     Ok(Statement::Select(parse_select(
         dialect,
         tokens,
@@ -128,18 +134,161 @@ fn parse_statement(
     )?))
 }
 
-/// `SHOW STATS` is the only `SHOW`.
+/// `SHOW STATS` and `SHOW RULES`.
 fn parse_show(rest: &[TokenWithSpan]) -> Result<Statement> {
     match rest {
         [what] if is_word(what, "STATS") => Ok(Statement::ShowStats),
+        [what] if is_word(what, "RULES") => Ok(Statement::ShowRules),
         _ => {
             let what: Vec<String> = rest.iter().map(|t| t.token.to_string()).collect();
             Err(Error::Query(format!(
-                "SHOW {} is not supported; SHOW supports: SHOW STATS",
+                "SHOW {} is not supported; SHOW supports: SHOW STATS, SHOW RULES",
                 what.join(" ")
             )))
         }
     }
+}
+
+/// The shape of a rule, quoted in rejection messages.
+const RULE_SHAPE: &str = "CREATE RULE name AS SELECT key, aggregates FROM events [WHERE ...] \
+                          GROUP BY key HAVING condition WINDOW d";
+
+/// `CREATE RULE name AS <select>`; `rest` follows `RULE`. Only the syntax
+/// is checked here: the rules module checks the select's shape against the
+/// schema (one actor key, HAVING, WINDOW).
+fn parse_create_rule(
+    dialect: &GenericDialect,
+    create: &TokenWithSpan,
+    rest: &[TokenWithSpan],
+    params: &Params,
+) -> Result<Statement> {
+    let after_rule = rest.first().map_or(create.span.end, |t| t.span.start);
+    let (name, rest) = rule_name(rest, after_rule, RULE_SHAPE)?;
+    let Some((as_token, body)) = rest.split_first().filter(|(t, _)| is_word(t, "AS")) else {
+        let at = rest.first().map_or(after_rule, |t| t.span.start);
+        return Err(syntax_error(
+            format!("expected AS after the rule name: {RULE_SHAPE}"),
+            at,
+        ));
+    };
+    if body.is_empty() {
+        return Err(syntax_error(
+            format!("expected a SELECT after AS: {RULE_SHAPE}"),
+            as_token.span.end,
+        ));
+    }
+    let select = parse_select(dialect, body, as_token.span.end, params)?;
+    let (sql_body, _) = split_window(body)?;
+    Ok(Statement::CreateRule(RuleDef {
+        name,
+        select,
+        condition: having_text(sql_body, params),
+    }))
+}
+
+/// `DROP RULE name`; `rest` follows `RULE`.
+fn parse_drop_rule(drop: &TokenWithSpan, rest: &[TokenWithSpan]) -> Result<Statement> {
+    let after_rule = rest.first().map_or(drop.span.end, |t| t.span.start);
+    let (name, rest) = rule_name(rest, after_rule, "DROP RULE name")?;
+    if let Some(extra) = rest.first() {
+        return Err(syntax_error(
+            format!("unexpected {} after the rule name: DROP RULE name", extra.token),
+            extra.span.start,
+        ));
+    }
+    Ok(Statement::DropRule(name))
+}
+
+/// A rule name: a word of letters, digits and `_` that does not start with
+/// a digit. Unquoted names are folded to lower case.
+fn rule_name<'t>(
+    tokens: &'t [TokenWithSpan],
+    at: Location,
+    shape: &str,
+) -> Result<(String, &'t [TokenWithSpan])> {
+    let Some((first, rest)) = tokens.split_first() else {
+        return Err(syntax_error(
+            format!("expected a rule name: {shape}"),
+            at,
+        ));
+    };
+    let name = match &first.token {
+        Token::Word(w) if w.quote_style.is_none() && !w.value.eq_ignore_ascii_case("AS") => {
+            w.value.to_lowercase()
+        }
+        Token::Word(w) if w.quote_style.is_some() => w.value.clone(),
+        _ => {
+            return Err(syntax_error(
+                format!("expected a rule name, found {}: {shape}", first.token),
+                first.span.start,
+            ))
+        }
+    };
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 64;
+    if !valid {
+        return Err(syntax_error(
+            format!(
+                "rule name {name:?}: use up to 64 letters, digits and _, not starting with a digit"
+            ),
+            first.span.start,
+        ));
+    }
+    Ok((name, rest))
+}
+
+/// The `HAVING` clause's text, from its tokens: up to `ORDER BY` or
+/// `LIMIT` outside parentheses, or the end. Tokens keep their positions, so
+/// the spacing is the user's (runs of blanks and newlines become one space);
+/// `:name` parameters show their bound value.
+fn having_text(tokens: &[TokenWithSpan], params: &Params) -> String {
+    let mut depth = 0i32;
+    let mut start = None;
+    for (i, t) in tokens.iter().enumerate() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 && is_word(t, "HAVING") => start = Some(i + 1),
+            _ => {}
+        }
+    }
+    let Some(start) = start else {
+        return String::new();
+    };
+    let mut text = String::new();
+    let mut depth = 0i32;
+    let mut previous: Option<Location> = None;
+    let mut tokens = tokens[start..].iter().peekable();
+    while let Some(t) = tokens.next() {
+        match &t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 && (is_word(t, "ORDER") || is_word(t, "LIMIT")) => break,
+            _ => {}
+        }
+        if previous.is_some_and(|end| end != t.span.start) {
+            text.push(' ');
+        }
+        previous = Some(t.span.end);
+        // `:name` is a colon and a word to the tokenizer.
+        if t.token == Token::Colon {
+            if let Some(next) = tokens.next_if(|n| n.span.start == t.span.end) {
+                if let Token::Word(w) = &next.token {
+                    match params.get(&w.value) {
+                        Some(value) => text.push_str(&value.to_string()),
+                        None => text.push_str(&format!(":{}", w.value)),
+                    }
+                } else {
+                    text.push_str(&format!(":{}", next.token));
+                }
+                previous = Some(next.span.end);
+                continue;
+            }
+        }
+        text.push_str(&t.token.to_string());
+    }
+    text
 }
 
 /// True if `token` is the unquoted word `word`, in any case.
@@ -328,7 +477,7 @@ impl Lower<'_> {
             sql::Statement::Query(query) => self.query(*query),
             _ => Err(unsupported(format!(
                 "{} statements are not supported: tally answers {SELECT_SHAPE}, \
-                 EXPLAIN SELECT ... and SHOW STATS",
+                 EXPLAIN SELECT ..., SHOW STATS, and CREATE RULE / DROP RULE / SHOW RULES",
                 leading.to_uppercase()
             ))),
         }
@@ -1338,6 +1487,73 @@ mod tests {
                 col("Quoted Col"),
             ]
         );
+    }
+
+    #[test]
+    fn create_drop_and_show_rules() {
+        let sql = "CREATE RULE Rate_Limit AS SELECT user_id, COUNT(*) AS n FROM events \
+                   GROUP BY user_id HAVING n >   20\n AND n < 1000 WINDOW 60s; \
+                   drop rule \"Rate_Limit\"; SHOW RULES";
+        let statements = parse_all(sql);
+        let [Statement::CreateRule(def), Statement::DropRule(dropped), Statement::ShowRules] =
+            statements.as_slice()
+        else {
+            panic!("{statements:?}");
+        };
+        assert_eq!(def.name, "rate_limit", "unquoted names fold to lower case");
+        assert_eq!(dropped, "Rate_Limit", "quoted names keep their case");
+        assert_eq!(def.condition, "n > 20 AND n < 1000");
+        assert_eq!(
+            def.select,
+            select(
+                "SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id \
+                 HAVING n > 20 AND n < 1000 WINDOW 60s"
+            )
+        );
+    }
+
+    #[test]
+    fn rule_condition_text_binds_params_and_stops_at_order_by() {
+        let mut params = Params::new();
+        params.insert("min".into(), Literal::Int(7));
+        let sql = "CREATE RULE r AS SELECT video_id, COUNT(*) AS v FROM events \
+                   GROUP BY video_id HAVING v >= :min AND (v / 2) > 1.5 ORDER BY v LIMIT 3 WINDOW 2h";
+        let statements = parse(sql, &params).unwrap();
+        let [Statement::CreateRule(def)] = statements.as_slice() else {
+            panic!()
+        };
+        assert_eq!(def.condition, "v >= 7 AND (v / 2) > 1.5");
+        let no_having = "CREATE RULE r AS SELECT user_id FROM events GROUP BY user_id WINDOW 1m";
+        let statements = parse_all(no_having);
+        let [Statement::CreateRule(def)] = statements.as_slice() else {
+            panic!()
+        };
+        assert_eq!(def.condition, "");
+    }
+
+    #[test]
+    fn bad_rule_statements_are_positioned_errors() {
+        let e = syntax("CREATE RULE");
+        assert!(e.message.contains("expected a rule name"), "{e:?}");
+        let e = syntax("CREATE RULE AS SELECT 1");
+        assert!(e.message.contains("expected a rule name"), "{e:?}");
+        let e = syntax("CREATE RULE 9lives AS SELECT COUNT(*) FROM events");
+        assert!(e.message.contains("expected a rule name, found 9"), "{e:?}");
+        assert_eq!(e.column, 13);
+        let e = syntax("CREATE RULE \"my rule\" AS SELECT COUNT(*) FROM events");
+        assert!(e.message.contains("letters, digits"), "{e:?}");
+        let e = syntax("CREATE RULE r SELECT COUNT(*) FROM events");
+        assert!(e.message.contains("expected AS"), "{e:?}");
+        assert_eq!(e.column, 15);
+        let e = syntax("CREATE RULE r AS");
+        assert!(e.message.contains("expected a SELECT"), "{e:?}");
+        let e = syntax("DROP RULE r extra");
+        assert!(e.message.contains("unexpected extra"), "{e:?}");
+        let e = syntax("DROP RULE");
+        assert!(e.message.contains("DROP RULE name"), "{e:?}");
+        // CREATE of anything else is still plain unsupported SQL.
+        assert!(query_error("CREATE TABLE t (a INT)").contains("CREATE RULE"));
+        assert!(query_error("SHOW RULE").contains("SHOW RULES"));
     }
 
     #[test]

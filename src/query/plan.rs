@@ -157,6 +157,34 @@ impl Scan {
         }
     }
 
+    /// One group's aggregates over `store` inside `window` (not
+    /// [`Self::window`]), added to `accs` (one per aggregate). For plans with
+    /// a single dimension group — continuous rules, which group by the actor
+    /// key alone — this is [`Self::accumulate`] without the group map: no
+    /// allocation. Returns whether any slot passed WHERE, i.e. whether the
+    /// group exists.
+    pub fn accumulate_group(
+        &self,
+        store: &PaneStore,
+        window: &WindowSpec,
+        accs: &mut [MetricAgg],
+    ) -> bool {
+        let mut any = false;
+        store.fold(window, |cell, agg| {
+            if let Some(Some(_)) = self.cell_groups.get(cell as usize) {
+                any = true;
+                self.add(cell, agg, accs);
+            }
+        });
+        any
+    }
+
+    /// Whether WHERE admits a cell: events of other cells cannot change
+    /// this plan's answer.
+    pub fn admits_cell(&self, cell: CellId) -> bool {
+        matches!(self.cell_groups.get(cell as usize), Some(Some(_)))
+    }
+
     fn add(&self, cell: CellId, agg: &Agg, accs: &mut [MetricAgg]) {
         for (spec, acc) in self.aggs.iter().zip(accs) {
             if let Some(cells) = &spec.cells {
@@ -276,6 +304,37 @@ impl Finish {
         }
         rows.sort_by(cmp);
         rows
+    }
+
+    /// Finishes one group of a plan without GROUP BY dimensions: its
+    /// aggregate values go into `aggs` (reused between calls), and the
+    /// result is whether HAVING holds. Continuous rules call it on every
+    /// event, so it allocates nothing unless an expression makes strings.
+    pub fn group_passes(
+        &self,
+        scan: &Scan,
+        key: &Value,
+        accs: &[MetricAgg],
+        aggs: &mut Vec<Value>,
+    ) -> bool {
+        aggs.clear();
+        aggs.extend(scan.aggs.iter().zip(accs).map(|(s, a)| s.value(a)));
+        let row = Row {
+            key: Some(key),
+            dims: &[],
+            aggs,
+        };
+        self.having.as_ref().is_none_or(|h| h.eval(&row).is_true())
+    }
+
+    /// The select-list values of one group finished by [`Self::group_passes`].
+    pub fn group_outputs(&self, key: &Value, aggs: &[Value]) -> Vec<Value> {
+        let row = Row {
+            key: Some(key),
+            dims: &[],
+            aggs,
+        };
+        self.outputs.iter().map(|e| e.eval(&row)).collect()
     }
 
     pub fn result(&self, rows: Vec<FinishedRow>) -> ResultSet {

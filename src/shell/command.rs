@@ -134,7 +134,12 @@ pub(super) fn help_text() -> String {
          SELECT COUNT(*), AVG(metadata.view_duration_ms) FROM events WINDOW 5m;\n  \
          SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id HAVING n > 20 WINDOW 60s;\n  \
          EXPLAIN SELECT COUNT(*) FROM events WHERE user_id = 42 WINDOW 24h;\n  \
-         SHOW STATS;\n",
+         SHOW STATS;\n\n\
+         Continuous rules are checked by the actors on every event; hits print as [hit] lines:\n  \
+         CREATE RULE rate_limit AS SELECT user_id, COUNT(*) AS n FROM events\n      \
+         GROUP BY user_id HAVING n > 20 WINDOW 60s;\n  \
+         SHOW RULES;\n  \
+         DROP RULE rate_limit;\n",
     );
     out
 }

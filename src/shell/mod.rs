@@ -12,7 +12,8 @@
 //!    `diagnostic` renders errors (with a caret under syntax errors).
 //!
 //! `complete` offers keywords, columns and dot commands on Tab; `progress`
-//! draws the progress line of `.load` (and of any long ingest).
+//! draws the progress line of `.load` (and of any long ingest); `hits`
+//! announces continuous-rule hits as they happen.
 //!
 //! The shell owns presentation only: it never plans or evaluates queries.
 
@@ -20,6 +21,7 @@ mod command;
 mod complete;
 mod diagnostic;
 mod format;
+mod hits;
 mod progress;
 mod repl;
 mod splitter;

@@ -28,6 +28,7 @@ use super::command::{help_text, Command};
 use super::complete::ShellHelper;
 use super::diagnostic::render_error;
 use super::format::{format_elapsed, render, Format};
+use super::hits::HitNotices;
 use super::progress::progress_printer;
 use super::splitter::{Input, Splitter};
 use crate::engine::Engine;
@@ -57,12 +58,15 @@ pub struct ShellOptions {
 /// script returns `Err` when any input failed, after running all of them,
 /// so `echo bad | tally shell` exits non-zero.
 pub fn run(engine: &mut Engine, options: ShellOptions) -> Result<()> {
-    let mut session = Session::new(engine, options.format);
-    if std::io::stdin().is_terminal() {
+    let notices = HitNotices::install(engine);
+    let mut session = Session::new(engine, options.format, notices);
+    let outcome = if std::io::stdin().is_terminal() {
         interactive(&mut session, &options)
     } else {
         script(&mut session)
-    }
+    };
+    session.engine.set_hit_listener(None);
+    outcome
 }
 
 /// Whether to go on after an input.
@@ -83,10 +87,12 @@ struct Session<'e> {
     /// Inputs run and inputs failed, for a script's exit status.
     inputs: usize,
     failures: usize,
+    /// Rule hits printed as they happen, summed up after each input.
+    notices: HitNotices,
 }
 
 impl<'e> Session<'e> {
-    fn new(engine: &'e mut Engine, format: Format) -> Session<'e> {
+    fn new(engine: &'e mut Engine, format: Format, notices: HitNotices) -> Session<'e> {
         Session {
             engine,
             format,
@@ -94,6 +100,7 @@ impl<'e> Session<'e> {
             output: None,
             inputs: 0,
             failures: 0,
+            notices,
         }
     }
 
@@ -104,6 +111,7 @@ impl<'e> Session<'e> {
             Input::Statement(sql) => (self.statement(sql).map(|()| Flow::Continue), sql),
             Input::Command(line) => (self.command(Command::parse(line)), line),
         };
+        self.notices.end_input();
         match result {
             Ok(flow) => flow,
             // The reader of our stdout went away (`| head`): stop quietly.

@@ -146,6 +146,58 @@ impl PaneStore {
     }
 }
 
+impl PaneStore {
+    /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
+    pub fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
+        match (self.fine.last(), self.coarse.last()) {
+            (Some(fine), _) => Some(fine.pane.div_euclid(pane_secs)),
+            (None, Some(coarse)) => Some(if pane_secs == 60 {
+                coarse.pane
+            } else {
+                coarse.pane * 60 + 59
+            }),
+            (None, None) => None,
+        }
+    }
+
+    /// Calls `f` with every pane (seconds when `pane_secs` is 1, minutes
+    /// when it is 60) in `first..=last` that holds at least one slot, in
+    /// ascending order, each once. With 1 s panes only the fine tier is
+    /// read: seconds older than the last hour live in their minutes.
+    ///
+    /// Continuous rules use it to find the windows an event changes.
+    pub fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
+        let mut previous = None;
+        let mut visit = |pane: i64| {
+            if previous != Some(pane) {
+                previous = Some(pane);
+                f(pane);
+            }
+        };
+        if pane_secs == 1 {
+            let start = self.fine.partition_point(|s| s.pane < first);
+            for s in self.fine[start..].iter().take_while(|s| s.pane <= last) {
+                visit(s.pane);
+            }
+            return;
+        }
+        // Every coarse minute is at or before every fine second's minute
+        // (seconds move to the coarse tier oldest first), so the two runs
+        // concatenate in order.
+        let start = self.coarse.partition_point(|s| s.pane < first);
+        for s in self.coarse[start..].iter().take_while(|s| s.pane <= last) {
+            visit(s.pane);
+        }
+        let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
+        for s in self.fine[start..]
+            .iter()
+            .take_while(|s| s.pane.div_euclid(60) <= last)
+        {
+            visit(s.pane.div_euclid(60));
+        }
+    }
+}
+
 /// The slot for `(pane, cell)`, inserted in order if absent. Events mostly
 /// arrive in time order, so the search starts from the end.
 fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
@@ -230,6 +282,49 @@ mod tests {
             s.fine.len() == 1,
             "everything but the last event was folded"
         );
+    }
+
+    #[test]
+    fn for_each_pane_lists_occupied_panes_once_in_order() {
+        let mut s = PaneStore::default();
+        let now = T0 + 3 * 3_600_000;
+        for (ts, cell) in [
+            (now - 2 * 3_600_000, 0), // coarse tier
+            (now - 2 * 3_600_000 + 1_000, 1),
+            (now - 10_000, 0),
+            (now - 10_000, 1),
+            (now - 9_000, 0),
+            (now, 2),
+        ] {
+            s.add(ts, cell, &[], now);
+        }
+        let panes = |secs, first, last| {
+            let mut v = Vec::new();
+            s.for_each_pane(secs, first, last, |p| v.push(p));
+            v
+        };
+        let now_sec = now / 1000;
+        assert_eq!(
+            panes(1, i64::MIN, i64::MAX),
+            vec![now_sec - 10, now_sec - 9, now_sec]
+        );
+        assert_eq!(panes(1, now_sec - 9, now_sec - 1), vec![now_sec - 9]);
+        let m = |ts: Millis| ts.div_euclid(60_000);
+        assert_eq!(
+            panes(60, i64::MIN, i64::MAX),
+            vec![m(now - 2 * 3_600_000), m(now - 10_000), m(now)]
+                .into_iter()
+                .fold(Vec::new(), |mut v, p| {
+                    if v.last() != Some(&p) {
+                        v.push(p);
+                    }
+                    v
+                })
+        );
+        assert_eq!(panes(60, m(now), m(now)), vec![m(now)]);
+        assert_eq!(s.newest_pane(1), Some(now_sec));
+        assert_eq!(s.newest_pane(60), Some(m(now)));
+        assert_eq!(PaneStore::default().newest_pane(1), None);
     }
 
     #[test]

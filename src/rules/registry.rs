@@ -1,0 +1,274 @@
+//! The engine's rule registry: create, drop, show, re-plan, count hits.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::hit::{Hit, HIT_FIELDS};
+use super::watch::{CompiledRule, RuleSet};
+use crate::error::{Error, Result};
+use crate::query::{plan, Catalog, Route, RuleDef};
+use crate::time::format_duration;
+use crate::value::{ResultSet, Value};
+use crate::window::FINE_SPAN_SECS;
+
+/// How many recent hits the engine keeps in memory (`Engine::rule_hits`).
+/// Older ones are still counted, and written to `--emit` when asked.
+pub const RECENT_HITS: usize = 10_000;
+
+/// A rule as created, with its counters.
+#[derive(Debug)]
+struct Entry {
+    def: RuleDef,
+    compiled: CompiledRule,
+    hits: u64,
+}
+
+/// Every rule of an engine, the compiled set in force, and recent hits.
+#[derive(Debug, Default)]
+pub struct Rules {
+    /// In creation order, which `SHOW RULES` keeps.
+    entries: Vec<Entry>,
+    next_id: u64,
+    active: Arc<RuleSet>,
+    /// How many cells the rules were planned against: WHERE and FILTER are
+    /// evaluated per cell at plan time, so new cells mean a re-plan.
+    planned_cells: usize,
+    recent: VecDeque<Hit>,
+}
+
+impl Rules {
+    /// The compiled rules in force, for the shards.
+    pub fn active(&self) -> &Arc<RuleSet> {
+        &self.active
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether cells appeared since the rules were planned.
+    pub fn needs_replan(&self, cells: usize) -> bool {
+        !self.entries.is_empty() && cells != self.planned_cells
+    }
+
+    /// `CREATE RULE`: checks the shape, plans it, and puts it in force.
+    pub fn create(&mut self, def: &RuleDef, catalog: &Catalog) -> Result<ResultSet> {
+        if self.entries.iter().any(|e| e.def.name == def.name) {
+            return Err(Error::Query(format!(
+                "rule '{}' already exists; DROP RULE {} first, or pick another name",
+                def.name, def.name
+            )));
+        }
+        let compiled = compile(def, self.next_id, catalog)?;
+        self.next_id += 1;
+        let row = describe(def, &compiled);
+        self.entries.push(Entry {
+            def: def.clone(),
+            compiled,
+            hits: 0,
+        });
+        self.install(catalog.cells.len());
+        Ok(ResultSet {
+            columns: ["rule", "kind", "window", "condition"]
+                .map(String::from)
+                .to_vec(),
+            rows: vec![row],
+        })
+    }
+
+    /// `DROP RULE`: its edge state goes with it; its past hits stay among
+    /// the recent ones.
+    pub fn drop_rule(&mut self, name: &str, cells: usize) -> Result<ResultSet> {
+        let Some(at) = self.entries.iter().position(|e| e.def.name == name) else {
+            return Err(self.unknown(name));
+        };
+        let entry = self.entries.remove(at);
+        self.install(cells);
+        Ok(ResultSet {
+            columns: vec!["dropped".into(), "hits".into()],
+            rows: vec![vec![Value::str(name), Value::Int(entry.hits as i64)]],
+        })
+    }
+
+    /// `SHOW RULES`: one row per rule, in creation order.
+    pub fn show(&self) -> ResultSet {
+        ResultSet {
+            columns: ["rule", "kind", "window", "condition", "hits"]
+                .map(String::from)
+                .to_vec(),
+            rows: self
+                .entries
+                .iter()
+                .map(|e| {
+                    let mut row = describe(&e.def, &e.compiled);
+                    row.push(Value::Int(e.hits as i64));
+                    row
+                })
+                .collect(),
+        }
+    }
+
+    /// Plans every rule again against the current cells, so that a rule
+    /// never silently ignores cells interned after it was created.
+    pub fn replan(&mut self, catalog: &Catalog) -> Result<()> {
+        for entry in &mut self.entries {
+            entry.compiled = compile(&entry.def, entry.compiled.id, catalog).map_err(|e| {
+                Error::Internal(format!("re-planning rule '{}': {e}", entry.def.name))
+            })?;
+        }
+        self.install(catalog.cells.len());
+        Ok(())
+    }
+
+    /// Counts a delivered hit and keeps it among the recent ones.
+    pub fn record(&mut self, hit: &Hit) {
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|e| *e.compiled.name == *hit.rule)
+        {
+            entry.hits += 1;
+        }
+        if self.recent.len() == RECENT_HITS {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(hit.clone());
+    }
+
+    /// The last [`RECENT_HITS`] hits, oldest first.
+    pub fn recent(&self) -> &VecDeque<Hit> {
+        &self.recent
+    }
+
+    /// Hits counted per rule, in creation order.
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        self.entries
+            .iter()
+            .map(|e| (e.def.name.clone(), e.hits))
+            .collect()
+    }
+
+    fn install(&mut self, cells: usize) {
+        self.planned_cells = cells;
+        self.active = Arc::new(RuleSet::new(
+            self.entries.iter().map(|e| e.compiled.clone()).collect(),
+        ));
+    }
+
+    fn unknown(&self, name: &str) -> Error {
+        let known: Vec<&str> = self.entries.iter().map(|e| e.def.name.as_str()).collect();
+        Error::Query(if known.is_empty() {
+            format!("unknown rule '{name}'; there are no rules (CREATE RULE name AS SELECT ...)")
+        } else {
+            format!("unknown rule '{name}'; rules: {}", known.join(", "))
+        })
+    }
+}
+
+/// name, kind, window, condition.
+fn describe(def: &RuleDef, compiled: &CompiledRule) -> Vec<Value> {
+    vec![
+        Value::str(&def.name),
+        Value::str(&compiled.kind_name),
+        Value::str(&format_duration(compiled.length_ms)),
+        Value::str(&def.condition),
+    ]
+}
+
+/// Checks a rule's shape and plans it.
+fn compile(def: &RuleDef, id: u64, catalog: &Catalog) -> Result<CompiledRule> {
+    let select = &def.select;
+    let refuse = |why: String| Error::Query(format!("rule '{}': {why}", def.name));
+    let keys: Vec<&str> = catalog
+        .schema
+        .actors
+        .iter()
+        .map(|a| a.key.as_str())
+        .collect();
+    if select.top.is_some() {
+        return Err(refuse(
+            "TOP k ranks groups; a rule checks each actor on its own. \
+             Write SELECT key, COUNT(*) AS n ... GROUP BY key HAVING n > X"
+                .into(),
+        ));
+    }
+    let Some(length_ms) = select.window_ms else {
+        return Err(refuse(
+            "a rule needs WINDOW d, the length of the sliding window it watches, \
+             like ... HAVING n > 20 WINDOW 60s"
+                .into(),
+        ));
+    };
+    if keys.is_empty() {
+        return Err(refuse(format!(
+            "schema {} has no actor kinds; rules are checked by actors",
+            catalog.schema.name
+        )));
+    }
+    if select.group_by.is_empty() {
+        return Err(refuse(format!(
+            "a rule must GROUP BY one actor key ({}): that kind's actors check it",
+            keys.join(", ")
+        )));
+    }
+    if select.having.is_none() {
+        return Err(refuse(
+            "a rule needs HAVING: the condition that makes a hit, like HAVING n > 20".into(),
+        ));
+    }
+    if !select.order_by.is_empty() || select.limit.is_some() {
+        return Err(refuse(
+            "ORDER BY and LIMIT mean nothing in a rule (each hit is one actor's group); \
+             drop them"
+                .into(),
+        ));
+    }
+    let planned = plan(select, catalog)?;
+    let scan = planned.scan;
+    let kind = match &scan.route {
+        Route::Point { kind, .. } | Route::FanOut { kind }
+            if scan.key_filter.is_some() || matches!(scan.route, Route::Point { .. }) =>
+        {
+            let actor = &catalog.schema.actors[*kind];
+            return Err(refuse(format!(
+                "WHERE on {} is not supported in a rule: it watches every {} actor; \
+                 filter on dimensions or the event type",
+                actor.key, actor.name
+            )));
+        }
+        Route::FanOut { kind } if scan.group_by_key && planned.group_by.len() == 1 => *kind,
+        _ => {
+            return Err(refuse(format!(
+                "a rule must GROUP BY exactly one actor key ({}) and nothing else; \
+                 GROUP BY {} is not supported",
+                keys.join(", "),
+                planned.group_by.join(", ")
+            )))
+        }
+    };
+    let columns = planned.finish.columns.clone();
+    if let Some(clash) = columns.iter().find(|c| HIT_FIELDS.contains(&c.as_str())) {
+        return Err(refuse(format!(
+            "the select-list column '{clash}' clashes with a field every hit has ({}); \
+             give it another alias",
+            HIT_FIELDS.join(", ")
+        )));
+    }
+    let pane_secs = if length_ms <= FINE_SPAN_SECS * 1000 {
+        1
+    } else {
+        60
+    };
+    Ok(CompiledRule {
+        id,
+        name: Arc::from(def.name.as_str()),
+        kind,
+        kind_name: Arc::from(catalog.schema.actors[kind].name.as_str()),
+        length_ms,
+        pane_secs,
+        panes: length_ms / (pane_secs * 1000),
+        scan,
+        finish: planned.finish,
+        columns: columns.into(),
+    })
+}
