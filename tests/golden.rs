@@ -73,10 +73,7 @@ fn is_rule_change(statement: &Statement) -> bool {
 /// An engine with the file's rule statements in force and its input
 /// ingested; the statements, and the results of the rule statements (by
 /// index), which ran before the input.
-fn engine_for(
-    file: &QueryFile,
-    shards: usize,
-) -> (Engine, Vec<Statement>, Vec<Option<ResultSet>>) {
+fn engine_for(file: &QueryFile, shards: usize) -> (Engine, Vec<Statement>, Vec<Option<ResultSet>>) {
     let text = std::fs::read_to_string(&file.input).expect("readable input");
     let schema = Schema::detect(text.lines().take(64)).expect("input matches a preset");
     let mut config = Config::new(schema);

@@ -100,7 +100,8 @@ impl Shard {
             kind.retain(|_, e| !e.panes.expire(now_ms, retention));
             if kind.len() < before {
                 self.passivated += (before - kind.len()) as u64;
-                self.watcher.forget_passivated(k, |key| kind.contains_key(key));
+                self.watcher
+                    .forget_passivated(k, |key| kind.contains_key(key));
             }
         }
     }

@@ -192,7 +192,10 @@ fn parse_drop_rule(drop: &TokenWithSpan, rest: &[TokenWithSpan]) -> Result<State
     let (name, rest) = rule_name(rest, after_rule, "DROP RULE name")?;
     if let Some(extra) = rest.first() {
         return Err(syntax_error(
-            format!("unexpected {} after the rule name: DROP RULE name", extra.token),
+            format!(
+                "unexpected {} after the rule name: DROP RULE name",
+                extra.token
+            ),
             extra.span.start,
         ));
     }
@@ -207,10 +210,7 @@ fn rule_name<'t>(
     shape: &str,
 ) -> Result<(String, &'t [TokenWithSpan])> {
     let Some((first, rest)) = tokens.split_first() else {
-        return Err(syntax_error(
-            format!("expected a rule name: {shape}"),
-            at,
-        ));
+        return Err(syntax_error(format!("expected a rule name: {shape}"), at));
     };
     let name = match &first.token {
         Token::Word(w) if w.quote_style.is_none() && !w.value.eq_ignore_ascii_case("AS") => {
@@ -224,7 +224,10 @@ fn rule_name<'t>(
             ))
         }
     };
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && name.len() <= 64;
     if !valid {

@@ -198,8 +198,7 @@ impl Watcher {
         let mut key_value: Option<Value> = None;
         for &i in indexes {
             let rule = &rules.rules[i];
-            let Some((pane, first, last)) = rule.changed_windows(ts_ms, cell, fine_from_sec)
-            else {
+            let Some((pane, first, last)) = rule.changed_windows(ts_ms, cell, fine_from_sec) else {
                 continue;
             };
             let newest = store.newest_pane(rule.pane_secs);
