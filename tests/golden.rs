@@ -92,7 +92,7 @@ fn engine_for(file: &QueryFile, shards: usize) -> (Engine, Vec<Statement>, Vec<O
         .map(|s| is_rule_change(s).then(|| engine.run(s).expect("rule statement runs")))
         .collect();
     engine
-        .ingest_files(&[file.input.clone()], &mut |_| {})
+        .ingest_files(std::slice::from_ref(&file.input), &mut |_| {})
         .expect("input ingests");
     (engine, statements, early)
 }

@@ -33,10 +33,11 @@ pub struct Routed {
     /// Bit `k` set: update the entity of actor kind `k` on this shard.
     /// [`GLOBAL_TARGET`]: update the global partial.
     pub targets: u8,
-    /// The largest event time routed so far, this event included: the
-    /// clock as of this event, not of the end of its batch. Panes are
-    /// placed by it, so that a batch spanning hours keeps its seconds at
-    /// 1 s resolution for rules (queries see the same either way).
+    /// The largest event time routed so far, this event included, rounded
+    /// down to 5 minutes: the clock as of this event, not of the end of its
+    /// batch. Panes are placed by it, so that a batch spanning hours keeps
+    /// its seconds at 1 s resolution for rules (queries see the same either
+    /// way: a clock behind "now" only keeps seconds in the fine tier longer).
     pub clock_ms: Millis,
 }
 
