@@ -91,6 +91,9 @@ struct EngineArgs {
     /// Write every rejected line, with its source, line number and reason, to this file (NDJSON)
     #[arg(long)]
     reject_file: Option<PathBuf>,
+    /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
+    #[arg(long, default_value_t = tally::engine::DEFAULT_RECENT_EVENTS)]
+    recent_events: usize,
 }
 
 #[derive(Args)]
@@ -352,6 +355,7 @@ fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> 
     };
     config.max_jump = args.max_jump;
     config.reject_file = args.reject_file.clone();
+    config.recent_events = args.recent_events;
     Ok(Engine::start(config)?)
 }
 

@@ -59,9 +59,10 @@ fn config() -> ProptestConfig {
 // ---------------------------------------------------------------------------
 // Running both sides
 
-fn start_engine(s: &Scenario, shards: usize) -> Engine {
+fn start_engine(s: &Scenario, shards: usize, recent_events: usize) -> Engine {
     let mut config = Config::new(Schema::preset(s.preset.preset().name).expect("a preset"));
     config.shards = shards;
+    config.recent_events = recent_events;
     config.retention = Duration::from_millis(s.retention_ms as u64);
     config.max_jump = Duration::from_millis(s.max_jump_ms as u64);
     Engine::start(config).expect("the engine starts")
@@ -80,9 +81,19 @@ fn limits(s: &Scenario) -> Limits {
 fn replay(
     s: &Scenario,
     shards: usize,
+    check: impl FnMut(&mut Engine, &Admitted) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    replay_keeping(s, shards, tally::engine::DEFAULT_RECENT_EVENTS, check)
+}
+
+/// [`replay`] on an engine whose ring keeps `recent_events` raw events.
+fn replay_keeping(
+    s: &Scenario,
+    shards: usize,
+    recent_events: usize,
     mut check: impl FnMut(&mut Engine, &Admitted) -> Result<(), TestCaseError>,
 ) -> Result<(), TestCaseError> {
-    let mut engine = start_engine(s, shards);
+    let mut engine = start_engine(s, shards, recent_events);
     let mut admitted = Admitted::default();
     for input in s.inputs() {
         engine.ingest_lines("gen", input).expect("ingest");
@@ -352,6 +363,76 @@ fn queries(q: impl Strategy<Value = Query>) -> impl Strategy<Value = Vec<Query>>
     proptest::collection::vec(q, 1..8)
 }
 
+/// Raw-event queries (no aggregates) read the ring of the last
+/// `recent_events` accepted events: the reference keeps every accepted
+/// event in admission order, so the ring is its tail.
+fn check_raw_queries(
+    s: &Scenario,
+    recent_events: usize,
+    window_ms: i64,
+    limit: u64,
+) -> Result<(), TestCaseError> {
+    let window_ms = window_ms.min(s.retention_ms);
+    let p = s.preset.preset();
+    let (time, user, item, kind) = (p.time, p.keys[0], p.keys[1], p.dims[0].0);
+    let unordered = format!(
+        "SELECT {time}, {user}, {item}, {kind} FROM events WINDOW {}s",
+        window_ms / 1000
+    );
+    let ordered = format!(
+        "SELECT {time}, {user}, {item}, {kind} FROM events \
+         ORDER BY {time} DESC, {user} LIMIT {limit} WINDOW {}s",
+        window_ms / 1000
+    );
+    replay_keeping(s, s.shards, recent_events, |engine, admitted| {
+        let Some(now) = admitted.now else {
+            return Ok(());
+        };
+        let kept = &admitted.events[admitted.events.len().saturating_sub(recent_events)..];
+        let rows: Vec<(i64, Vec<Value>)> = kept
+            .iter()
+            .filter(|e| reference_model::query::in_window(e.ts, now, window_ms))
+            .map(|e| {
+                let kind = e.dims[0].as_deref().map_or(Value::Null, Value::str);
+                let row = vec![
+                    Value::str(&tally::time::format_timestamp(e.ts)),
+                    Value::Int(e.keys[0]),
+                    Value::Int(e.keys[1]),
+                    kind,
+                ];
+                (e.ts, row)
+            })
+            .collect();
+        let want: Vec<Vec<Value>> = rows.iter().map(|(_, r)| r.clone()).collect();
+        let got = run(engine, &unordered)?.rows;
+        prop_assert!(
+            got == want,
+            "{}\n  expected:\n{}\n  got:\n{}",
+            unordered,
+            show(&want),
+            show(&got)
+        );
+
+        let mut sorted = rows;
+        // Stable: ties keep arrival order, as the engine promises.
+        sorted.sort_by(|(ta, a), (tb, b)| tb.cmp(ta).then(a[1].total_cmp(&b[1])));
+        let want: Vec<Vec<Value>> = sorted
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, r)| r)
+            .collect();
+        let got = run(engine, &ordered)?.rows;
+        prop_assert!(
+            got == want,
+            "{}\n  expected:\n{}\n  got:\n{}",
+            ordered,
+            show(&want),
+            show(&got)
+        );
+        Ok(())
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Properties
 
@@ -405,6 +486,16 @@ proptest! {
     #[test]
     fn grouped_by_dimension_matches(s in scenario(1..300), qs in queries(dim_group_query())) {
         check_queries(&s, s.shards, &qs)?;
+    }
+
+    #[test]
+    fn raw_event_queries_match(
+        s in scenario(1..300),
+        recent in select(vec![1usize, 7, 60, 100_000]),
+        window_ms in window(),
+        limit in 0u64..12,
+    ) {
+        check_raw_queries(&s, recent, window_ms, limit)?;
     }
 
     #[test]

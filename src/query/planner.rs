@@ -661,7 +661,7 @@ fn not_grouped(name: &str) -> Error {
 }
 
 /// "unknown column 'usr_id'; did you mean 'user_id'? Known columns: ..."
-pub fn unknown_column(name: &str, known: &[String]) -> Error {
+pub(super) fn unknown_column(name: &str, known: &[String]) -> Error {
     let best = known
         .iter()
         .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
@@ -707,7 +707,7 @@ fn conjuncts(e: &Expr) -> Vec<&Expr> {
 }
 
 /// Calls `f(column, inside_aggregate)` for every column an expression names.
-fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
+pub(super) fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
     fn walk(e: &Expr, in_agg: bool, f: &mut dyn FnMut(&str, bool)) {
         match e {
             Expr::Column(c) => f(c, in_agg),
@@ -747,7 +747,10 @@ fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
 
 /// Lowers the structure of an expression; `leaf` handles columns and
 /// aggregates (returning `None` for everything else).
-fn lower(e: &Expr, leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>) -> Result<Scalar> {
+pub(super) fn lower(
+    e: &Expr,
+    leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>,
+) -> Result<Scalar> {
     if let Some(s) = leaf(e)? {
         return Ok(s);
     }
@@ -806,7 +809,7 @@ fn literal(l: &Literal) -> Value {
 
 /// The column name of an unaliased select item: the column itself, or the
 /// expression as SQL (`count(*)`, `sum(price)`).
-fn default_name(e: &Expr) -> String {
+pub(super) fn default_name(e: &Expr) -> String {
     match e {
         Expr::Column(c) => c.clone(),
         Expr::Unary {
