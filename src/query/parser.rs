@@ -156,7 +156,8 @@ fn parse_select(
     params: &Params,
 ) -> Result<Select> {
     let (body, window_ms) = split_window(tokens)?;
-    let statement = run_sqlparser(dialect, body, before)?;
+    let body = quote_bucket_widths(body);
+    let statement = run_sqlparser(dialect, &body, before)?;
     let leading = body
         .first()
         .map(|t| t.token.to_string())
@@ -182,6 +183,40 @@ fn split_window(tokens: &[TokenWithSpan]) -> Result<(&[TokenWithSpan], Option<Mi
     }
     let ms = window_duration(&tokens[at], tail)?;
     Ok((&tokens[..at], Some(ms)))
+}
+
+/// `TIME_BUCKET(1h, ts)` → `TIME_BUCKET('1h', ts)`: the tokenizer splits a
+/// bare duration into a number and a word (`1 hour` too), which SQL cannot
+/// parse as an argument; a width written as a string is left as it is.
+fn quote_bucket_widths(tokens: &[TokenWithSpan]) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if let [name, open, number, unit, after, ..] = &tokens[i..] {
+            let bare = is_word(name, "TIME_BUCKET")
+                && open.token == Token::LParen
+                && matches!(number.token, Token::Number(..))
+                && matches!(&unit.token, Token::Word(w) if w.quote_style.is_none())
+                && matches!(after.token, Token::Comma | Token::RParen);
+            if bare {
+                let text = match number.span.end == unit.span.start {
+                    true => format!("{}{}", number.token, unit.token),
+                    false => format!("{} {}", number.token, unit.token),
+                };
+                out.push(name.clone());
+                out.push(open.clone());
+                out.push(TokenWithSpan::new(
+                    Token::SingleQuotedString(text),
+                    sqlparser::tokenizer::Span::new(number.span.start, unit.span.end),
+                ));
+                i += 4;
+                continue;
+            }
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// `[-] (number [unit] | 'text' | unit)`, or nothing.

@@ -13,7 +13,7 @@ use std::fmt;
 use super::ast::AggFunc;
 use super::scalar::{Row, Scalar};
 use crate::event::{CellId, Key};
-use crate::time::format_duration;
+use crate::time::{format_duration, Millis};
 use crate::value::{ResultSet, Value};
 use crate::window::{Agg, MetricAgg, PaneStore, WindowSpec};
 
@@ -97,6 +97,40 @@ impl Scratch {
     }
 }
 
+/// `GROUP BY TIME_BUCKET(width, time)`: the window cut into buckets of
+/// `width_ms`, aligned to the epoch. A bucket behaves as one more grouped
+/// dimension, computed per pane slot: group `g` of the scan is dimension
+/// group `g / count`, bucket `first + g % count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buckets {
+    /// A whole number of the window's panes, so a pane is in one bucket.
+    pub width_ms: Millis,
+    /// The bucket (start / width) holding the window's first pane.
+    pub first: i64,
+    /// Buckets from the window's first pane to now, partial ones included.
+    pub count: u32,
+    /// Whether buckets without events appear (with COUNT 0): when the
+    /// bucket is the only group column.
+    pub fill_empty: bool,
+}
+
+impl Buckets {
+    /// The scan group of a pane starting at `start_ms` in dimension group `g`.
+    fn group(&self, g: usize, start_ms: Millis) -> Option<usize> {
+        let b = start_ms.div_euclid(self.width_ms) - self.first;
+        (0..self.count as i64)
+            .contains(&b)
+            .then(|| g * self.count as usize + b as usize)
+    }
+
+    /// The start of bucket `b` (0-based from `first`), as a timestamp value.
+    fn start(&self, b: u32) -> Value {
+        Value::str(&crate::time::format_timestamp(
+            (self.first + b as i64) * self.width_ms,
+        ))
+    }
+}
+
 /// What every actor (or global partial) computes. Sent to shards.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scan {
@@ -110,6 +144,8 @@ pub struct Scan {
     pub cell_groups: Vec<Option<u32>>,
     /// Per dimension group: the values of the GROUP BY dimensions.
     pub dim_groups: Vec<Vec<Value>>,
+    /// `GROUP BY TIME_BUCKET(...)`, if any.
+    pub buckets: Option<Buckets>,
     pub aggs: Vec<AggSpec>,
     /// Set when groups are disjoint across shards: shards finish them.
     pub finish_at_shard: Option<Finish>,
@@ -128,15 +164,32 @@ impl Scan {
         scratch: &mut Scratch,
     ) {
         let n = self.aggs.len();
-        scratch.reset(self.dim_groups.len(), n);
-        store.fold(&self.window, |cell, agg| {
-            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
-                return;
-            };
-            let g = g as usize;
-            scratch.touched[g] = true;
-            self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
-        });
+        match self.buckets {
+            None => {
+                scratch.reset(self.dim_groups.len(), n);
+                store.fold(&self.window, |cell, agg| {
+                    let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                        return;
+                    };
+                    let g = g as usize;
+                    scratch.touched[g] = true;
+                    self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
+                });
+            }
+            Some(buckets) => {
+                scratch.reset(self.dim_groups.len() * buckets.count as usize, n);
+                store.fold_timed(&self.window, |start_ms, cell, agg| {
+                    let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                        return;
+                    };
+                    let Some(g) = buckets.group(g as usize, start_ms) else {
+                        return;
+                    };
+                    scratch.touched[g] = true;
+                    self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
+                });
+            }
+        }
         let group_key = if self.group_by_key {
             key.cloned()
         } else {
@@ -175,6 +228,20 @@ impl Scan {
         }
     }
 
+    /// The GROUP BY values of scan group `g`: its dimension values, then
+    /// its time bucket's start when grouping by one.
+    pub fn group_values(&self, g: u32) -> std::borrow::Cow<'_, [Value]> {
+        let dims = |d: usize| self.dim_groups.get(d).map_or(&[][..], |d| d);
+        match self.buckets {
+            None => std::borrow::Cow::Borrowed(dims(g as usize)),
+            Some(b) => {
+                let mut values = dims((g / b.count) as usize).to_vec();
+                values.push(b.start(g % b.count));
+                std::borrow::Cow::Owned(values)
+            }
+        }
+    }
+
     /// Whether an entity's key passes the key filter.
     pub fn admits_key(&self, key: &Key) -> bool {
         self.key_filter.as_ref().is_none_or(|f| {
@@ -207,6 +274,10 @@ pub struct Finish {
     pub limit: Option<u64>,
     /// No GROUP BY: exactly one row, even over no events.
     pub single_row: bool,
+    /// Output columns holding `CUMULATIVE(x)`: each row's value becomes the
+    /// sum of `x` over itself and every row before it in the result order
+    /// (before LIMIT).
+    pub cumulative: Vec<usize>,
 }
 
 impl Finish {
@@ -215,6 +286,18 @@ impl Finish {
         let mut groups: Vec<(GroupKey, Vec<MetricAgg>)> = groups.into_iter().collect();
         if self.single_row && groups.is_empty() {
             groups.push(((None, 0), vec![MetricAgg::default(); scan.aggs.len()]));
+        }
+        if let Some(b) = scan.buckets.filter(|b| b.fill_empty) {
+            let mut seen = vec![false; b.count as usize];
+            for ((_, g), _) in &groups {
+                if let Some(s) = seen.get_mut(*g as usize) {
+                    *s = true;
+                }
+            }
+            for (g, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
+                let empty = vec![MetricAgg::default(); scan.aggs.len()];
+                groups.push(((None, g as u32), empty));
+            }
         }
         let mut rows = Vec::with_capacity(groups.len());
         for ((key, dim_group), accs) in groups {
@@ -225,13 +308,10 @@ impl Finish {
                 .map(|(s, a)| s.value(a))
                 .collect();
             let key = key.map(|k| k.to_value());
-            let dims = scan
-                .dim_groups
-                .get(dim_group as usize)
-                .map_or(&[][..], |d| d);
+            let dims = scan.group_values(dim_group);
             let row = Row {
                 key: key.as_ref(),
-                dims,
+                dims: &dims,
                 aggs: &aggs,
             };
             if let Some(having) = &self.having {
@@ -248,7 +328,8 @@ impl Finish {
     }
 
     /// Sorts by ORDER BY (then by the whole output row, so that the answer
-    /// never depends on hash order or shard count) and applies LIMIT.
+    /// never depends on hash order or shard count), computes running totals
+    /// and applies LIMIT.
     pub fn sort_and_limit(&self, mut rows: Vec<FinishedRow>) -> Vec<FinishedRow> {
         let cmp = |a: &FinishedRow, b: &FinishedRow| {
             for ((x, y), (_, desc)) in a.sort.iter().zip(&b.sort).zip(&self.order) {
@@ -268,6 +349,20 @@ impl Finish {
         let limit = self
             .limit
             .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        if !self.cumulative.is_empty() {
+            rows.sort_by(cmp);
+            for &c in &self.cumulative {
+                let mut total = Value::Int(0);
+                for row in &mut rows {
+                    if let Some(v) = row.out.get_mut(c) {
+                        total = running_sum(&total, v);
+                        *v = total.clone();
+                    }
+                }
+            }
+            rows.truncate(limit);
+            return rows;
+        }
         if limit < rows.len() {
             if limit > 0 {
                 rows.select_nth_unstable_by(limit - 1, cmp);
@@ -283,6 +378,20 @@ impl Finish {
             columns: self.columns.clone(),
             rows: rows.into_iter().map(|r| r.out).collect(),
         }
+    }
+}
+
+/// `total + v` for running totals: NULL adds nothing, integers stay
+/// integers until a float joins.
+fn running_sum(total: &Value, v: &Value) -> Value {
+    match (total, v) {
+        (Value::Int(a), Value::Int(b)) => a
+            .checked_add(*b)
+            .map_or(Value::Float(*a as f64 + *b as f64), Value::Int),
+        (t, v) => match (t.as_f64(), v.as_f64()) {
+            (Some(a), Some(b)) => Value::Float(a + b),
+            _ => t.clone(),
+        },
     }
 }
 
@@ -318,6 +427,18 @@ impl fmt::Display for Plan {
         if let Some(limit) = self.finish.limit {
             line(f, format!("Limit {limit}"))?;
         }
+        if !self.finish.cumulative.is_empty() {
+            let names: Vec<&str> = self
+                .finish
+                .cumulative
+                .iter()
+                .filter_map(|&c| self.finish.columns.get(c).map(String::as_str))
+                .collect();
+            line(
+                f,
+                format!("Running total {} (in result order)", names.join(", ")),
+            )?;
+        }
         if !self.order_by.is_empty() {
             line(f, format!("Sort {}", self.order_by.join(", ")))?;
         }
@@ -331,11 +452,23 @@ impl fmt::Display for Plan {
             (_, false) => format!("Merge partial aggregates from {} shards", self.shards),
         };
         line(f, merge)?;
-        let group = if self.group_by.is_empty() {
+        let mut group = if self.group_by.is_empty() {
             "one group".to_string()
         } else {
             format!("group by {}", self.group_by.join(", "))
         };
+        if let Some(b) = &scan.buckets {
+            group += &format!(
+                "; {} bucket(s) of {}{}",
+                b.count,
+                format_duration(b.width_ms),
+                if b.fill_empty {
+                    ", empty ones shown"
+                } else {
+                    ""
+                }
+            );
+        }
         let aggs: Vec<&str> = scan.aggs.iter().map(|a| a.label.as_str()).collect();
         line(
             f,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use super::ast::{AggFunc, BinaryOp, Expr, Literal, OrderBy, Select, SelectItem, UnaryOp};
-use super::plan::{AggInput, AggSpec, Finish, Plan, Route, Scan};
+use super::plan::{AggInput, AggSpec, Buckets, Finish, Plan, Route, Scan};
 use super::scalar::{Function, Row, Scalar};
 use crate::error::{Error, Result};
 use crate::event::{FieldType, Key, Schema, TimeSource};
@@ -61,6 +61,9 @@ struct Outputs<'s> {
     group_dims: Vec<usize>,
     /// Select-list aliases, usable in HAVING and ORDER BY.
     aliases: Vec<(String, &'s Expr)>,
+    /// The `TIME_BUCKET(...)` call grouped by, if any: it reads as the
+    /// group value after the dimensions.
+    bucket: Option<&'s Expr>,
 }
 
 impl<'a> Planner<'a> {
@@ -78,8 +81,19 @@ impl<'a> Planner<'a> {
         let mut group_key = None;
         let mut group_dims = Vec::new();
         let mut group_by_names = Vec::new();
+        let mut bucket: Option<(&Expr, Millis)> = None;
         for g in &select.group_by {
             let g = self.resolve_alias(g, &select.items);
+            if let Some(width) = self.time_bucket(g)? {
+                if bucket.is_some() {
+                    return Err(Error::Query(
+                        "GROUP BY names two time buckets; group by one".into(),
+                    ));
+                }
+                bucket = Some((g, width));
+                group_by_names.push(g.to_string());
+                continue;
+            }
             let Expr::Column(name) = g else {
                 return Err(Error::Query(format!(
                     "GROUP BY {g}: group by columns (actor keys or dimensions), not expressions"
@@ -160,6 +174,16 @@ impl<'a> Planner<'a> {
         if dim_groups.is_empty() {
             dim_groups.push(vec![Value::Null; group_dims.len()]);
         }
+        let buckets = bucket
+            .map(|(_, width)| {
+                self.buckets(
+                    &window,
+                    width,
+                    group_key.is_none() && group_dims.is_empty(),
+                    dim_groups.len(),
+                )
+            })
+            .transpose()?;
 
         // Select list, HAVING, ORDER BY over finished groups.
         let mut out = Outputs {
@@ -168,9 +192,11 @@ impl<'a> Planner<'a> {
             group_key,
             group_dims,
             aliases: Vec::new(),
+            bucket: bucket.map(|(e, _)| e),
         };
         let mut columns = Vec::new();
         let mut outputs = Vec::new();
+        let mut cumulative = Vec::new();
         for item in &select.items {
             match item {
                 SelectItem::Wildcard => {
@@ -181,7 +207,19 @@ impl<'a> Planner<'a> {
                     ))
                 }
                 SelectItem::Expr { expr, alias } => {
-                    outputs.push(self.lower_output(expr, &mut out, true)?);
+                    let inner = match expr {
+                        Expr::Function { name, args } if name == "cumulative" => {
+                            let [arg] = args.as_slice() else {
+                                return Err(Error::Query(
+                                    "CUMULATIVE takes one argument: CUMULATIVE(n)".into(),
+                                ));
+                            };
+                            cumulative.push(outputs.len());
+                            arg
+                        }
+                        other => other,
+                    };
+                    outputs.push(self.lower_output(inner, &mut out, true)?);
                     let name = alias.clone().unwrap_or_else(|| default_name(expr));
                     if let Some(alias) = alias {
                         out.aliases.push((alias.clone(), expr));
@@ -230,8 +268,11 @@ impl<'a> Planner<'a> {
             order,
             limit: select.limit,
             single_row: select.group_by.is_empty(),
+            cumulative,
         };
-        let disjoint = group_key.is_some() && !matches!(route, Route::Global);
+        // Running totals need every group in order: the router finishes.
+        let disjoint =
+            group_key.is_some() && !matches!(route, Route::Global) && finish.cumulative.is_empty();
         let kind_names = self.schema.actors.iter().map(|a| a.name.clone()).collect();
         let key_filter = key_filters
             .into_iter()
@@ -243,6 +284,7 @@ impl<'a> Planner<'a> {
             group_by_key: group_key.is_some(),
             cell_groups,
             dim_groups,
+            buckets,
             aggs: out.aggs,
             finish_at_shard: disjoint.then(|| finish.clone()),
         };
@@ -363,6 +405,83 @@ impl<'a> Planner<'a> {
             return Ok(Column::Other);
         }
         Err(unknown_column(name, &s.columns()))
+    }
+
+    /// `TIME_BUCKET(width, time)`: its width, or `None` for any other
+    /// expression.
+    fn time_bucket(&self, e: &Expr) -> Result<Option<Millis>> {
+        let Expr::Function { name, args } = e else {
+            return Ok(None);
+        };
+        if name != "time_bucket" {
+            return Ok(None);
+        }
+        let time = match &self.schema.time {
+            TimeSource::Field(t) => t.as_str(),
+            TimeSource::Arrival => "",
+        };
+        let usage = || {
+            Error::Query(format!(
+                "write TIME_BUCKET(width, {}), like TIME_BUCKET(1h, {0})",
+                if time.is_empty() { "time" } else { time }
+            ))
+        };
+        let [width, column] = args.as_slice() else {
+            return Err(usage());
+        };
+        match column {
+            Expr::Column(c) if c == time => {}
+            Expr::Column(c) if time.is_empty() => {
+                return Err(Error::Query(format!(
+                    "TIME_BUCKET({width}, {c}): schema {} has no time field (events are timed on arrival)",
+                    self.schema.name
+                )))
+            }
+            _ => return Err(usage()),
+        }
+        let Expr::Literal(Literal::Str(text)) = width else {
+            return Err(usage());
+        };
+        let width = crate::time::parse_duration(text)
+            .map_err(|e| Error::Query(format!("TIME_BUCKET width '{text}': {e}")))?;
+        Ok(Some(width))
+    }
+
+    /// The buckets of `window` for a width, checked against its panes.
+    fn buckets(
+        &self,
+        window: &WindowSpec,
+        width_ms: Millis,
+        fill_empty: bool,
+        dim_groups: usize,
+    ) -> Result<Buckets> {
+        let pane_ms = window.pane_secs() * 1000;
+        if width_ms < pane_ms || width_ms % pane_ms != 0 {
+            return Err(Error::Query(format!(
+                "TIME_BUCKET width {} must be a whole number of the window's {} panes \
+                 (1 s panes up to WINDOW 1h, 1 min beyond)",
+                format_duration(width_ms),
+                format_duration(pane_ms)
+            )));
+        }
+        let first_ms = window.first_pane() * pane_ms;
+        let first = first_ms.div_euclid(width_ms);
+        let count = window.now_ms.div_euclid(width_ms) - first + 1;
+        const MAX_GROUPS: i64 = 1 << 20;
+        if count.saturating_mul(dim_groups as i64) > MAX_GROUPS {
+            return Err(Error::Query(format!(
+                "TIME_BUCKET width {} cuts WINDOW {} into {count} buckets; use a wider bucket",
+                format_duration(width_ms),
+                format_duration(window.length_ms)
+            )));
+        }
+        Ok(Buckets {
+            width_ms,
+            first,
+            count: count.max(1) as u32,
+            // Before the first event there is no range to fill.
+            fill_empty: fill_empty && self.catalog.now_ms.is_some(),
+        })
     }
 
     fn not_groupable(&self, name: &str) -> Error {
@@ -522,6 +641,18 @@ impl<'a> Planner<'a> {
     ) -> Result<Scalar> {
         lower(e, &mut |e| match e {
             Expr::Aggregate { .. } => self.aggregate(e, out).map(Some),
+            Expr::Function { name, .. } if name == "time_bucket" => {
+                match out.bucket.filter(|b| *b == e) {
+                    Some(_) => Ok(Some(Scalar::Dim(out.group_dims.len()))),
+                    None => Err(Error::Query(format!(
+                        "{e} must appear in GROUP BY (by itself or by its alias)"
+                    ))),
+                }
+            }
+            Expr::Function { name, .. } if name == "cumulative" => Err(Error::Query(
+                "CUMULATIVE(x) is a select-list column of its own, like CUMULATIVE(n) AS running"
+                    .into(),
+            )),
             Expr::Column(name) => {
                 // HAVING and ORDER BY see select aliases first; the select
                 // list itself sees earlier aliases that are not columns

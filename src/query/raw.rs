@@ -148,6 +148,7 @@ impl RawPlan {
             order: self.order.clone(),
             limit: self.limit,
             single_row: false,
+            cumulative: Vec::new(),
         };
         finish.result(finish.sort_and_limit(rows))
     }

@@ -122,12 +122,18 @@ impl PaneStore {
     /// Calls `f` for every slot inside the window. Slots after `now` (events
     /// admitted after the query was planned) are skipped.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
+        self.fold_timed(window, |_, cell, agg| f(cell, agg));
+    }
+
+    /// [`Self::fold`], also passing each slot's pane start in epoch
+    /// milliseconds (for time buckets). A coarse slot starts on its minute.
+    pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
         let first = window.first_pane();
         let last_sec = window.now_ms.div_euclid(1000);
         if window.pane_secs() == 1 {
             let start = self.fine.partition_point(|s| s.pane < first);
             for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.cell, &s.agg);
+                f(s.pane * 1000, s.cell, &s.agg);
             }
         } else {
             let last_min = last_sec.div_euclid(60);
@@ -136,11 +142,11 @@ impl PaneStore {
                 .iter()
                 .take_while(|s| s.pane <= last_min)
             {
-                f(s.cell, &s.agg);
+                f(s.pane * 60_000, s.cell, &s.agg);
             }
             let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
             for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.cell, &s.agg);
+                f(s.pane * 1000, s.cell, &s.agg);
             }
         }
     }
