@@ -37,6 +37,9 @@ enum Command {
         /// Start empty instead of loading the demo stream
         #[arg(long)]
         empty: bool,
+        /// Keep reading lines appended to the input files (like tail -f)
+        #[arg(long, requires = "input")]
+        follow: bool,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -163,8 +166,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Shell {
             input,
             empty,
+            follow,
             engine,
-        }) => shell_command(input, empty, engine),
+        }) => shell_command(input, empty, follow, engine),
         Some(Command::Ingest { files, engine }) => ingest_command(files, engine),
         Some(Command::Run {
             queries,
@@ -180,8 +184,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Demo stream of the bare `tally`: a day of reels events.
 const DEMO_EVENTS: u64 = 100_000;
 
-fn shell_command(input: Vec<PathBuf>, empty: bool, args: EngineArgs) -> anyhow::Result<()> {
+fn shell_command(
+    input: Vec<PathBuf>,
+    empty: bool,
+    follow: bool,
+    args: EngineArgs,
+) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
+    if follow && input.iter().any(|p| p.as_os_str() == "-") {
+        bail!("--follow reads files; standard input cannot be followed");
+    }
     let banner;
     let mut engine;
     if input.is_empty() && !empty {
@@ -232,6 +244,7 @@ fn shell_command(input: Vec<PathBuf>, empty: bool, args: EngineArgs) -> anyhow::
             history,
             format: Format::Table,
             banner: Some(banner),
+            follow: if follow { input } else { Vec::new() },
         },
     )?;
     Ok(())

@@ -723,6 +723,26 @@ fn raw_events_export_to_csv_from_the_shell_and_run() {
 }
 
 #[test]
+fn shell_watch_prints_a_result_only_when_it_changes() {
+    let dir = Dir::new();
+    let out = shell(
+        &dir,
+        ".watch 0.05 3 SELECT COUNT(*) AS n FROM events;\n\
+         .watch 0.05 0 SELECT 1;\n",
+    );
+    // Three runs, one unchanged result: printed once (no header off a TTY).
+    assert_eq!(out.stdout, "┌───┐\n│ n │\n├───┤\n│ 5 │\n└───┘\n(1 row)\n");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("TIMES is a positive number"),
+        "{}",
+        out.stderr
+    );
+    let err = fails(&["shell", "--input", "-", "--follow"]);
+    assert!(err.contains("standard input cannot be followed"), "{err}");
+}
+
+#[test]
 fn shell_schema_describes_the_columns() {
     let dir = Dir::new();
     let out = shell(&dir, ".schema\n");
