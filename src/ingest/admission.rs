@@ -219,6 +219,7 @@ impl Admission {
             cell,
             keys: parsed.keys,
             metrics: parsed.metrics,
+            attr_hashes: parsed.attr_hashes,
         });
     }
 
@@ -259,6 +260,7 @@ mod tests {
             keys: Box::new([Key::Int(1)]),
             dims: Box::new([Value::str("view")]),
             metrics: Box::new([]),
+            attr_hashes: Box::new([]),
         }
     }
 
