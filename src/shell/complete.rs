@@ -35,6 +35,7 @@ const KEYWORDS: &[&str] = &[
     "AVG",
     "MEDIAN",
     "PERCENTILE",
+    "APPROX_COUNT_DISTINCT",
     "DISTINCT",
     "FILTER",
     "EXPLAIN",

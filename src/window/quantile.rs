@@ -2,7 +2,7 @@
 //!
 //! A value x > 0 falls in bucket i = ⌈log_γ x⌉, so x ∈ (γ^(i−1), γ^i], with
 //! γ = (1 + α)/(1 − α). Every bucket answers with one representative,
-//! 2γ^i/(γ + 1), which is within a relative error α of *every* value of the
+//! 2γ^i/(γ + 1) = γ^i·(1 − α), which is within a relative error α of *every* value of the
 //! bucket. Negative values use the buckets of |x| mirrored below zero, and
 //! zero has its own bucket, so the whole real line is covered.
 //!
@@ -18,9 +18,8 @@
 
 /// Relative accuracy of every answer: 1 %.
 pub const ALPHA: f64 = 0.01;
-/// γ = (1 + α)/(1 − α): the ratio between consecutive bucket bounds.
-const GAMMA: f64 = (1.0 + ALPHA) / (1.0 - ALPHA);
-/// ln γ, written out because `ln` is not `const` (checked by a test).
+/// ln γ, where γ = (1 + α)/(1 − α) is the ratio between consecutive
+/// bucket bounds; written out because `ln` is not `const` (a test checks).
 const LN_GAMMA: f64 = 0.020_000_666_706_669_435;
 /// Every finite f64 magnitude (subnormals included: ln 4.9e-324 ≈ −744.4)
 /// has a bucket index within ±37,300; beyond this it is clamped.
@@ -92,40 +91,38 @@ impl QuantileSketch {
         }
     }
 
-    /// Adds every value of `other` (the sketch of the union).
+    /// Adds every value of `other` (the sketch of the union). Buckets this
+    /// sketch already has are added in place; only new ones are merged in,
+    /// so folding many panes into one accumulator does not reallocate.
     pub fn merge(&mut self, other: &QuantileSketch) {
-        if other.bins.len() <= 2 || self.bins.is_empty() {
-            if self.bins.is_empty() {
-                self.bins = other.bins.clone();
-            } else {
-                for &(k, c) in &other.bins {
-                    self.add_bucket(k, c);
-                }
-            }
+        if self.bins.is_empty() {
+            self.bins.clone_from(&other.bins);
             return;
         }
-        let (a, b) = (&self.bins, &other.bins);
-        let mut merged = Vec::with_capacity(a.len() + b.len());
+        let mut new = Vec::new();
+        for &(key, count) in &other.bins {
+            match self.bins.binary_search_by_key(&key, |b| b.0) {
+                Ok(i) => self.bins[i].1 += count,
+                Err(_) => new.push((key, count)),
+            }
+        }
+        if new.is_empty() {
+            return;
+        }
+        let a = std::mem::take(&mut self.bins);
+        let mut merged = Vec::with_capacity(a.len() + new.len());
         let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            match a[i].0.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => {
-                    merged.push(a[i]);
-                    i += 1;
-                }
-                std::cmp::Ordering::Greater => {
-                    merged.push(b[j]);
-                    j += 1;
-                }
-                std::cmp::Ordering::Equal => {
-                    merged.push((a[i].0, a[i].1 + b[j].1));
-                    i += 1;
-                    j += 1;
-                }
+        while i < a.len() && j < new.len() {
+            if a[i].0 < new[j].0 {
+                merged.push(a[i]);
+                i += 1;
+            } else {
+                merged.push(new[j]);
+                j += 1;
             }
         }
         merged.extend_from_slice(&a[i..]);
-        merged.extend_from_slice(&b[j..]);
+        merged.extend_from_slice(&new[j..]);
         self.bins = merged;
     }
 
@@ -197,7 +194,8 @@ mod tests {
 
     #[test]
     fn ln_gamma_is_what_it_claims() {
-        assert!((GAMMA.ln() - LN_GAMMA).abs() < 1e-17);
+        let gamma = (1.0 + ALPHA) / (1.0 - ALPHA);
+        assert!((gamma.ln() - LN_GAMMA).abs() < 1e-17);
     }
 
     #[test]
