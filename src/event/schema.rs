@@ -575,6 +575,28 @@ mod tests {
     }
 
     #[test]
+    fn sketch_declarations_default_to_none_and_are_validated() {
+        let old = r#"{"name":"o","time":"arrival","metrics":[{"field":"amount","type":"float"}],
+                      "attributes":[{"field":"f","type":"float"}]}"#;
+        let s: Schema = serde_json::from_str(old).unwrap();
+        assert!(s.percentiles.is_empty() && s.distinct.is_empty());
+        s.validate().unwrap();
+        let bad = |f: fn(&mut Schema)| {
+            let mut s = s.clone();
+            f(&mut s);
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|s| s.percentiles = vec!["f".into()]).contains("not a metric"));
+        assert!(bad(|s| s.distinct = vec!["amount".into()]).contains("it is a metric"));
+        assert!(bad(|s| s.distinct = vec!["f".into()]).contains("int or string attributes"));
+        assert!(bad(|s| s.distinct = vec!["nope".into()]).contains("cannot count 'nope'"));
+        let reels = Schema::preset("reels").unwrap();
+        assert_eq!(reels.hashed_attributes(), [0], "creator_id");
+        let shown = reels.to_string();
+        assert!(shown.contains("distinct sketches (COUNT(DISTINCT)): user_id (global, videos)"));
+    }
+
+    #[test]
     fn custom_schema_round_trips_and_is_validated() {
         let json = serde_json::to_string(&Schema::preset("shop").unwrap()).unwrap();
         let back: Schema = serde_json::from_str(&json).unwrap();

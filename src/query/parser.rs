@@ -1245,24 +1245,42 @@ mod tests {
     }
 
     #[test]
-    fn j5_and_other_functions_stay_scalar_calls() {
+    fn j5_percentiles_and_distinct_aliases_are_aggregates() {
         let s = select(
             "SELECT MEDIAN(metadata.view_duration_ms), \
-                    Percentile(metadata.view_duration_ms, 99) FROM events WINDOW 1h",
+                    Percentile(metadata.view_duration_ms, 99.5), \
+                    approx_count_distinct(user_id) FROM events WINDOW 1h",
         );
         assert_eq!(
             s.items,
             vec![
-                item(Expr::Function {
-                    name: "median".into(),
-                    args: vec![col("metadata.view_duration_ms")]
-                }),
-                item(Expr::Function {
-                    name: "percentile".into(),
-                    args: vec![col("metadata.view_duration_ms"), int(99)]
-                }),
+                item(agg(AggFunc::Median, Some(col("metadata.view_duration_ms")))),
+                item(agg(
+                    AggFunc::Percentile(Percent(99.5)),
+                    Some(col("metadata.view_duration_ms"))
+                )),
+                item(agg(AggFunc::ApproxCountDistinct, Some(col("user_id")))),
             ]
         );
+        let SelectItem::Expr { expr, .. } = &s.items[1] else {
+            panic!("an expression")
+        };
+        assert_eq!(
+            expr.to_string(),
+            "percentile(metadata.view_duration_ms, 99.5)"
+        );
+        for (sql, expected) in [
+            ("SELECT PERCENTILE(x, 101) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, -1) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, y) FROM events", "a number literal"),
+            ("SELECT PERCENTILE(x) FROM events", "two arguments"),
+            ("SELECT PERCENTILE(x, 1, 2) FROM events", "two arguments"),
+            ("SELECT MEDIAN(x, 2) FROM events", "exactly one argument"),
+            ("SELECT MEDIAN(*) FROM events", "only COUNT(*)"),
+        ] {
+            let err = parse(sql, &Params::new()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{sql}: {err}");
+        }
     }
 
     #[test]

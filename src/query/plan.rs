@@ -154,9 +154,7 @@ impl AggSpec {
             AggFunc::Min => typed(acc.min),
             AggFunc::Max => typed(acc.max),
             AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
-            AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => {
-                Value::Null
-            }
+            AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
         }
     }
 

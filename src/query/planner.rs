@@ -777,7 +777,8 @@ impl Planner<'_> {
                 }
                 Ok((AggInput::DimValues { values, acc }, Some(non_null)))
             }
-            Column::Key(k) if matches!(out.route, Route::Point { kind, .. } | Route::FanOut { kind } if kind == k) => {
+            Column::Key(k) if matches!(out.route, Route::Point { kind, .. } | Route::FanOut { kind } if kind == k) =>
+            {
                 let one_actor = out.group_key == Some(k)
                     || matches!(&out.route, Route::Point { keys, .. } if keys.len() == 1);
                 if one_actor {

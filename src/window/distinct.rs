@@ -262,7 +262,11 @@ mod tests {
         h.add_hash(hash_bytes(b"user8"));
         assert_eq!(h.estimate(), 1);
         assert!(!h.is_dense());
-        assert!(h.heap_bytes() <= 8, "a tiny set costs bytes: {}", h.heap_bytes());
+        assert!(
+            h.heap_bytes() <= 8,
+            "a tiny set costs bytes: {}",
+            h.heap_bytes()
+        );
     }
 
     #[test]

@@ -183,9 +183,11 @@ mod tests {
     }
 
     fn minmax(values: &[f64]) -> (f64, f64) {
-        values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
-            (a.min(x), b.max(x))
-        })
+        values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+                (a.min(x), b.max(x))
+            })
     }
 
     fn within(est: f64, exact: f64) -> bool {
@@ -208,7 +210,10 @@ mod tests {
         }
         assert_eq!(value_of(key_of(0.0)), 0.0);
         assert!(key_of(-2.0) < key_of(-1.0) && key_of(-1.0) < 0 && 0 < key_of(1e-300));
-        assert!(key_of(f64::MIN_POSITIVE / 1e10) > 0, "subnormals have buckets");
+        assert!(
+            key_of(f64::MIN_POSITIVE / 1e10) > 0,
+            "subnormals have buckets"
+        );
     }
 
     #[test]
@@ -218,7 +223,11 @@ mod tests {
         assert_eq!(empty.count(), 0);
         let one = sketch(&[42.0]);
         for p in [0.0, 1.0, 50.0, 99.0, 100.0] {
-            assert_eq!(one.percentile(p, 42.0, 42.0), Some(42.0), "clamped to min = max");
+            assert_eq!(
+                one.percentile(p, 42.0, 42.0),
+                Some(42.0),
+                "clamped to min = max"
+            );
         }
     }
 
@@ -229,7 +238,11 @@ mod tests {
         let (min, max) = minmax(&values);
         for p in [0.0, 10.0, 25.0, 40.0, 50.0, 60.0, 75.0, 90.0, 100.0] {
             let est = s.percentile(p, min, max).unwrap();
-            assert!(within(est, exact(&values, p)), "p{p}: {est} vs {}", exact(&values, p));
+            assert!(
+                within(est, exact(&values, p)),
+                "p{p}: {est} vs {}",
+                exact(&values, p)
+            );
         }
         assert_eq!(s.percentile(50.0, min, max), Some(0.0), "zero is exact");
         assert_eq!(s.percentile(0.0, min, max), Some(-100.0));
@@ -277,7 +290,9 @@ mod tests {
         let mut s = QuantileSketch::default();
         let mut x = 1u64;
         for _ in 0..1_000_000 {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             s.add(1.0 + (x >> 11) as f64 % 3.6e6);
         }
         assert!(s.buckets() < 800, "{}", s.buckets());
