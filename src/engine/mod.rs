@@ -143,7 +143,8 @@ impl Engine {
             max_jump_ms: config.max_jump.as_millis() as Millis,
         });
         let (tx, rx) = std::sync::mpsc::channel();
-        let (shards, kinds) = (config.shards, schema.actors.len());
+        let shards = config.shards;
+        let shard_schema = schema.clone();
         let thread = std::thread::Builder::new()
             .name("tally-actors".into())
             .spawn(move || {
@@ -153,8 +154,9 @@ impl Engine {
                     let mut addrs = Vec::new();
                     for _ in 0..shards {
                         let arbiter = Arbiter::new();
+                        let schema = shard_schema.clone();
                         addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                            Shard::new(kinds, retention_ms)
+                            Shard::new(&schema, retention_ms)
                         }));
                         arbiters.push(arbiter);
                     }

@@ -234,6 +234,7 @@ impl Admission {
             cell,
             keys: parsed.keys,
             metrics: parsed.metrics,
+            attr_hashes: parsed.attr_hashes,
         });
         out.admitted_text.push(text);
     }
@@ -275,6 +276,7 @@ mod tests {
             keys: Box::new([Key::Int(1)]),
             dims: Box::new([Value::str("view")]),
             metrics: Box::new([]),
+            attr_hashes: Box::new([]),
         }
     }
 

@@ -20,7 +20,7 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AggFunc, BinaryOp, Expr, Literal, OrderBy, Select, SelectItem, Statement, UnaryOp,
+    AggFunc, BinaryOp, Expr, Literal, OrderBy, Percent, Select, SelectItem, Statement, UnaryOp,
 };
 use crate::error::{Error, Result, SyntaxError};
 use crate::time::{parse_duration, Millis};
@@ -702,6 +702,9 @@ impl Lower<'_> {
                 "clauses inside a function call (ORDER BY, LIMIT, ...) are not supported: `{shown}`"
             )));
         }
+        if name == "percentile" {
+            return self.percentile(args, function.filter, &shown);
+        }
         match agg_func(&name) {
             Some(func) => self.aggregate(func, args, function.filter, &shown),
             None => self.scalar_function(name, args, function.filter.is_some(), &shown),
@@ -746,6 +749,51 @@ impl Lower<'_> {
             distinct,
             filter: filter.map(|f| self.expr(*f).map(Box::new)).transpose()?,
         })
+    }
+
+    /// `PERCENTILE(x, p)`: p a number literal in 0..=100; the rest is an
+    /// ordinary one-argument aggregate.
+    fn percentile(
+        &self,
+        mut list: sql::FunctionArgumentList,
+        filter: Option<Box<sql::Expr>>,
+        shown: &str,
+    ) -> Result<Expr> {
+        const USAGE: &str = "write PERCENTILE(column, p) with p a number from 0 to 100, \
+                             like PERCENTILE(metadata.view_duration_ms, 99)";
+        if list.args.len() != 2 {
+            return Err(unsupported(format!(
+                "PERCENTILE takes two arguments, not `{shown}`; {USAGE}"
+            )));
+        }
+        let p = match list.args.pop().map(|a| unnamed_arg(a, shown)).transpose()? {
+            Some(sql::FunctionArgExpr::Expr(e)) => self.expr(e)?,
+            _ => return Err(unsupported(format!("`{shown}`: {USAGE}"))),
+        };
+        let neg = |e: &Expr| match e {
+            Expr::Literal(Literal::Int(i)) => Some(-(*i as f64)),
+            Expr::Literal(Literal::Float(x)) => Some(-x),
+            _ => None,
+        };
+        let p = match p {
+            Expr::Literal(Literal::Int(i)) => i as f64,
+            Expr::Literal(Literal::Float(x)) => x,
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                ref expr,
+            } if neg(expr).is_some() => neg(expr).unwrap_or(-1.0),
+            other => {
+                return Err(unsupported(format!(
+                    "PERCENTILE's p must be a number literal, not `{other}`; {USAGE}"
+                )))
+            }
+        };
+        if !(0.0..=100.0).contains(&p) {
+            return Err(unsupported(format!(
+                "PERCENTILE's p is {p}, outside 0..=100; {USAGE}"
+            )));
+        }
+        self.aggregate(AggFunc::Percentile(Percent(p)), list, filter, shown)
     }
 
     fn scalar_function(
@@ -926,6 +974,8 @@ fn agg_func(name: &str) -> Option<AggFunc> {
         "min" => AggFunc::Min,
         "max" => AggFunc::Max,
         "avg" => AggFunc::Avg,
+        "median" => AggFunc::Median,
+        "approx_count_distinct" => AggFunc::ApproxCountDistinct,
         _ => return None,
     })
 }
@@ -1230,24 +1280,42 @@ mod tests {
     }
 
     #[test]
-    fn j5_and_other_functions_stay_scalar_calls() {
+    fn j5_percentiles_and_distinct_aliases_are_aggregates() {
         let s = select(
             "SELECT MEDIAN(metadata.view_duration_ms), \
-                    Percentile(metadata.view_duration_ms, 99) FROM events WINDOW 1h",
+                    Percentile(metadata.view_duration_ms, 99.5), \
+                    approx_count_distinct(user_id) FROM events WINDOW 1h",
         );
         assert_eq!(
             s.items,
             vec![
-                item(Expr::Function {
-                    name: "median".into(),
-                    args: vec![col("metadata.view_duration_ms")]
-                }),
-                item(Expr::Function {
-                    name: "percentile".into(),
-                    args: vec![col("metadata.view_duration_ms"), int(99)]
-                }),
+                item(agg(AggFunc::Median, Some(col("metadata.view_duration_ms")))),
+                item(agg(
+                    AggFunc::Percentile(Percent(99.5)),
+                    Some(col("metadata.view_duration_ms"))
+                )),
+                item(agg(AggFunc::ApproxCountDistinct, Some(col("user_id")))),
             ]
         );
+        let SelectItem::Expr { expr, .. } = &s.items[1] else {
+            panic!("an expression")
+        };
+        assert_eq!(
+            expr.to_string(),
+            "percentile(metadata.view_duration_ms, 99.5)"
+        );
+        for (sql, expected) in [
+            ("SELECT PERCENTILE(x, 101) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, -1) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, y) FROM events", "a number literal"),
+            ("SELECT PERCENTILE(x) FROM events", "two arguments"),
+            ("SELECT PERCENTILE(x, 1, 2) FROM events", "two arguments"),
+            ("SELECT MEDIAN(x, 2) FROM events", "exactly one argument"),
+            ("SELECT MEDIAN(*) FROM events", "only COUNT(*)"),
+        ] {
+            let err = parse(sql, &Params::new()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{sql}: {err}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::scalar::{Row, Scalar};
 use crate::event::{CellId, Key};
 use crate::time::{format_duration, Millis};
 use crate::value::{ResultSet, Value};
-use crate::window::{Agg, MetricAgg, PaneStore, WindowSpec};
+use crate::window::{Agg, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec};
 
 /// Which state answers the query.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,6 +35,92 @@ pub enum AggInput {
     Events,
     /// One metric's count/sum/min/max.
     Metric(usize),
+    /// `PERCENTILE`/`MEDIAN` of metric `metric`: its count/min/max in the
+    /// plain accumulator (the answer is clamped into the exact [min, max]),
+    /// and the percentile sketch at position `sketch` of the store's
+    /// layout, merged into sketch accumulator `acc`.
+    Quantile {
+        metric: usize,
+        sketch: usize,
+        acc: usize,
+    },
+    /// `COUNT(DISTINCT key or attribute)`: the HyperLogLog at position
+    /// `sketch` of the store's layout, merged into sketch accumulator `acc`.
+    Distinct { sketch: usize, acc: usize },
+    /// `COUNT(DISTINCT dimension)`, exact: per cell, the id of its value
+    /// (`NO_VALUE` for NULL), collected as a set in accumulator `acc`.
+    DimValues { values: Vec<u32>, acc: usize },
+    /// `COUNT(DISTINCT own key)` where every group is one actor: 1 if the
+    /// group had events, else 0.
+    Presence,
+}
+
+/// [`AggInput::DimValues`]: the cell's value is NULL.
+pub const NO_VALUE: u32 = u32::MAX;
+
+impl AggInput {
+    /// The sketch accumulator this input fills, if any.
+    pub fn sketch_acc(&self) -> Option<usize> {
+        match self {
+            AggInput::Quantile { acc, .. }
+            | AggInput::Distinct { acc, .. }
+            | AggInput::DimValues { acc, .. } => Some(*acc),
+            _ => None,
+        }
+    }
+}
+
+/// A sketch aggregate's accumulator, one per group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SketchAcc {
+    Quantile(QuantileSketch),
+    Distinct(Hll),
+    /// Bit set of the dimension value ids seen.
+    Values(Vec<u64>),
+}
+
+impl SketchAcc {
+    /// Adds everything of `other` (accumulators of the same aggregate).
+    pub fn merge(&mut self, other: &SketchAcc) {
+        match (self, other) {
+            (SketchAcc::Quantile(a), SketchAcc::Quantile(b)) => a.merge(b),
+            (SketchAcc::Distinct(a), SketchAcc::Distinct(b)) => a.merge(b),
+            (SketchAcc::Values(a), SketchAcc::Values(b)) => {
+                if a.len() < b.len() {
+                    a.resize(b.len(), 0);
+                }
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A group's accumulators.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Accs {
+    /// One per aggregate (unused by distinct counts).
+    pub plain: Vec<MetricAgg>,
+    /// One per sketch aggregate ([`AggInput::sketch_acc`]); empty when the
+    /// query has none, or the group none yet.
+    pub sketches: Vec<SketchAcc>,
+}
+
+impl Accs {
+    pub fn merge(&mut self, other: Accs) {
+        for (a, b) in self.plain.iter_mut().zip(&other.plain) {
+            a.merge(b);
+        }
+        if self.sketches.is_empty() {
+            self.sketches = other.sketches;
+        } else {
+            for (a, b) in self.sketches.iter_mut().zip(&other.sketches) {
+                a.merge(b);
+            }
+        }
+    }
 }
 
 /// One aggregate to accumulate, e.g. `SUM(price) FILTER (WHERE event = 'purchase')`.
@@ -68,6 +154,32 @@ impl AggSpec {
             AggFunc::Min => typed(acc.min),
             AggFunc::Max => typed(acc.max),
             AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
+            AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
+        }
+    }
+
+    /// The finished value, sketch aggregates included.
+    pub fn value_with(&self, acc: &MetricAgg, sketches: &[SketchAcc]) -> Value {
+        let sketch = self.input.sketch_acc().and_then(|i| sketches.get(i));
+        match (&self.input, sketch) {
+            (AggInput::Presence, _) => Value::Int(acc.count.min(1) as i64),
+            (AggInput::Quantile { .. }, Some(SketchAcc::Quantile(q))) => {
+                let p = match self.func {
+                    AggFunc::Percentile(p) => p.0,
+                    _ => 50.0,
+                };
+                q.percentile(p, acc.min, acc.max)
+                    .map_or(Value::Null, Value::Float)
+            }
+            (AggInput::Quantile { .. }, _) => Value::Null,
+            (AggInput::Distinct { .. }, Some(SketchAcc::Distinct(h))) => {
+                Value::Int(h.estimate() as i64)
+            }
+            (AggInput::DimValues { .. }, Some(SketchAcc::Values(bits))) => {
+                Value::Int(bits.iter().map(|w| w.count_ones() as i64).sum())
+            }
+            (AggInput::Distinct { .. } | AggInput::DimValues { .. }, _) => Value::Int(0),
+            _ => self.value(acc),
         }
     }
 }
@@ -77,7 +189,7 @@ impl AggSpec {
 pub type GroupKey = (Option<Key>, u32);
 
 /// Partial aggregates by group.
-pub type Groups = HashMap<GroupKey, Vec<MetricAgg>>;
+pub type Groups = HashMap<GroupKey, Accs>;
 
 /// Reusable per-query buffers for [`Scan::accumulate`].
 #[derive(Debug, Default)]
@@ -86,6 +198,9 @@ pub struct Scratch {
     /// stores.
     accs: Vec<MetricAgg>,
     touched: Vec<bool>,
+    /// Sketch accumulators per dimension group, created on first touch and
+    /// moved (not copied) into the group map.
+    sketches: Vec<Vec<SketchAcc>>,
 }
 
 impl Scratch {
@@ -93,6 +208,7 @@ impl Scratch {
         if self.touched.len() != groups || self.accs.len() != groups * aggs {
             self.accs = vec![MetricAgg::default(); groups * aggs];
             self.touched = vec![false; groups];
+            self.sketches = vec![Vec::new(); groups];
         }
     }
 }
@@ -164,32 +280,30 @@ impl Scan {
         scratch: &mut Scratch,
     ) {
         let n = self.aggs.len();
-        match self.buckets {
-            None => {
-                scratch.reset(self.dim_groups.len(), n);
-                store.fold(&self.window, |cell, agg| {
-                    let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
-                        return;
-                    };
-                    let g = g as usize;
-                    scratch.touched[g] = true;
-                    self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
-                });
+        let buckets = self.buckets.map_or(1, |b| b.count as usize);
+        scratch.reset(self.dim_groups.len() * buckets, n);
+        let sketched = self.has_sketches();
+        store.fold_timed(&self.window, |start_ms, cell, agg| {
+            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                return;
+            };
+            let g = match self.buckets {
+                None => g as usize,
+                Some(b) => match b.group(g as usize, start_ms) {
+                    Some(g) => g,
+                    None => return,
+                },
+            };
+            scratch.touched[g] = true;
+            self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
+            if sketched {
+                let accs = &mut scratch.sketches[g];
+                if accs.is_empty() {
+                    *accs = self.new_sketch_accs();
+                }
+                self.add_sketches(cell, agg, accs);
             }
-            Some(buckets) => {
-                scratch.reset(self.dim_groups.len() * buckets.count as usize, n);
-                store.fold_timed(&self.window, |start_ms, cell, agg| {
-                    let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
-                        return;
-                    };
-                    let Some(g) = buckets.group(g as usize, start_ms) else {
-                        return;
-                    };
-                    scratch.touched[g] = true;
-                    self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
-                });
-            }
-        }
+        });
         let group_key = if self.group_by_key {
             key.cloned()
         } else {
@@ -202,10 +316,80 @@ impl Scan {
             let local = &mut scratch.accs[g * n..(g + 1) * n];
             let accs = groups
                 .entry((group_key.clone(), g as u32))
-                .or_insert_with(|| vec![MetricAgg::default(); n]);
-            for (a, l) in accs.iter_mut().zip(local.iter_mut()) {
+                .or_insert_with(|| Accs {
+                    plain: vec![MetricAgg::default(); n],
+                    sketches: Vec::new(),
+                });
+            for (a, l) in accs.plain.iter_mut().zip(local.iter_mut()) {
                 a.merge(l);
                 *l = MetricAgg::default();
+            }
+            if sketched {
+                let local = std::mem::take(&mut scratch.sketches[g]);
+                if accs.sketches.is_empty() {
+                    accs.sketches = local;
+                } else {
+                    for (a, l) in accs.sketches.iter_mut().zip(&local) {
+                        a.merge(l);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether any aggregate reads sketches (or collects dimension values).
+    pub fn has_sketches(&self) -> bool {
+        self.aggs.iter().any(|a| a.input.sketch_acc().is_some())
+    }
+
+    /// Empty accumulators for the sketch aggregates, in `acc` order.
+    pub fn new_sketch_accs(&self) -> Vec<SketchAcc> {
+        self.aggs
+            .iter()
+            .filter_map(|a| match &a.input {
+                AggInput::Quantile { .. } => Some(SketchAcc::Quantile(QuantileSketch::default())),
+                AggInput::Distinct { .. } => Some(SketchAcc::Distinct(Hll::default())),
+                AggInput::DimValues { .. } => Some(SketchAcc::Values(Vec::new())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn add_sketches(&self, cell: CellId, agg: &Agg, accs: &mut [SketchAcc]) {
+        for spec in &self.aggs {
+            let Some(i) = spec.input.sketch_acc() else {
+                continue;
+            };
+            if let Some(cells) = &spec.cells {
+                if !cells.get(cell as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+            }
+            let slot = agg.sketches.as_deref();
+            match (&spec.input, accs.get_mut(i)) {
+                (AggInput::Quantile { sketch, .. }, Some(SketchAcc::Quantile(q))) => {
+                    if let Some(s) = slot.and_then(|s| s.quantiles.get(*sketch)) {
+                        q.merge(s);
+                    }
+                }
+                (AggInput::Distinct { sketch, .. }, Some(SketchAcc::Distinct(h))) => {
+                    if let Some(s) = slot.and_then(|s| s.distinct.get(*sketch)) {
+                        h.merge(s);
+                    }
+                }
+                (AggInput::DimValues { values, .. }, Some(SketchAcc::Values(bits))) => {
+                    match values.get(cell as usize) {
+                        Some(&v) if v != NO_VALUE && agg.count > 0 => {
+                            let (word, bit) = (v as usize / 64, v % 64);
+                            if bits.len() <= word {
+                                bits.resize(word + 1, 0);
+                            }
+                            bits[word] |= 1 << bit;
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -218,12 +402,13 @@ impl Scan {
                 }
             }
             match spec.input {
-                AggInput::Events => acc.count += agg.count,
-                AggInput::Metric(m) => {
+                AggInput::Events | AggInput::Presence => acc.count += agg.count,
+                AggInput::Metric(m) | AggInput::Quantile { metric: m, .. } => {
                     if let Some(x) = agg.metrics.get(m) {
                         acc.merge(x);
                     }
                 }
+                AggInput::Distinct { .. } | AggInput::DimValues { .. } => {}
             }
         }
     }
@@ -283,9 +468,13 @@ pub struct Finish {
 impl Finish {
     /// Finishes groups into rows, filtered, sorted and limited.
     pub fn rows(&self, scan: &Scan, groups: Groups) -> Vec<FinishedRow> {
-        let mut groups: Vec<(GroupKey, Vec<MetricAgg>)> = groups.into_iter().collect();
+        let mut groups: Vec<(GroupKey, Accs)> = groups.into_iter().collect();
+        let empty = || Accs {
+            plain: vec![MetricAgg::default(); scan.aggs.len()],
+            sketches: scan.new_sketch_accs(),
+        };
         if self.single_row && groups.is_empty() {
-            groups.push(((None, 0), vec![MetricAgg::default(); scan.aggs.len()]));
+            groups.push(((None, 0), empty()));
         }
         if let Some(b) = scan.buckets.filter(|b| b.fill_empty) {
             let mut seen = vec![false; b.count as usize];
@@ -295,8 +484,7 @@ impl Finish {
                 }
             }
             for (g, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
-                let empty = vec![MetricAgg::default(); scan.aggs.len()];
-                groups.push(((None, g as u32), empty));
+                groups.push(((None, g as u32), empty()));
             }
         }
         let mut rows = Vec::with_capacity(groups.len());
@@ -304,8 +492,8 @@ impl Finish {
             let aggs: Vec<Value> = scan
                 .aggs
                 .iter()
-                .zip(&accs)
-                .map(|(s, a)| s.value(a))
+                .zip(&accs.plain)
+                .map(|(s, a)| s.value_with(a, &accs.sketches))
                 .collect();
             let key = key.map(|k| k.to_value());
             let dims = scan.group_values(dim_group);

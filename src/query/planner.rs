@@ -9,13 +9,13 @@
 use std::sync::Arc;
 
 use super::ast::{AggFunc, BinaryOp, Expr, Literal, OrderBy, Select, SelectItem, UnaryOp};
-use super::plan::{AggInput, AggSpec, Buckets, Finish, Plan, Route, Scan};
+use super::plan::{AggInput, AggSpec, Buckets, Finish, Plan, Route, Scan, NO_VALUE};
 use super::scalar::{Function, Row, Scalar};
 use crate::error::{Error, Result};
 use crate::event::{FieldType, Key, Schema, TimeSource};
 use crate::time::{format_duration, Millis};
 use crate::value::Value;
-use crate::window::{WindowSpec, FINE_SPAN_SECS};
+use crate::window::{SketchLayout, WindowSpec, FINE_SPAN_SECS};
 
 /// What the planner needs to know about the engine's state.
 pub struct Catalog<'a> {
@@ -64,6 +64,12 @@ struct Outputs<'s> {
     /// The `TIME_BUCKET(...)` call grouped by, if any: it reads as the
     /// group value after the dimensions.
     bucket: Option<&'s Expr>,
+    /// The sketches the route's stores keep, and the route in words for
+    /// messages about them.
+    sketches: SketchLayout,
+    route: Route,
+    /// Sketch accumulators handed out so far.
+    sketch_accs: usize,
 }
 
 impl<'a> Planner<'a> {
@@ -186,6 +192,12 @@ impl<'a> Planner<'a> {
             .transpose()?;
 
         // Select list, HAVING, ORDER BY over finished groups.
+        let sketches = match &route {
+            Route::Global => SketchLayout::global(self.schema),
+            Route::Point { kind, .. } | Route::FanOut { kind } => {
+                SketchLayout::entity(self.schema, *kind)
+            }
+        };
         let mut out = Outputs {
             aggs: Vec::new(),
             agg_exprs: Vec::new(),
@@ -193,6 +205,9 @@ impl<'a> Planner<'a> {
             group_dims,
             aliases: Vec::new(),
             bucket: bucket.map(|(e, _)| e),
+            sketches,
+            route: route.clone(),
+            sketch_accs: 0,
         };
         let mut columns = Vec::new();
         let mut outputs = Vec::new();
@@ -695,9 +710,9 @@ impl<'a> Planner<'a> {
         else {
             return Err(Error::Internal("aggregate expected".into()));
         };
-        if *distinct {
+        if *distinct && *func != AggFunc::Count {
             return Err(Error::Query(format!(
-                "{e}: distinct counts need sketches, which this version does not keep yet"
+                "{e}: DISTINCT applies only to COUNT; write COUNT(DISTINCT column)"
             )));
         }
         let n_cells = self.catalog.cells.len();
@@ -724,7 +739,22 @@ impl<'a> Planner<'a> {
                     .collect(),
             );
         }
+        let sketch_func = *distinct
+            || matches!(
+                func,
+                AggFunc::ApproxCountDistinct | AggFunc::Median | AggFunc::Percentile(_)
+            );
         let (input, integer) = match arg.as_deref() {
+            Some(Expr::Column(name)) if sketch_func => {
+                let (input, non_null) = self.sketch_input(e, name, out)?;
+                if let Some(non_null) = non_null {
+                    cells = Some(match cells {
+                        Some(f) => f.iter().zip(non_null).map(|(a, b)| *a && b).collect(),
+                        None => non_null,
+                    });
+                }
+                (input, false)
+            }
             None => (AggInput::Events, false),
             Some(Expr::Column(name)) => match (self.column(name)?, func) {
                 (Column::Metric(m), _) => (
@@ -767,15 +797,158 @@ impl<'a> Planner<'a> {
             }
         };
         debug_assert!(cells.as_ref().is_none_or(|c| c.len() == n_cells));
+        let label = match &input {
+            AggInput::Quantile { .. } => format!("{e} [percentile sketch, ±1%]"),
+            AggInput::Distinct { .. } => format!("{e} [HyperLogLog, ±0.8%]"),
+            AggInput::DimValues { .. } => format!("{e} [exact, from cells]"),
+            AggInput::Presence => format!("{e} [exact: one actor per group]"),
+            _ => e.to_string(),
+        };
+        if input.sketch_acc().is_some() {
+            out.sketch_accs += 1;
+        }
         out.aggs.push(AggSpec {
             func: *func,
             input,
             cells,
             integer,
-            label: e.to_string(),
+            label,
         });
         out.agg_exprs.push(e.clone());
         Ok(Scalar::Agg(out.aggs.len() - 1))
+    }
+}
+
+impl Planner<'_> {
+    /// The input of `MEDIAN`, `PERCENTILE` or `COUNT(DISTINCT)` of column
+    /// `name`, from what the route's stores keep; with, for exact distinct
+    /// counts of a dimension, which cells are non-NULL. Refuses, saying
+    /// what is kept, when the route keeps no sketch of the column.
+    fn sketch_input(
+        &self,
+        e: &Expr,
+        name: &str,
+        out: &Outputs,
+    ) -> Result<(AggInput, Option<Vec<bool>>)> {
+        let Expr::Aggregate { func, .. } = e else {
+            return Err(Error::Internal("aggregate expected".into()));
+        };
+        let acc = out.sketch_accs;
+        let column = self.column(name)?;
+        let schema = self.schema;
+        let route = match &out.route {
+            Route::Global => "the global state".to_string(),
+            Route::Point { kind, .. } | Route::FanOut { kind } => {
+                format!("{} actors", schema.actors[*kind].name)
+            }
+        };
+        let list = |v: Vec<&str>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        if matches!(func, AggFunc::Median | AggFunc::Percentile(_)) {
+            let Column::Metric(m) = column else {
+                return Err(Error::Query(format!(
+                    "{e}: '{name}' is not a metric; percentiles are kept for {}",
+                    list(schema.percentiles.iter().map(String::as_str).collect())
+                )));
+            };
+            let Some(sketch) = out.sketches.percentile_of(m) else {
+                return Err(Error::Query(format!(
+                    "{e}: no percentile sketch of '{name}' is kept; the schema keeps them for {} \
+                     (declare \"percentiles\": [\"{name}\"] in a schema file)",
+                    list(schema.percentiles.iter().map(String::as_str).collect())
+                )));
+            };
+            return Ok((
+                AggInput::Quantile {
+                    metric: m,
+                    sketch,
+                    acc,
+                },
+                None,
+            ));
+        }
+        // COUNT(DISTINCT x) / APPROX_COUNT_DISTINCT(x).
+        let sources = schema.distinct_sources();
+        let kept: Vec<&str> = out
+            .sketches
+            .distinct
+            .iter()
+            .filter_map(|&d| sources.get(d).map(|(n, _)| n.as_str()))
+            .collect();
+        let refuse = |why: String| {
+            Error::Query(format!(
+                "{e}: {why}; {route} keep distinct sketches of {} (and count every dimension \
+                 exactly)",
+                list(kept.clone())
+            ))
+        };
+        match column {
+            Column::Dim(d) => {
+                let mut ids: std::collections::HashMap<crate::event::DimValues, u32> =
+                    Default::default();
+                let mut values = Vec::with_capacity(self.catalog.cells.len());
+                let mut non_null = Vec::with_capacity(self.catalog.cells.len());
+                for cell in self.catalog.cells {
+                    let v = cell.get(d).cloned().unwrap_or(Value::Null);
+                    non_null.push(!v.is_null());
+                    if v.is_null() {
+                        values.push(NO_VALUE);
+                        continue;
+                    }
+                    let next = ids.len() as u32;
+                    values.push(
+                        *ids.entry(crate::event::DimValues(Box::new([v])))
+                            .or_insert(next),
+                    );
+                }
+                Ok((AggInput::DimValues { values, acc }, Some(non_null)))
+            }
+            Column::Key(k) if matches!(out.route, Route::Point { kind, .. } | Route::FanOut { kind } if kind == k) =>
+            {
+                let one_actor = out.group_key == Some(k)
+                    || matches!(&out.route, Route::Point { keys, .. } if keys.len() == 1);
+                if one_actor {
+                    Ok((AggInput::Presence, None))
+                } else {
+                    Err(refuse(format!(
+                        "the query reads {route} without grouping by {name}, and an actor \
+                         keeps no sketch of its own key; GROUP BY {name}, or count it in a \
+                         global query (without {name} in WHERE)"
+                    )))
+                }
+            }
+            Column::Key(_) | Column::Other => {
+                let Some(d) = sources.iter().position(|(n, _)| n == name) else {
+                    let declared: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(Error::Query(format!(
+                        "{e}: no distinct sketch of '{name}' is kept; the schema keeps them for {} \
+                         and counts dimensions exactly (declare \"distinct\": [\"{name}\"] in a \
+                         schema file)",
+                        list(declared)
+                    )));
+                };
+                match out.sketches.distinct_of(d) {
+                    Some(sketch) => Ok((AggInput::Distinct { sketch, acc }, None)),
+                    None => Err(refuse(format!(
+                        "{route} keep no distinct sketch of '{name}' (it is kept in the global \
+                         state: drop the actor key from WHERE and GROUP BY)"
+                    ))),
+                }
+            }
+            Column::Metric(_) => Err(Error::Query(format!(
+                "{e}: '{name}' is a metric; distinct counts of metrics are not kept (panes keep \
+                 their count, sum, min, max and percentiles); count distinct actor keys, \
+                 attributes or dimensions"
+            ))),
+            Column::Time => Err(Error::Query(format!(
+                "{e}: '{name}' is the event time; distinct times are not kept"
+            ))),
+        }
     }
 }
 
@@ -908,7 +1081,7 @@ pub(super) fn lower(
         }
         Expr::Function { name, args } => {
             let f = Function::by_name(name).ok_or_else(|| {
-                Error::Query(format!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg", Function::NAMES.join(", ")))
+                Error::Query(format!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg, median, percentile, approx_count_distinct", Function::NAMES.join(", ")))
             })?;
             if !f.arity().contains(&args.len()) {
                 return Err(Error::Query(format!(

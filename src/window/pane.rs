@@ -15,6 +15,7 @@
 //! Slots are sparse: an entity that saw five events holds at most five slots.
 
 use super::agg::Agg;
+use super::sketch::{SketchInput, SketchLayout};
 use crate::event::CellId;
 use crate::time::Millis;
 
@@ -81,13 +82,31 @@ impl PaneStore {
 
     /// Adds one event. `now_ms` is the clock after admitting it.
     pub fn add(&mut self, ts_ms: Millis, cell: CellId, metrics: &[f64], now_ms: Millis) {
+        let none = SketchLayout::default();
+        let input = SketchInput {
+            layout: &none,
+            hashes: &[],
+        };
+        self.add_sketched(ts_ms, cell, metrics, input, now_ms);
+    }
+
+    /// Adds one event, feeding the sketches its store keeps.
+    pub fn add_sketched(
+        &mut self,
+        ts_ms: Millis,
+        cell: CellId,
+        metrics: &[f64],
+        sketches: SketchInput,
+        now_ms: Millis,
+    ) {
         let sec = ts_ms.div_euclid(1000);
         let now_sec = now_ms.div_euclid(1000);
-        if sec > now_sec - FINE_SPAN_SECS {
-            upsert(&mut self.fine, sec, cell, metrics.len()).add(metrics);
+        let agg = if sec > now_sec - FINE_SPAN_SECS {
+            upsert(&mut self.fine, sec, cell, metrics.len())
         } else {
-            upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len()).add(metrics);
-        }
+            upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len())
+        };
+        agg.add_sketched(metrics, sketches);
         self.fold_old_seconds(now_sec);
     }
 
@@ -100,7 +119,13 @@ impl PaneStore {
         }
         for slot in self.fine.drain(..old) {
             let n = slot.agg.metrics.len();
-            upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n).merge(&slot.agg);
+            let minute = upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n);
+            if minute.count == 0 {
+                // The minute's first second: move it (sketches and all).
+                *minute = slot.agg;
+            } else {
+                minute.merge(&slot.agg);
+            }
         }
     }
 
