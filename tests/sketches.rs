@@ -180,6 +180,15 @@ fn check_percentile(got: &Value, exact: Option<f64>, what: &str) -> Result<(), T
             );
             Ok(())
         }
+        // Integer metrics: the estimate rounded to the nearest integer.
+        (Value::Int(est), Some(x)) => {
+            let est = *est as f64;
+            prop_assert!(
+                (est - x).abs() <= ALPHA * x.abs() * (1.0 + 1e-9) + 0.5,
+                "{what}: {est} is not within 1% (and rounding) of the exact {x}"
+            );
+            Ok(())
+        }
         (got, exact) => Err(TestCaseError::fail(format!(
             "{what}: got {got:?}, exact {exact:?}"
         ))),

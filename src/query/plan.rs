@@ -168,8 +168,11 @@ impl AggSpec {
                     AggFunc::Percentile(p) => p.0,
                     _ => 50.0,
                 };
-                q.percentile(p, acc.min, acc.max)
-                    .map_or(Value::Null, Value::Float)
+                match q.percentile(p, acc.min, acc.max) {
+                    None => Value::Null,
+                    Some(x) if self.integer => Value::Int(x.round() as i64),
+                    Some(x) => Value::Float(x),
+                }
             }
             (AggInput::Quantile { .. }, _) => Value::Null,
             (AggInput::Distinct { .. }, Some(SketchAcc::Distinct(h))) => {

@@ -753,7 +753,11 @@ impl<'a> Planner<'a> {
                         None => non_null,
                     });
                 }
-                (input, false)
+                // Percentiles of an integer metric answer integers: the
+                // sketch's 1 % error is far coarser than the rounding.
+                let integer = matches!(input, AggInput::Quantile { metric, .. }
+                    if self.schema.metrics[metric].ty == FieldType::Int);
+                (input, integer)
             }
             None => (AggInput::Events, false),
             Some(Expr::Column(name)) => match (self.column(name)?, func) {
