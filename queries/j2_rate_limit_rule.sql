@@ -12,3 +12,10 @@ GROUP BY user_id
 HAVING n > 20
 WINDOW 60s;
 SHOW RULES;
+-- Every hit, in the order they were found, then the worst ones.
+SELECT * FROM rule_hits;
+SELECT key AS user_id, window_end, n
+FROM rule_hits
+WHERE rule = 'rate_limit'
+ORDER BY n DESC, window_end
+LIMIT 5;

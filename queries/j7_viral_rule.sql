@@ -15,3 +15,4 @@ GROUP BY video_id
 HAVING views >= :min_views AND shares_comments / views > 1.5
 WINDOW 2h;
 SHOW RULES;
+SELECT * FROM rule_hits;

@@ -1,5 +1,43 @@
 //! tally: rolling-window analytics over JSON event streams, answered by
 //! actors that keep every window up to date as events arrive.
+//!
+//! # The life of an event
+//!
+//! 1. [`ingest::Merge`] reads lines from one or more time-sorted files
+//!    (k-way merged by event time) and [`event::LineParser`] pulls the
+//!    schema's fields out of each in one pass: time, id, actor keys,
+//!    dimensions, metrics. A bad line becomes a counted, reasoned reject.
+//! 2. [`ingest::Admission`] moves the clock, drops duplicates (by id, over
+//!    the retention horizon), late events and absurd future jumps (the
+//!    future guard), and interns the event's dimension values as a *cell*.
+//!    The accepted line is kept in the engine's ring of recent events, for
+//!    raw-event queries.
+//! 3. The [`Engine`] hands batches of 4,096 events to the router actor,
+//!    which marks each event for the shards that host its actors (one per
+//!    actor key, by hash) and its *home* shard for the global state.
+//! 4. Each shard (an actix actor on its own thread) adds the event to the
+//!    entities it hosts — plain structs, virtual actors activated on their
+//!    first event — and to its share of the global state.
+//! 5. An entity's state is [`window::PaneStore`]: sparse 1-second panes for
+//!    the last hour and 1-minute panes beyond, each a partial aggregate
+//!    per cell. Old seconds fold into minutes; panes past retention expire,
+//!    and an entity with none left is passivated.
+//!
+//! # The life of a query
+//!
+//! 1. [`query::parse`] tokenizes the text, handles tally's extensions on
+//!    tokens (`WINDOW d`, `TOP k`, `EXPLAIN`, `SHOW`), and lowers
+//!    sqlparser's AST into tally's small [`query::Statement`].
+//! 2. [`query::plan()`] resolves columns against the schema, evaluates WHERE
+//!    and FILTER once per cell, and picks a route: one actor (point query),
+//!    every actor of a kind (fan-out) or the global state. A query without
+//!    aggregates is planned by [`query::plan_raw`] over recent events.
+//! 3. The router sends the plan's scan to the shards that hold the state;
+//!    each folds the panes inside the window into partial aggregates per
+//!    group — or, when groups never span shards, finishes them itself.
+//! 4. The router merges the partials, computes the final values, HAVING,
+//!    ORDER BY and LIMIT, and returns a [`ResultSet`], which
+//!    [`shell::render`] prints as a table, CSV or JSON.
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -37,6 +37,9 @@ enum Command {
         /// Start empty instead of loading the demo stream
         #[arg(long)]
         empty: bool,
+        /// Keep reading lines appended to the input files (like tail -f)
+        #[arg(long, requires = "input")]
+        follow: bool,
         #[command(flatten)]
         engine: EngineArgs,
     },
@@ -97,6 +100,9 @@ struct EngineArgs {
     /// CREATE RULE statements to put in force before any input is ingested
     #[arg(long, value_name = "FILE.sql")]
     rules: Option<PathBuf>,
+    /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
+    #[arg(long, default_value_t = tally::engine::DEFAULT_RECENT_EVENTS)]
+    recent_events: usize,
 }
 
 #[derive(Args)]
@@ -166,8 +172,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Shell {
             input,
             empty,
+            follow,
             engine,
-        }) => shell_command(input, empty, engine),
+        }) => shell_command(input, empty, follow, engine),
         Some(Command::Ingest { files, engine }) => ingest_command(files, engine),
         Some(Command::Run {
             queries,
@@ -183,8 +190,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 /// Demo stream of the bare `tally`: a day of reels events.
 const DEMO_EVENTS: u64 = 100_000;
 
-fn shell_command(input: Vec<PathBuf>, empty: bool, args: EngineArgs) -> anyhow::Result<()> {
+fn shell_command(
+    input: Vec<PathBuf>,
+    empty: bool,
+    follow: bool,
+    args: EngineArgs,
+) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
+    if follow && input.iter().any(|p| p.as_os_str() == "-") {
+        bail!("--follow reads files; standard input cannot be followed");
+    }
     let banner;
     let mut engine;
     if input.is_empty() && !empty {
@@ -235,6 +250,7 @@ fn shell_command(input: Vec<PathBuf>, empty: bool, args: EngineArgs) -> anyhow::
             history,
             format: Format::Table,
             banner: Some(banner),
+            follow: if follow { input } else { Vec::new() },
         },
     )?;
     Ok(())
@@ -371,6 +387,7 @@ fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> 
     config.max_jump = args.max_jump;
     config.reject_file = args.reject_file.clone();
     config.emit = args.emit.clone();
+    config.recent_events = args.recent_events;
     let mut engine = Engine::start(config)?;
     if let Some(path) = &args.rules {
         let text =

@@ -682,6 +682,67 @@ fn shell_output_writes_results_to_a_file() {
 }
 
 #[test]
+fn raw_events_export_to_csv_from_the_shell_and_run() {
+    let dir = Dir::new();
+    let out = shell(
+        &dir,
+        ".mode csv\n\
+         .output raw.csv\n\
+         SELECT event_id, user_id, metadata.device_type FROM events \
+         WHERE event_type = 'video_view' ORDER BY user_id DESC, event_id;\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        dir.read("raw.csv"),
+        "event_id,user_id,metadata.device_type\ne3,2,desktop\ne4,2,mobile\ne1,1,mobile\n"
+    );
+    // Arrival order without ORDER BY; the time field is normalized.
+    let input = dir.file("reels.ndjson", REELS);
+    let q = dir.file("raw.sql", "SELECT timestamp, event_id FROM events LIMIT 2;");
+    assert_eq!(
+        ok(&["run", &q, "--input", &input, "--format", "csv"]),
+        "timestamp,event_id\n2025-01-15T12:00:00.000Z,e1\n2025-01-15T12:00:01.000Z,e2\n"
+    );
+    // The ring's bound: only the newest events are kept.
+    let q = dir.file("all.sql", "SELECT event_id FROM events;");
+    assert_eq!(
+        ok(&[
+            "run",
+            &q,
+            "--input",
+            &input,
+            "--format",
+            "csv",
+            "--recent-events",
+            "2"
+        ]),
+        "event_id\ne4\ne5\n"
+    );
+    let err = fails(&["run", &q, "--input", &input, "--recent-events", "0"]);
+    assert!(err.contains("--recent-events 0"), "{err}");
+}
+
+#[test]
+fn shell_watch_prints_a_result_only_when_it_changes() {
+    let dir = Dir::new();
+    let out = shell(
+        &dir,
+        ".watch 0.05 3 SELECT COUNT(*) AS n FROM events;\n\
+         .watch 0.05 0 SELECT 1;\n",
+    );
+    // Three runs, one unchanged result: printed once (no header off a TTY).
+    assert_eq!(out.stdout, "┌───┐\n│ n │\n├───┤\n│ 5 │\n└───┘\n(1 row)\n");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("TIMES is a positive number"),
+        "{}",
+        out.stderr
+    );
+    let err = fails(&["shell", "--input", "-", "--follow"]);
+    assert!(err.contains("standard input cannot be followed"), "{err}");
+}
+
+#[test]
 fn shell_schema_describes_the_columns() {
     let dir = Dir::new();
     let out = shell(&dir, ".schema\n");

@@ -110,3 +110,112 @@ fn errors_say_what_to_do() {
             .contains("did you mean 'event'")
     );
 }
+
+fn rows(set: &ResultSet) -> Vec<Vec<String>> {
+    set.rows
+        .iter()
+        .map(|r| r.iter().map(|v| v.to_string()).collect())
+        .collect()
+}
+
+#[test]
+fn time_buckets_show_empty_buckets_and_running_totals() {
+    let mut e = engine(2);
+    e.ingest_lines(
+        "t",
+        [
+            line("2025-01-15T00:10:00Z", 1, 10, "view"),
+            line("2025-01-15T00:20:00Z", 2, 10, "purchase"),
+            // Nothing in the 01:00 and 02:00 hours.
+            line("2025-01-15T03:05:00Z", 1, 11, "view"),
+            line("2025-01-15T03:30:00Z", 3, 11, "view"),
+            line("2025-01-15T03:30:00Z", 3, 12, "purchase"),
+        ],
+    )
+    .unwrap();
+    let sql = "SELECT TIME_BUCKET(1h, timestamp) AS hour, COUNT(*) AS n, \
+               SUM(price) AS revenue, CUMULATIVE(n) AS running \
+               FROM events GROUP BY hour ORDER BY hour WINDOW 4h";
+    let got = one(&mut e, sql);
+    assert_eq!(got.columns, ["hour", "n", "revenue", "running"]);
+    // The window starts at 23:31 (4 h of minute panes back from 03:30), so
+    // the first bucket is partial and, like 01:00 and 02:00, empty.
+    assert_eq!(
+        rows(&got),
+        [
+            ["2025-01-14T23:00:00.000Z", "0", "NULL", "0"],
+            ["2025-01-15T00:00:00.000Z", "2", "20.0", "2"],
+            ["2025-01-15T01:00:00.000Z", "0", "NULL", "2"],
+            ["2025-01-15T02:00:00.000Z", "0", "NULL", "2"],
+            ["2025-01-15T03:00:00.000Z", "3", "30.0", "5"]
+        ]
+    );
+    // Descending order runs the total from the newest bucket; LIMIT cuts
+    // after the totals are computed.
+    let sql = "SELECT TIME_BUCKET(1h, timestamp) AS hour, COUNT(*) AS n, CUMULATIVE(n) AS running \
+               FROM events GROUP BY hour ORDER BY hour DESC LIMIT 2 WINDOW 4h";
+    assert_eq!(
+        rows(&one(&mut e, sql)),
+        [
+            ["2025-01-15T03:00:00.000Z", "3", "3"],
+            ["2025-01-15T02:00:00.000Z", "0", "3"]
+        ]
+    );
+    // Grouped by another column too: only buckets with events appear.
+    let sql = "SELECT event, TIME_BUCKET(1h, timestamp) AS hour, COUNT(*) AS n \
+               FROM events GROUP BY event, hour ORDER BY event, hour WINDOW 4h";
+    assert_eq!(
+        rows(&one(&mut e, sql)),
+        [
+            ["purchase", "2025-01-15T00:00:00.000Z", "1"],
+            ["purchase", "2025-01-15T03:00:00.000Z", "1"],
+            ["view", "2025-01-15T00:00:00.000Z", "1"],
+            ["view", "2025-01-15T03:00:00.000Z", "2"]
+        ]
+    );
+    // Per customer (fan-out): the router finishes, so running totals span shards.
+    let sql = "SELECT customer_id, TIME_BUCKET(1h, timestamp) AS hour, COUNT(*) AS n, \
+               CUMULATIVE(n) AS running FROM events GROUP BY customer_id, hour \
+               ORDER BY hour, customer_id WINDOW 4h";
+    assert_eq!(
+        rows(&one(&mut e, sql)),
+        [
+            ["1", "2025-01-15T00:00:00.000Z", "1", "1"],
+            ["2", "2025-01-15T00:00:00.000Z", "1", "2"],
+            ["1", "2025-01-15T03:00:00.000Z", "1", "3"],
+            ["3", "2025-01-15T03:00:00.000Z", "2", "5"]
+        ]
+    );
+}
+
+#[test]
+fn time_bucket_errors_say_what_to_write() {
+    let mut e = engine(1);
+    e.ingest_lines("t", [line("2025-01-15T00:10:00Z", 1, 10, "view")])
+        .unwrap();
+    for (sql, want) in [
+        (
+            "SELECT TIME_BUCKET(30s, timestamp) AS b, COUNT(*) FROM events GROUP BY b WINDOW 2h",
+            "whole number of the window's 1m panes",
+        ),
+        (
+            "SELECT TIME_BUCKET(1h, price) AS b, COUNT(*) FROM events GROUP BY b",
+            "TIME_BUCKET(width, timestamp)",
+        ),
+        (
+            "SELECT TIME_BUCKET(1h, timestamp), COUNT(*) FROM events",
+            "must appear in GROUP BY",
+        ),
+        (
+            "SELECT TIME_BUCKET(1s, timestamp) AS b, COUNT(*) FROM events GROUP BY b WINDOW 24h",
+            "whole number of the window's 1m panes",
+        ),
+        (
+            "SELECT COUNT(*) AS n, CUMULATIVE(n) + 1 FROM events",
+            "select-list column of its own",
+        ),
+    ] {
+        let err = e.execute(sql).unwrap_err().to_string();
+        assert!(err.contains(want), "{sql}: {err}");
+    }
+}

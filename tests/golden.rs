@@ -7,11 +7,13 @@
 //! ```sql
 //! -- input: tests/data/reels.ndjson
 //! -- params: user=987654321
+//! -- format: csv
 //! ```
 //!
-//! Rule statements (`CREATE RULE`, `DROP RULE`) run before the input is
-//! ingested, as `tally run` runs them; the hits the rules found follow the
-//! results, one JSON object per line.
+//! Several inputs are merged by time (J10). The format (default `table`) is
+//! how results are written in the golden file. Rule statements (`CREATE
+//! RULE`, `DROP RULE`) run before the input is ingested, as `tally run`
+//! runs them, and only their result is written (no EXPLAIN).
 //!
 //! After an intended change of output, regenerate with
 //! `UPDATE_GOLDEN=1 cargo test --release --test golden` and review the diff.
@@ -26,8 +28,9 @@ use tally::{Config, Engine, ResultSet};
 struct QueryFile {
     path: PathBuf,
     text: String,
-    input: PathBuf,
+    inputs: Vec<PathBuf>,
     params: Params,
+    format: Format,
 }
 
 fn query_files() -> Vec<QueryFile> {
@@ -47,10 +50,17 @@ fn query_files() -> Vec<QueryFile> {
                     .find_map(|l| l.strip_prefix(&format!("-- {key}:")))
                     .map(|v| v.trim().to_string())
             };
-            let input = root.join(
-                header("input")
-                    .unwrap_or_else(|| panic!("{} has no `-- input:` header", path.display())),
-            );
+            let inputs = header("input")
+                .unwrap_or_else(|| panic!("{} has no `-- input:` header", path.display()))
+                .split_whitespace()
+                .map(|p| root.join(p))
+                .collect();
+            let format = match header("format").as_deref() {
+                None | Some("table") => Format::Table,
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                Some(other) => panic!("{}: unknown format {other}", path.display()),
+            };
             let mut params = Params::new();
             for pair in header("params").unwrap_or_default().split_whitespace() {
                 let (name, value) = pair.split_once('=').expect("params are name=value");
@@ -59,8 +69,9 @@ fn query_files() -> Vec<QueryFile> {
             QueryFile {
                 path,
                 text,
-                input,
+                inputs,
                 params,
+                format,
             }
         })
         .collect()
@@ -70,11 +81,11 @@ fn is_rule_change(statement: &Statement) -> bool {
     matches!(statement, Statement::CreateRule(_) | Statement::DropRule(_))
 }
 
-/// An engine with the file's rule statements in force and its input
+/// An engine with the file's rule statements in force and its inputs
 /// ingested; the statements, and the results of the rule statements (by
-/// index), which ran before the input.
+/// index), which ran before the inputs.
 fn engine_for(file: &QueryFile, shards: usize) -> (Engine, Vec<Statement>, Vec<Option<ResultSet>>) {
-    let text = std::fs::read_to_string(&file.input).expect("readable input");
+    let text = std::fs::read_to_string(&file.inputs[0]).expect("readable input");
     let schema = Schema::detect(text.lines().take(64)).expect("input matches a preset");
     let mut config = Config::new(schema);
     config.shards = shards;
@@ -92,13 +103,13 @@ fn engine_for(file: &QueryFile, shards: usize) -> (Engine, Vec<Statement>, Vec<O
         .map(|s| is_rule_change(s).then(|| engine.run(s).expect("rule statement runs")))
         .collect();
     engine
-        .ingest_files(std::slice::from_ref(&file.input), &mut |_| {})
+        .ingest_files(&file.inputs, &mut |_| {})
         .expect("input ingests");
     (engine, statements, early)
 }
 
-/// EXPLAIN and result of every statement (just the result for statements
-/// other than SELECT), then the rule hits, as the golden file holds them.
+/// EXPLAIN and result of every statement (only the result for statements
+/// other than SELECT), as the golden file holds them.
 fn transcript(file: &QueryFile, shards: usize) -> String {
     let (mut engine, statements, early) = engine_for(file, shards);
     let mut out = String::new();
@@ -118,37 +129,22 @@ fn transcript(file: &QueryFile, shards: usize) -> String {
             }
             (_, None) => engine.run(statement).expect("statement runs"),
         };
-        out += &render(&result, Format::Table);
+        out += &render(&result, file.format);
         out += "\n";
-    }
-    out + &hits(&mut engine, &statements)
-}
-
-/// The rule hits, one JSON line each, when the file creates rules.
-fn hits(engine: &mut Engine, statements: &[Statement]) -> String {
-    if !statements.iter().any(is_rule_change) {
-        return String::new();
-    }
-    let hits = engine.rule_hits().expect("hits are delivered");
-    let mut out = format!("-- rule hits ({})\n", hits.len());
-    for hit in hits {
-        out += &format!("{}\n", hit.to_json());
     }
     out
 }
 
 fn results(file: &QueryFile, shards: usize) -> Vec<String> {
     let (mut engine, statements, early) = engine_for(file, shards);
-    let mut out: Vec<String> = statements
+    statements
         .iter()
         .zip(early)
         .map(|(s, early)| {
             let result = early.unwrap_or_else(|| engine.run(s).expect("query runs"));
             render(&result, Format::Json)
         })
-        .collect();
-    out.push(hits(&mut engine, &statements));
-    out
+        .collect()
 }
 
 #[test]
@@ -202,7 +198,9 @@ fn every_job_of_the_spec_has_a_saved_query() {
         .iter()
         .filter_map(|f| f.path.file_name()?.to_str().map(str::to_string))
         .collect();
-    for job in ["j1_", "j2_", "j3_", "j6_", "j7_", "j8_", "j9_"] {
+    for job in [
+        "j1_", "j2_", "j3_", "j4_", "j6_", "j7_", "j8_", "j9_", "j10_", "j11_", "j12_",
+    ] {
         assert!(
             names.iter().any(|n| n.starts_with(job)),
             "no saved query for {job} in {names:?}"

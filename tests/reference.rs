@@ -59,9 +59,10 @@ fn config() -> ProptestConfig {
 // ---------------------------------------------------------------------------
 // Running both sides
 
-fn start_engine(s: &Scenario, shards: usize) -> Engine {
+fn start_engine(s: &Scenario, shards: usize, recent_events: usize) -> Engine {
     let mut config = Config::new(Schema::preset(s.preset.preset().name).expect("a preset"));
     config.shards = shards;
+    config.recent_events = recent_events;
     config.retention = Duration::from_millis(s.retention_ms as u64);
     config.max_jump = Duration::from_millis(s.max_jump_ms as u64);
     Engine::start(config).expect("the engine starts")
@@ -80,9 +81,19 @@ fn limits(s: &Scenario) -> Limits {
 fn replay(
     s: &Scenario,
     shards: usize,
+    check: impl FnMut(&mut Engine, &Admitted) -> Result<(), TestCaseError>,
+) -> Result<(), TestCaseError> {
+    replay_keeping(s, shards, tally::engine::DEFAULT_RECENT_EVENTS, check)
+}
+
+/// [`replay`] on an engine whose ring keeps `recent_events` raw events.
+fn replay_keeping(
+    s: &Scenario,
+    shards: usize,
+    recent_events: usize,
     mut check: impl FnMut(&mut Engine, &Admitted) -> Result<(), TestCaseError>,
 ) -> Result<(), TestCaseError> {
-    let mut engine = start_engine(s, shards);
+    let mut engine = start_engine(s, shards, recent_events);
     let mut admitted = Admitted::default();
     for input in s.inputs() {
         engine.ingest_lines("gen", input).expect("ingest");
@@ -352,6 +363,126 @@ fn queries(q: impl Strategy<Value = Query>) -> impl Strategy<Value = Vec<Query>>
     proptest::collection::vec(q, 1..8)
 }
 
+/// Raw-event queries (no aggregates) read the ring of the last
+/// `recent_events` accepted events: the reference keeps every accepted
+/// event in admission order, so the ring is its tail.
+fn check_raw_queries(
+    s: &Scenario,
+    recent_events: usize,
+    window_ms: i64,
+    limit: u64,
+) -> Result<(), TestCaseError> {
+    let window_ms = window_ms.min(s.retention_ms);
+    let p = s.preset.preset();
+    let (time, user, item, kind) = (p.time, p.keys[0], p.keys[1], p.dims[0].0);
+    let unordered = format!(
+        "SELECT {time}, {user}, {item}, {kind} FROM events WINDOW {}s",
+        window_ms / 1000
+    );
+    let ordered = format!(
+        "SELECT {time}, {user}, {item}, {kind} FROM events \
+         ORDER BY {time} DESC, {user} LIMIT {limit} WINDOW {}s",
+        window_ms / 1000
+    );
+    replay_keeping(s, s.shards, recent_events, |engine, admitted| {
+        let Some(now) = admitted.now else {
+            return Ok(());
+        };
+        let kept = &admitted.events[admitted.events.len().saturating_sub(recent_events)..];
+        let rows: Vec<(i64, Vec<Value>)> = kept
+            .iter()
+            .filter(|e| reference_model::query::in_window(e.ts, now, window_ms))
+            .map(|e| {
+                let kind = e.dims[0].as_deref().map_or(Value::Null, Value::str);
+                let row = vec![
+                    Value::str(&tally::time::format_timestamp(e.ts)),
+                    Value::Int(e.keys[0]),
+                    Value::Int(e.keys[1]),
+                    kind,
+                ];
+                (e.ts, row)
+            })
+            .collect();
+        let want: Vec<Vec<Value>> = rows.iter().map(|(_, r)| r.clone()).collect();
+        let got = run(engine, &unordered)?.rows;
+        prop_assert!(
+            got == want,
+            "{}\n  expected:\n{}\n  got:\n{}",
+            unordered,
+            show(&want),
+            show(&got)
+        );
+
+        let mut sorted = rows;
+        // Stable: ties keep arrival order, as the engine promises.
+        sorted.sort_by(|(ta, a), (tb, b)| tb.cmp(ta).then(a[1].total_cmp(&b[1])));
+        let want: Vec<Vec<Value>> = sorted
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, r)| r)
+            .collect();
+        let got = run(engine, &ordered)?.rows;
+        prop_assert!(
+            got == want,
+            "{}\n  expected:\n{}\n  got:\n{}",
+            ordered,
+            show(&want),
+            show(&got)
+        );
+        Ok(())
+    })
+}
+
+/// `GROUP BY TIME_BUCKET(w, time)` with a running total, against counting
+/// events per bucket by hand: every bucket from the one holding the
+/// window's first pane to the one holding now, empty ones included.
+fn check_bucket_queries(s: &Scenario, window_ms: i64, widths: &[i64]) -> Result<(), TestCaseError> {
+    let window_ms = window_ms.min(s.retention_ms);
+    let pane = if window_ms <= 3_600_000 { 1000 } else { 60_000 };
+    let time = s.preset.preset().time;
+    replay(s, s.shards, |engine, admitted| {
+        for &w in widths {
+            let width = w * pane;
+            let sql = format!(
+                "SELECT TIME_BUCKET('{}s', {time}) AS b, COUNT(*) AS n, CUMULATIVE(n) AS c \
+                 FROM events GROUP BY b ORDER BY b WINDOW {}s",
+                width / 1000,
+                window_ms / 1000
+            );
+            let mut want = Vec::new();
+            if let Some(now) = admitted.now {
+                let first_pane_ms = (now.div_euclid(pane) - window_ms / pane + 1) * pane;
+                let (first, last) = (first_pane_ms.div_euclid(width), now.div_euclid(width));
+                let mut running = 0;
+                for b in first..=last {
+                    let n = admitted
+                        .events
+                        .iter()
+                        .filter(|e| reference_model::query::in_window(e.ts, now, window_ms))
+                        .filter(|e| e.ts.div_euclid(width) == b)
+                        .count() as i64;
+                    running += n;
+                    want.push(vec![
+                        Value::str(&tally::time::format_timestamp(b * width)),
+                        Value::Int(n),
+                        Value::Int(running),
+                    ]);
+                }
+            }
+            let got = run(engine, &sql)?.rows;
+            prop_assert!(
+                got == want,
+                "{}\n  now = {:?}\n  expected:\n{}\n  got:\n{}",
+                sql,
+                admitted.now.map(tally::time::format_timestamp),
+                show(&want),
+                show(&got)
+            );
+        }
+        Ok(())
+    })
+}
+
 // ---------------------------------------------------------------------------
 // Properties
 
@@ -405,6 +536,25 @@ proptest! {
     #[test]
     fn grouped_by_dimension_matches(s in scenario(1..300), qs in queries(dim_group_query())) {
         check_queries(&s, s.shards, &qs)?;
+    }
+
+    #[test]
+    fn raw_event_queries_match(
+        s in scenario(1..300),
+        recent in select(vec![1usize, 7, 60, 100_000]),
+        window_ms in window(),
+        limit in 0u64..12,
+    ) {
+        check_raw_queries(&s, recent, window_ms, limit)?;
+    }
+
+    #[test]
+    fn time_buckets_match(
+        s in scenario(1..300),
+        window_ms in window(),
+        widths in proptest::collection::vec(select(vec![1i64, 7, 60, 120]), 1..3),
+    ) {
+        check_bucket_queries(&s, window_ms, &widths)?;
     }
 
     #[test]

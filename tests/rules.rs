@@ -634,6 +634,22 @@ fn bad_rules_are_refused_with_a_reason() {
             format!("CREATE RULE r AS {base} GROUP BY usr_id HAVING n > 2 WINDOW 1m"),
             "did you mean 'user_id'",
         ),
+        (
+            format!("CREATE RULE r AS {base} GROUP BY user_id HAVING MEDIAN(metadata.view_duration_ms) > 2 WINDOW 1m"),
+            "MEDIAN, PERCENTILE and COUNT(DISTINCT ...) are not supported in rules yet",
+        ),
+        (
+            "CREATE RULE r AS SELECT user_id, COUNT(DISTINCT video_id) AS v FROM events \
+             GROUP BY user_id HAVING v > 2 WINDOW 1m"
+                .to_string(),
+            "not supported in rules yet",
+        ),
+        (
+            "CREATE RULE r AS SELECT user_id, TIME_BUCKET(1m, timestamp) AS b, COUNT(*) AS n \
+             FROM events GROUP BY user_id, b HAVING n > 2 WINDOW 1h"
+                .to_string(),
+            "GROUP BY exactly one actor key",
+        ),
         ("DROP RULE nope".to_string(), "unknown rule 'nope'; there are no rules"),
     ] {
         let e = error(&mut engine, &sql);
@@ -647,4 +663,57 @@ fn bad_rules_are_refused_with_a_reason() {
     assert_eq!(dropped[0].rows[0][0], tally::Value::str("r"));
     assert!(dropped[1].rows.is_empty());
     engine.execute(&ok).expect("the name is free again");
+}
+
+/// `FROM rule_hits` reads the hits as rows: the fields every hit has, then
+/// every rule's select-list columns, NULL where a hit's rule lacks one.
+#[test]
+fn rule_hits_are_rows_for_sql() {
+    let mut engine =
+        Engine::start(Config::new(Schema::preset("reels").expect("a preset"))).expect("starts");
+    engine
+        .execute(
+            "CREATE RULE busy AS SELECT user_id, COUNT(*) AS n FROM events \
+             GROUP BY user_id HAVING n >= 2 WINDOW 10s; \
+             CREATE RULE liked AS SELECT video_id, COUNT(*) FILTER (WHERE event_type = 'like') AS likes \
+             FROM events GROUP BY video_id HAVING likes >= 2 WINDOW 10s",
+        )
+        .expect("created");
+    let mut rng = Rng(3);
+    let lines: Vec<String> = (0..4)
+        .map(|i| {
+            let mut line = line(i, BASE_MS + i as i64 * 1000, 1, 0, &mut rng);
+            for t in TYPES {
+                line = line.replace(&format!("\"{t}\""), "\"like\"");
+            }
+            line
+        })
+        .collect();
+    engine.ingest_lines("s", &lines).expect("ingest");
+    let result = engine
+        .execute("SELECT rule, kind, key, window_end, n, likes FROM rule_hits ORDER BY rule")
+        .expect("rule_hits answers")
+        .remove(0);
+    let text: Vec<String> = result
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        text,
+        vec![
+            "busy users 1 2025-01-15T12:00:02.000Z 2 NULL",
+            "liked videos 100 2025-01-15T12:00:02.000Z NULL 2",
+        ]
+    );
+    let e = engine
+        .execute("SELECT COUNT(*) FROM rule_hits")
+        .expect_err("no aggregates on rule_hits")
+        .to_string();
+    assert!(e.contains("one row per hit"), "{e}");
 }

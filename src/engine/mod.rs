@@ -19,6 +19,7 @@
 //! shard count.
 
 mod messages;
+mod recent;
 mod router;
 mod shard;
 
@@ -38,12 +39,14 @@ use crate::ingest::{
     Admission, CellDictionary, Counters, IngestProgress, IngestSummary, Limits, Line, Merge,
     Origin, RejectFile, Verdicts,
 };
-use crate::query::{Catalog, Params, Plan, Select, Statement};
+use crate::query::{Catalog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
 use crate::rules::{Hit, Rules};
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
 use messages::{GetStats, Ingest, Query, ShardStats};
+use recent::RecentEvents;
+pub use recent::{DEFAULT_RECENT_EVENTS, MAX_RECENT_BYTES};
 pub use router::shard_of;
 use router::Router;
 use shard::Shard;
@@ -80,6 +83,9 @@ pub struct Config {
     pub reject_file: Option<PathBuf>,
     /// Where rule hits are written, one JSON object per line (`--emit`).
     pub emit: Option<PathBuf>,
+    /// How many recent accepted events raw-row queries can read (also
+    /// bounded by [`MAX_RECENT_BYTES`]); 0 keeps none.
+    pub recent_events: usize,
 }
 
 impl Config {
@@ -92,6 +98,7 @@ impl Config {
             max_jump: Duration::from_secs(3600),
             reject_file: None,
             emit: None,
+            recent_events: DEFAULT_RECENT_EVENTS,
         }
     }
 }
@@ -108,6 +115,8 @@ pub struct Engine {
     cells: CellDictionary,
     counters: Counters,
     rejects: Option<RejectFile>,
+    /// Recent accepted events, for raw-row queries.
+    recent: RecentEvents,
     router: Addr<Router>,
     /// Admitted events not yet handed to the router.
     batch: Vec<Event>,
@@ -162,7 +171,8 @@ impl Engine {
             max_jump_ms: config.max_jump.as_millis() as Millis,
         });
         let (tx, rx) = std::sync::mpsc::channel();
-        let (shards, kinds) = (config.shards, schema.actors.len());
+        let shards = config.shards;
+        let shard_schema = schema.clone();
         let thread = std::thread::Builder::new()
             .name("tally-actors".into())
             .spawn(move || {
@@ -172,8 +182,9 @@ impl Engine {
                     let mut addrs = Vec::new();
                     for _ in 0..shards {
                         let arbiter = Arbiter::new();
+                        let schema = shard_schema.clone();
                         addrs.push(Shard::start_in_arbiter(&arbiter.handle(), move |_| {
-                            Shard::new(kinds, retention_ms)
+                            Shard::new(&schema, retention_ms)
                         }));
                         arbiters.push(arbiter);
                     }
@@ -187,6 +198,7 @@ impl Engine {
             .recv()
             .map_err(|_| Error::Internal("the actor system failed to start".into()))?;
         Ok(Engine {
+            recent: RecentEvents::new(config.recent_events),
             parser: LineParser::new(schema.clone()),
             cells: admission.cells.dictionary(),
             admission,
@@ -238,22 +250,19 @@ impl Engine {
     /// Runs one parsed statement. It sees every event ingested before it.
     pub fn run(&mut self, statement: &Statement) -> Result<ResultSet> {
         match statement {
+            Statement::Select(select) if crate::query::is_raw(select) => {
+                let plan = self.plan_raw(select)?;
+                self.run_raw(&plan)
+            }
+            Statement::Explain(select) if crate::query::is_raw(select) => {
+                Ok(explain(&self.plan_raw(select)?))
+            }
             Statement::Select(select) => {
                 let plan = self.plan(select)?;
                 self.sync()?;
                 block(self.router.send(Query(Arc::new(plan))))?
             }
-            Statement::Explain(select) => {
-                let plan = self.plan(select)?;
-                Ok(ResultSet {
-                    columns: vec!["plan".into()],
-                    rows: plan
-                        .to_string()
-                        .lines()
-                        .map(|l| vec![Value::str(l)])
-                        .collect(),
-                })
-            }
+            Statement::Explain(select) => Ok(explain(&self.plan(select)?)),
             Statement::ShowStats => self.stats(),
             // Rule changes take effect between two events: everything
             // ingested before is applied under the old rules first.
@@ -277,13 +286,6 @@ impl Engine {
 
     /// Plans a select against the current schema, cells and clock.
     pub fn plan(&mut self, select: &Select) -> Result<Plan> {
-        if select.from == "rule_hits" {
-            return Err(Error::Query(
-                "rule hits are not queryable with SQL in this version; see SHOW RULES, \
-                 or write them to a file with --emit FILE"
-                    .into(),
-            ));
-        }
         let cells = self.cells.snapshot();
         let now_ms = self.admission.now_ms();
         crate::query::plan(select, &catalog(&self.schema, &self.config, now_ms, &cells))
@@ -333,6 +335,55 @@ impl Engine {
         Ok(())
     }
 
+    /// Plans a raw-row query (no aggregates) against the current schema and
+    /// clock.
+    pub fn plan_raw(&mut self, select: &Select) -> Result<RawPlan> {
+        let now_ms = self.admission.now_ms();
+        let catalog = catalog(&self.schema, &self.config, now_ms, &[]);
+        let hit_columns = self.rules.hit_columns();
+        crate::query::plan_raw(select, &catalog, self.recent.capacity(), &hit_columns)
+    }
+
+    /// Runs a raw-row query over the ring of recent events (or the recent
+    /// rule hits), oldest first; without ORDER BY the scan stops at LIMIT.
+    fn run_raw(&mut self, plan: &RawPlan) -> Result<ResultSet> {
+        let stop = plan.stops_at_limit().unwrap_or(usize::MAX);
+        let mut rows = Vec::new();
+        if plan.source == RawSource::RuleHits {
+            self.sync()?;
+            for (seq, hit) in self.rules.recent().iter().enumerate() {
+                if rows.len() >= stop {
+                    break;
+                }
+                let json = hit.to_json();
+                let row = RawRow {
+                    json: &json,
+                    ts_ms: None,
+                };
+                rows.extend(plan.row(&row, seq as u64));
+            }
+            return Ok(plan.finish(rows));
+        }
+        for event in self.recent.iter() {
+            if rows.len() >= stop {
+                break;
+            }
+            if plan.window.is_some_and(|w| !w.contains(event.ts_ms)) {
+                continue;
+            }
+            // Accepted lines are valid JSON; a line that is not is skipped.
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(&event.text) else {
+                continue;
+            };
+            let row = RawRow {
+                json: &json,
+                ts_ms: Some(event.ts_ms),
+            };
+            rows.extend(plan.row(&row, event.seq));
+        }
+        Ok(plan.finish(rows))
+    }
+
     /// `SHOW STATS`: one row per counter.
     pub fn stats(&mut self) -> Result<ResultSet> {
         self.sync()?;
@@ -360,6 +411,10 @@ impl Engine {
         rows.push((
             "state.remembered_ids".into(),
             Value::Int(self.admission.remembered_ids() as i64),
+        ));
+        rows.push((
+            "state.recent_events".into(),
+            Value::Int(self.recent.len() as i64),
         ));
         rows.push(("shards".into(), Value::Int(self.config.shards as i64)));
         let now = self.admission.now_ms().map_or(Value::Null, |t| {
@@ -450,18 +505,32 @@ impl Engine {
                 .offer(origin.clone(), parsed, &bytes, verdicts),
             Err(reject) => verdicts.reject(origin.clone(), reject),
         }
-        self.settle(verdicts, Some((&origin, &bytes)))
+        self.settle(verdicts, Some((&origin, bytes)))
     }
 
     /// Counts and records verdicts, and hands full batches to the router.
-    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
+    /// `line` is the line just offered, if any: its text goes to the reject
+    /// file or, once accepted, to the ring of recent events.
+    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, Vec<u8>)>) -> Result<()> {
         for r in verdicts.rejected.drain(..) {
             self.counters.reject(r.reject.reason);
             if let Some(file) = &mut self.rejects {
                 let current = line
+                    .as_ref()
                     .filter(|(o, _)| **o == r.origin)
-                    .map(|(_, bytes)| bytes);
+                    .map(|(_, bytes)| bytes.as_slice());
                 file.write(&r.origin, &r.reject, r.text.as_deref().or(current))?;
+            }
+        }
+        let mut current = line.map(|(_, bytes)| bytes);
+        for (event, text) in verdicts
+            .admitted
+            .iter()
+            .zip(verdicts.admitted_text.drain(..))
+        {
+            let text = text.map(Vec::from).or_else(|| current.take());
+            if let Some(text) = text {
+                self.recent.push(event.ts_ms, text);
             }
         }
         self.counters.accepted += verdicts.admitted.len() as u64;
@@ -524,6 +593,18 @@ fn catalog<'a>(
         now_ms,
         retention_ms: config.retention.as_millis() as Millis,
         shards: config.shards,
+    }
+}
+
+/// `EXPLAIN`: a plan's tree, one row per line.
+fn explain(plan: &dyn std::fmt::Display) -> ResultSet {
+    ResultSet {
+        columns: vec!["plan".into()],
+        rows: plan
+            .to_string()
+            .lines()
+            .map(|l| vec![Value::str(l)])
+            .collect(),
     }
 }
 

@@ -188,11 +188,7 @@ fn merge(into: &mut Groups, from: Groups) {
     }
     for (key, accs) in from {
         match into.get_mut(&key) {
-            Some(existing) => {
-                for (a, b) in existing.iter_mut().zip(&accs) {
-                    a.merge(b);
-                }
-            }
+            Some(existing) => existing.merge(accs),
             None => {
                 into.insert(key, accs);
             }

@@ -14,11 +14,11 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
-use crate::event::Key;
+use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
 use crate::rules::Watcher;
 use crate::time::Millis;
-use crate::window::{PaneStore, FINE_SPAN_SECS};
+use crate::window::{hash_key, PaneStore, SketchInput, SketchLayout, FINE_SPAN_SECS};
 
 /// A virtual actor: one user's (video's, item's...) rolling state. Its kind
 /// and key are the map it lives in and its key there.
@@ -32,6 +32,11 @@ pub struct Shard {
     entities: Vec<HashMap<Key, Entity>>,
     /// This shard's share of the global state.
     global: PaneStore,
+    /// Which sketches the global partial and each actor kind keep.
+    global_sketches: SketchLayout,
+    entity_sketches: Vec<SketchLayout>,
+    /// Where each sketched distinct column's value comes from.
+    distinct_sources: Vec<DistinctSource>,
     retention_ms: Millis,
     /// Passivation sweeps run when the clock passes this.
     next_sweep_ms: Millis,
@@ -44,10 +49,20 @@ pub struct Shard {
 }
 
 impl Shard {
-    pub fn new(kinds: usize, retention_ms: Millis) -> Shard {
+    pub fn new(schema: &Schema, retention_ms: Millis) -> Shard {
+        let kinds = schema.actors.len();
         Shard {
             entities: (0..kinds).map(|_| HashMap::new()).collect(),
             global: PaneStore::default(),
+            global_sketches: SketchLayout::global(schema),
+            entity_sketches: (0..kinds)
+                .map(|k| SketchLayout::entity(schema, k))
+                .collect(),
+            distinct_sources: schema
+                .distinct_sources()
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect(),
             retention_ms,
             next_sweep_ms: Millis::MIN,
             passivated: 0,
@@ -61,8 +76,23 @@ impl Shard {
         let now_ms = routed.clock_ms;
         self.fold_clock_ms = self.fold_clock_ms.max(now_ms);
         let fine_from_sec = self.fold_clock_ms.div_euclid(1000) - FINE_SPAN_SECS + 1;
+        // Each sketched distinct value is hashed once per event, here on
+        // the shard's thread rather than on the ingest thread.
+        let mut hashes = [0u64; MAX_DISTINCT_SKETCHES];
+        for (h, source) in hashes.iter_mut().zip(&self.distinct_sources) {
+            *h = match *source {
+                DistinctSource::Key(k) => e.keys.get(k).map_or(0, hash_key),
+                DistinctSource::Attribute(j) => e.attr_hashes.get(j).copied().unwrap_or(0),
+            };
+        }
+        let hashes = &hashes[..self.distinct_sources.len()];
         if routed.targets & GLOBAL_TARGET != 0 {
-            self.global.add(e.ts_ms, e.cell, &e.metrics, now_ms);
+            let input = SketchInput {
+                layout: &self.global_sketches,
+                hashes,
+            };
+            self.global
+                .add_sketched(e.ts_ms, e.cell, &e.metrics, input, now_ms);
         }
         for (kind, key) in e.keys.iter().enumerate() {
             if routed.targets & (1 << kind) == 0 {
@@ -77,7 +107,13 @@ impl Shard {
                 self.watcher
                     .before_late(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);
             }
-            entity.panes.add(e.ts_ms, e.cell, &e.metrics, now_ms);
+            let input = SketchInput {
+                layout: &self.entity_sketches[kind],
+                hashes,
+            };
+            entity
+                .panes
+                .add_sketched(e.ts_ms, e.cell, &e.metrics, input, now_ms);
             if watched {
                 self.watcher
                     .check(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);

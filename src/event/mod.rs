@@ -8,4 +8,7 @@ mod schema;
 
 pub use model::{CellId, DimValues, Event, Key};
 pub use parse::{LineParser, Parsed, Reason, Reject};
-pub use schema::{lookup, ActorKind, Field, FieldType, Schema, TimeSource, PRESETS};
+pub use schema::{
+    lookup, ActorKind, DistinctSource, Field, FieldType, Schema, TimeSource, MAX_DISTINCT_SKETCHES,
+    PRESETS,
+};

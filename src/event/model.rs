@@ -55,6 +55,11 @@ pub struct Event {
     pub keys: Box<[Key]>,
     /// NaN marks an absent metric: JSON cannot carry NaN, so it is free.
     pub metrics: Box<[f64]>,
+    /// Hashes of the attributes declared distinct
+    /// ([`crate::event::Schema::hashed_attributes`]), for their distinct
+    /// sketches; 0 marks an absent value. Empty (no allocation) when the
+    /// schema declares none.
+    pub attr_hashes: Box<[u64]>,
 }
 
 /// Dimension values are strings, integers, booleans or NULL (never floats),

@@ -13,6 +13,7 @@ use super::model::Key;
 use super::schema::{Field, FieldType, Schema, TimeSource};
 use crate::time::{parse_timestamp_number, parse_timestamp_str, Millis};
 use crate::value::Value;
+use crate::window::{hash_bytes, hash_int, nonzero};
 
 /// Why a line was rejected. The names are part of the interface: they appear
 /// in `SHOW STATS` as `rejected.<name>` and in reject files.
@@ -82,6 +83,8 @@ pub struct Parsed {
     pub dims: Box<[Value]>,
     /// NaN = absent.
     pub metrics: Box<[f64]>,
+    /// See [`super::Event::attr_hashes`].
+    pub attr_hashes: Box<[u64]>,
 }
 
 /// Parses lines under one schema.
@@ -92,6 +95,8 @@ pub struct LineParser {
     tree: FieldTree,
     slots: usize,
     layout: Layout,
+    /// [`Schema::hashed_attributes`], computed once.
+    hashed: Box<[usize]>,
 }
 
 /// Slot numbers of each role, in [`Schema::columns`] order.
@@ -131,6 +136,7 @@ impl LineParser {
             tree: FieldTree::new(columns.iter().map(String::as_str)),
             slots: columns.len(),
             layout: Layout::of(&schema),
+            hashed: schema.hashed_attributes().into(),
             schema,
         }
     }
@@ -177,12 +183,22 @@ impl LineParser {
         for (a, raw) in s.attributes.iter().zip(&slots[at.attributes..]) {
             typed(raw, a)?;
         }
+        let attr_hashes = self
+            .hashed
+            .iter()
+            .map(|&a| match &slots[at.attributes + a] {
+                Raw::Int(i) => nonzero(hash_int(*i)),
+                Raw::Str(s) => nonzero(hash_bytes(s.as_bytes())),
+                _ => 0,
+            })
+            .collect();
         Ok(Parsed {
             ts_ms,
             id_hash,
             keys,
             dims,
             metrics,
+            attr_hashes,
         })
     }
 }

@@ -112,7 +112,30 @@ pub struct Schema {
     /// Other fields checked for type but not aggregated (e.g. `creator_id`).
     #[serde(default)]
     pub attributes: Vec<Field>,
+    /// Metrics that keep a percentile sketch per pane, for `MEDIAN` and
+    /// `PERCENTILE`. Sketches cost memory per slot, so they are declared.
+    #[serde(default)]
+    pub percentiles: Vec<String>,
+    /// Columns `COUNT(DISTINCT x)` may count: actor keys and int/string
+    /// attributes keep a HyperLogLog per pane; dimensions are counted
+    /// exactly from the cells and cost nothing.
+    #[serde(default)]
+    pub distinct: Vec<String>,
 }
+
+/// Where the value of a declared distinct column comes from, for the
+/// sketches of [`crate::window`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistinctSource {
+    /// Actor key `k` of the event.
+    Key(usize),
+    /// The `j`-th entry of [`crate::event::Event::attr_hashes`], the hash of
+    /// attribute [`Schema::hashed_attributes`]`[j]`.
+    Attribute(usize),
+}
+
+/// At most this many sketched distinct columns (keys and attributes).
+pub const MAX_DISTINCT_SKETCHES: usize = 16;
 
 /// The names of the built-in presets, in detection order.
 pub const PRESETS: [&str; 5] = ["reels", "shop", "clicks", "stats", "ledger"];
@@ -121,6 +144,7 @@ impl Schema {
     /// A built-in preset by name.
     pub fn preset(name: &str) -> Result<Schema> {
         use FieldType::*;
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let actor = |name: &str, key: &str, key_type| ActorKind {
             name: name.into(),
             key: key.into(),
@@ -148,6 +172,8 @@ impl Schema {
                     Field::new("creator_id", Int, false),
                     Field::new("session_id", String, false),
                 ],
+                percentiles: names(&["metadata.view_duration_ms", "metadata.video_position"]),
+                distinct: names(&["user_id", "video_id", "creator_id"]),
             },
             "shop" => Schema {
                 name: "shop".into(),
@@ -161,6 +187,8 @@ impl Schema {
                 dimensions: vec![Field::new("event", String, true)],
                 metrics: vec![Field::new("price", Float, false)],
                 attributes: vec![],
+                percentiles: names(&["price"]),
+                distinct: names(&["customer_id", "item_id"]),
             },
             "clicks" => Schema {
                 name: "clicks".into(),
@@ -171,6 +199,8 @@ impl Schema {
                 dimensions: vec![Field::new("type", String, true)],
                 metrics: vec![Field::new("payload.value", Float, false)],
                 attributes: vec![Field::new("payload.notes", String, false)],
+                percentiles: names(&["payload.value"]),
+                distinct: names(&["user"]),
             },
             "stats" => Schema {
                 name: "stats".into(),
@@ -181,6 +211,8 @@ impl Schema {
                 dimensions: vec![],
                 metrics: vec![Field::new("value", Float, true)],
                 attributes: vec![],
+                percentiles: names(&["value"]),
+                distinct: vec![],
             },
             "ledger" => Schema {
                 name: "ledger".into(),
@@ -191,6 +223,8 @@ impl Schema {
                 dimensions: vec![Field::new("category", String, true)],
                 metrics: vec![Field::new("value", Float, true)],
                 attributes: vec![],
+                percentiles: names(&["value"]),
+                distinct: vec![],
             },
             other => {
                 return Err(Error::InvalidInput(format!(
@@ -243,6 +277,36 @@ impl Schema {
                 return bad(format!("metric '{}' must be int or float", m.field));
             }
         }
+        for p in &self.percentiles {
+            if self.metric(p).is_none() {
+                return bad(format!(
+                    "percentiles: '{p}' is not a metric; percentile sketches are kept for metrics ({})",
+                    self.metrics.iter().map(|m| m.field.as_str()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        for d in &self.distinct {
+            let attribute = self.attributes.iter().find(|a| &a.field == d);
+            let ok = self.actor(d).is_some()
+                || self.dimension(d).is_some()
+                || attribute.is_some_and(|a| matches!(a.ty, FieldType::Int | FieldType::String));
+            if !ok {
+                let why = if self.metric(d).is_some() {
+                    "it is a metric; distinct counts are kept for actor keys, dimensions and \
+                     int or string attributes"
+                } else if attribute.is_some() {
+                    "only int or string attributes can be counted"
+                } else {
+                    "declare an actor key, a dimension or an attribute"
+                };
+                return bad(format!("distinct: cannot count '{d}': {why}"));
+            }
+        }
+        if self.distinct_sources().len() > MAX_DISTINCT_SKETCHES {
+            return bad(format!(
+                "distinct: at most {MAX_DISTINCT_SKETCHES} actor keys and attributes"
+            ));
+        }
         if let Some(t) = &self.type_field {
             if self.dimension(t).is_none() {
                 return bad(format!(
@@ -278,6 +342,44 @@ impl Schema {
 
     pub fn actor(&self, key: &str) -> Option<usize> {
         self.actors.iter().position(|a| a.key == key)
+    }
+
+    /// The metrics (by index) declared in [`Schema::percentiles`].
+    pub fn percentile_metrics(&self) -> Vec<usize> {
+        self.percentiles
+            .iter()
+            .filter_map(|p| self.metric(p))
+            .collect()
+    }
+
+    /// The declared distinct columns that need a sketch (actor keys and
+    /// attributes; dimensions are counted exactly), in declaration order.
+    pub fn distinct_sources(&self) -> Vec<(String, DistinctSource)> {
+        let hashed = self.hashed_attributes();
+        self.distinct
+            .iter()
+            .filter_map(|d| {
+                let source = match self.actor(d) {
+                    Some(k) => DistinctSource::Key(k),
+                    None => {
+                        let a = self.attributes.iter().position(|a| &a.field == d)?;
+                        DistinctSource::Attribute(hashed.iter().position(|&h| h == a)?)
+                    }
+                };
+                Some((d.clone(), source))
+            })
+            .collect()
+    }
+
+    /// The attributes (by index) declared distinct: the parser hashes their
+    /// values into [`crate::event::Event::attr_hashes`], in this order.
+    pub fn hashed_attributes(&self) -> Vec<usize> {
+        self.attributes
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| self.distinct.contains(&a.field))
+            .map(|(i, _)| i)
+            .collect()
     }
 
     /// Picks the preset that fits the sample lines best: the one under which
@@ -390,6 +492,46 @@ impl fmt::Display for Schema {
                 a.field, a.ty
             )?;
         }
+        if !self.percentiles.is_empty() {
+            writeln!(
+                f,
+                "  percentile sketches (MEDIAN, PERCENTILE): {} — global state and every actor",
+                self.percentiles.join(", ")
+            )?;
+        }
+        let sketched: Vec<String> = self
+            .distinct_sources()
+            .iter()
+            .map(|(name, source)| {
+                let mut kept = vec!["global".to_string()];
+                if let DistinctSource::Key(k) = source {
+                    kept.extend(
+                        (0..self.actors.len())
+                            .filter(|o| o != k)
+                            .map(|o| self.actors[o].name.clone()),
+                    );
+                }
+                format!("{name} ({})", kept.join(", "))
+            })
+            .collect();
+        if !sketched.is_empty() {
+            writeln!(
+                f,
+                "  distinct sketches (COUNT(DISTINCT)): {}",
+                sketched.join(", ")
+            )?;
+        }
+        if !self.dimensions.is_empty() {
+            writeln!(
+                f,
+                "  exact distinct counts (COUNT(DISTINCT) of dimensions, no sketch): {}",
+                self.dimensions
+                    .iter()
+                    .map(|d| d.field.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )?;
+        }
         Ok(())
     }
 }
@@ -430,6 +572,28 @@ mod tests {
         assert_eq!(s.name, "ledger");
         let err = Schema::detect([r#"{"foo":1}"#]).unwrap_err().to_string();
         assert!(err.contains("match none of the presets"), "{err}");
+    }
+
+    #[test]
+    fn sketch_declarations_default_to_none_and_are_validated() {
+        let old = r#"{"name":"o","time":"arrival","metrics":[{"field":"amount","type":"float"}],
+                      "attributes":[{"field":"f","type":"float"}]}"#;
+        let s: Schema = serde_json::from_str(old).unwrap();
+        assert!(s.percentiles.is_empty() && s.distinct.is_empty());
+        s.validate().unwrap();
+        let bad = |f: fn(&mut Schema)| {
+            let mut s = s.clone();
+            f(&mut s);
+            s.validate().unwrap_err().to_string()
+        };
+        assert!(bad(|s| s.percentiles = vec!["f".into()]).contains("not a metric"));
+        assert!(bad(|s| s.distinct = vec!["amount".into()]).contains("it is a metric"));
+        assert!(bad(|s| s.distinct = vec!["f".into()]).contains("int or string attributes"));
+        assert!(bad(|s| s.distinct = vec!["nope".into()]).contains("cannot count 'nope'"));
+        let reels = Schema::preset("reels").unwrap();
+        assert_eq!(reels.hashed_attributes(), [0], "creator_id");
+        let shown = reels.to_string();
+        assert!(shown.contains("distinct sketches (COUNT(DISTINCT)): user_id (global, videos)"));
     }
 
     #[test]

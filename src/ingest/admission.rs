@@ -60,6 +60,9 @@ pub struct Rejected {
 #[derive(Debug, Default)]
 pub struct Verdicts {
     pub admitted: Vec<Event>,
+    /// Parallel to `admitted`: the line of an event admitted from the
+    /// future guard's hold, `None` for the line being offered.
+    pub admitted_text: Vec<Option<Box<[u8]>>>,
     pub rejected: Vec<Rejected>,
 }
 
@@ -148,17 +151,13 @@ impl Admission {
             });
             if self.held.len() >= JUMP_CONFIRMATIONS {
                 for held in std::mem::take(&mut self.held) {
-                    let before = out.rejected.len();
-                    self.admit(held.origin, held.parsed, held.ts, out);
-                    if let Some(r) = out.rejected.get_mut(before) {
-                        r.text = Some(held.text);
-                    }
+                    self.admit(held.origin, held.parsed, held.ts, Some(held.text), out);
                 }
             }
             return;
         }
         self.reject_held(out);
-        self.admit(origin, parsed, ts, out);
+        self.admit(origin, parsed, ts, None, out);
     }
 
     /// End of input: held events were never confirmed.
@@ -182,7 +181,22 @@ impl Admission {
     }
 
     /// The checks against the past: too late, duplicate, cell limit.
-    fn admit(&mut self, origin: Origin, parsed: Parsed, ts: Millis, out: &mut Verdicts) {
+    /// `text` is the line when it is not the one being offered.
+    fn admit(
+        &mut self,
+        origin: Origin,
+        parsed: Parsed,
+        ts: Millis,
+        text: Option<Box<[u8]>>,
+        out: &mut Verdicts,
+    ) {
+        let reject = |out: &mut Verdicts, origin, reject, text| {
+            out.rejected.push(Rejected {
+                origin,
+                reject,
+                text,
+            })
+        };
         let now = self.now_ms().unwrap_or(ts).max(ts);
         if ts <= now - self.limits.retention_ms {
             let detail = format!(
@@ -190,12 +204,13 @@ impl Admission {
                 crate::time::format_timestamp(ts),
                 crate::time::format_duration(self.limits.retention_ms)
             );
-            out.reject(origin, Reject::new(Reason::TooLate, detail));
+            reject(out, origin, Reject::new(Reason::TooLate, detail), text);
             return;
         }
         if let Some(id) = parsed.id_hash {
             if self.seen.contains_key(&id) {
-                out.reject(origin, Reject::new(Reason::Duplicate, "id seen before"));
+                let r = Reject::new(Reason::Duplicate, "id seen before");
+                reject(out, origin, r, text);
                 return;
             }
         }
@@ -204,7 +219,7 @@ impl Admission {
                 "more than {} distinct dimension combinations",
                 super::cells::MAX_CELLS
             );
-            out.reject(origin, Reject::new(Reason::InvalidField, detail));
+            reject(out, origin, Reject::new(Reason::InvalidField, detail), text);
             return;
         };
         if let Some(id) = parsed.id_hash {
@@ -219,7 +234,9 @@ impl Admission {
             cell,
             keys: parsed.keys,
             metrics: parsed.metrics,
+            attr_hashes: parsed.attr_hashes,
         });
+        out.admitted_text.push(text);
     }
 
     /// Forgets ids older than retention: their events can no longer be
@@ -259,6 +276,7 @@ mod tests {
             keys: Box::new([Key::Int(1)]),
             dims: Box::new([Value::str("view")]),
             metrics: Box::new([]),
+            attr_hashes: Box::new([]),
         }
     }
 

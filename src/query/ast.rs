@@ -165,6 +165,25 @@ pub enum AggFunc {
     Min,
     Max,
     Avg,
+    /// `MEDIAN(x)`: `PERCENTILE(x, 50)`, kept apart for its column name.
+    Median,
+    /// `PERCENTILE(x, p)`, from a percentile sketch.
+    Percentile(Percent),
+    /// `APPROX_COUNT_DISTINCT(x)`: the same as `COUNT(DISTINCT x)`.
+    ApproxCountDistinct,
+}
+
+/// The p of `PERCENTILE(x, p)`: a number in 0..=100, checked by the parser
+/// (so never NaN, which makes `Eq` sound).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+impl Eq for Percent {}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 impl fmt::Display for AggFunc {
@@ -175,6 +194,9 @@ impl fmt::Display for AggFunc {
             AggFunc::Min => "min",
             AggFunc::Max => "max",
             AggFunc::Avg => "avg",
+            AggFunc::Median => "median",
+            AggFunc::Percentile(_) => "percentile",
+            AggFunc::ApproxCountDistinct => "approx_count_distinct",
         })
     }
 }
@@ -255,9 +277,10 @@ impl fmt::Display for Expr {
                 filter,
             } => {
                 let distinct = if *distinct { "DISTINCT " } else { "" };
-                match arg {
-                    Some(arg) => write!(f, "{func}({distinct}{arg})")?,
-                    None => write!(f, "{func}(*)")?,
+                match (arg, func) {
+                    (Some(arg), AggFunc::Percentile(p)) => write!(f, "{func}({arg}, {p})")?,
+                    (Some(arg), _) => write!(f, "{func}({distinct}{arg})")?,
+                    (None, _) => write!(f, "{func}(*)")?,
                 }
                 if let Some(filter) = filter {
                     write!(f, " FILTER (WHERE {filter})")?;

@@ -9,10 +9,12 @@ mod ast;
 mod parser;
 mod plan;
 mod planner;
+mod raw;
 mod scalar;
 
 pub use ast::*;
 pub use parser::{param_value, parse, Params};
-pub use plan::{Finish, FinishedRow, Groups, Plan, Route, Scan, Scratch};
+pub use plan::{Accs, Finish, FinishedRow, Groups, Plan, Route, Scan, Scratch, SketchAcc};
 pub use planner::{plan, Catalog};
+pub use raw::{is_raw, plan_raw, RawPlan, RawRow, RawSource, RULE_HIT_COLUMNS};
 pub use scalar::Scalar;

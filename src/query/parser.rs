@@ -20,7 +20,8 @@ use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
 
 use super::ast::{
-    AggFunc, BinaryOp, Expr, Literal, OrderBy, RuleDef, Select, SelectItem, Statement, UnaryOp,
+    AggFunc, BinaryOp, Expr, Literal, OrderBy, Percent, RuleDef, Select, SelectItem, Statement,
+    UnaryOp,
 };
 use crate::error::{Error, Result, SyntaxError};
 use crate::time::{parse_duration, Millis};
@@ -308,7 +309,8 @@ fn parse_select(
     params: &Params,
 ) -> Result<Select> {
     let (body, window_ms) = split_window(tokens)?;
-    let statement = run_sqlparser(dialect, body, before)?;
+    let body = quote_bucket_widths(body);
+    let statement = run_sqlparser(dialect, &body, before)?;
     let leading = body
         .first()
         .map(|t| t.token.to_string())
@@ -334,6 +336,40 @@ fn split_window(tokens: &[TokenWithSpan]) -> Result<(&[TokenWithSpan], Option<Mi
     }
     let ms = window_duration(&tokens[at], tail)?;
     Ok((&tokens[..at], Some(ms)))
+}
+
+/// `TIME_BUCKET(1h, ts)` → `TIME_BUCKET('1h', ts)`: the tokenizer splits a
+/// bare duration into a number and a word (`1 hour` too), which SQL cannot
+/// parse as an argument; a width written as a string is left as it is.
+fn quote_bucket_widths(tokens: &[TokenWithSpan]) -> Vec<TokenWithSpan> {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        if let [name, open, number, unit, after, ..] = &tokens[i..] {
+            let bare = is_word(name, "TIME_BUCKET")
+                && open.token == Token::LParen
+                && matches!(number.token, Token::Number(..))
+                && matches!(&unit.token, Token::Word(w) if w.quote_style.is_none())
+                && matches!(after.token, Token::Comma | Token::RParen);
+            if bare {
+                let text = match number.span.end == unit.span.start {
+                    true => format!("{}{}", number.token, unit.token),
+                    false => format!("{} {}", number.token, unit.token),
+                };
+                out.push(name.clone());
+                out.push(open.clone());
+                out.push(TokenWithSpan::new(
+                    Token::SingleQuotedString(text),
+                    sqlparser::tokenizer::Span::new(number.span.start, unit.span.end),
+                ));
+                i += 4;
+                continue;
+            }
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
 }
 
 /// `[-] (number [unit] | 'text' | unit)`, or nothing.
@@ -819,6 +855,9 @@ impl Lower<'_> {
                 "clauses inside a function call (ORDER BY, LIMIT, ...) are not supported: `{shown}`"
             )));
         }
+        if name == "percentile" {
+            return self.percentile(args, function.filter, &shown);
+        }
         match agg_func(&name) {
             Some(func) => self.aggregate(func, args, function.filter, &shown),
             None => self.scalar_function(name, args, function.filter.is_some(), &shown),
@@ -863,6 +902,51 @@ impl Lower<'_> {
             distinct,
             filter: filter.map(|f| self.expr(*f).map(Box::new)).transpose()?,
         })
+    }
+
+    /// `PERCENTILE(x, p)`: p a number literal in 0..=100; the rest is an
+    /// ordinary one-argument aggregate.
+    fn percentile(
+        &self,
+        mut list: sql::FunctionArgumentList,
+        filter: Option<Box<sql::Expr>>,
+        shown: &str,
+    ) -> Result<Expr> {
+        const USAGE: &str = "write PERCENTILE(column, p) with p a number from 0 to 100, \
+                             like PERCENTILE(metadata.view_duration_ms, 99)";
+        if list.args.len() != 2 {
+            return Err(unsupported(format!(
+                "PERCENTILE takes two arguments, not `{shown}`; {USAGE}"
+            )));
+        }
+        let p = match list.args.pop().map(|a| unnamed_arg(a, shown)).transpose()? {
+            Some(sql::FunctionArgExpr::Expr(e)) => self.expr(e)?,
+            _ => return Err(unsupported(format!("`{shown}`: {USAGE}"))),
+        };
+        let neg = |e: &Expr| match e {
+            Expr::Literal(Literal::Int(i)) => Some(-(*i as f64)),
+            Expr::Literal(Literal::Float(x)) => Some(-x),
+            _ => None,
+        };
+        let p = match p {
+            Expr::Literal(Literal::Int(i)) => i as f64,
+            Expr::Literal(Literal::Float(x)) => x,
+            Expr::Unary {
+                op: UnaryOp::Neg,
+                ref expr,
+            } if neg(expr).is_some() => neg(expr).unwrap_or(-1.0),
+            other => {
+                return Err(unsupported(format!(
+                    "PERCENTILE's p must be a number literal, not `{other}`; {USAGE}"
+                )))
+            }
+        };
+        if !(0.0..=100.0).contains(&p) {
+            return Err(unsupported(format!(
+                "PERCENTILE's p is {p}, outside 0..=100; {USAGE}"
+            )));
+        }
+        self.aggregate(AggFunc::Percentile(Percent(p)), list, filter, shown)
     }
 
     fn scalar_function(
@@ -1043,6 +1127,8 @@ fn agg_func(name: &str) -> Option<AggFunc> {
         "min" => AggFunc::Min,
         "max" => AggFunc::Max,
         "avg" => AggFunc::Avg,
+        "median" => AggFunc::Median,
+        "approx_count_distinct" => AggFunc::ApproxCountDistinct,
         _ => return None,
     })
 }
@@ -1347,24 +1433,42 @@ mod tests {
     }
 
     #[test]
-    fn j5_and_other_functions_stay_scalar_calls() {
+    fn j5_percentiles_and_distinct_aliases_are_aggregates() {
         let s = select(
             "SELECT MEDIAN(metadata.view_duration_ms), \
-                    Percentile(metadata.view_duration_ms, 99) FROM events WINDOW 1h",
+                    Percentile(metadata.view_duration_ms, 99.5), \
+                    approx_count_distinct(user_id) FROM events WINDOW 1h",
         );
         assert_eq!(
             s.items,
             vec![
-                item(Expr::Function {
-                    name: "median".into(),
-                    args: vec![col("metadata.view_duration_ms")]
-                }),
-                item(Expr::Function {
-                    name: "percentile".into(),
-                    args: vec![col("metadata.view_duration_ms"), int(99)]
-                }),
+                item(agg(AggFunc::Median, Some(col("metadata.view_duration_ms")))),
+                item(agg(
+                    AggFunc::Percentile(Percent(99.5)),
+                    Some(col("metadata.view_duration_ms"))
+                )),
+                item(agg(AggFunc::ApproxCountDistinct, Some(col("user_id")))),
             ]
         );
+        let SelectItem::Expr { expr, .. } = &s.items[1] else {
+            panic!("an expression")
+        };
+        assert_eq!(
+            expr.to_string(),
+            "percentile(metadata.view_duration_ms, 99.5)"
+        );
+        for (sql, expected) in [
+            ("SELECT PERCENTILE(x, 101) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, -1) FROM events", "outside 0..=100"),
+            ("SELECT PERCENTILE(x, y) FROM events", "a number literal"),
+            ("SELECT PERCENTILE(x) FROM events", "two arguments"),
+            ("SELECT PERCENTILE(x, 1, 2) FROM events", "two arguments"),
+            ("SELECT MEDIAN(x, 2) FROM events", "exactly one argument"),
+            ("SELECT MEDIAN(*) FROM events", "only COUNT(*)"),
+        ] {
+            let err = parse(sql, &Params::new()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{sql}: {err}");
+        }
     }
 
     #[test]

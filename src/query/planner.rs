@@ -9,13 +9,13 @@
 use std::sync::Arc;
 
 use super::ast::{AggFunc, BinaryOp, Expr, Literal, OrderBy, Select, SelectItem, UnaryOp};
-use super::plan::{AggInput, AggSpec, Finish, Plan, Route, Scan};
+use super::plan::{AggInput, AggSpec, Buckets, Finish, Plan, Route, Scan, NO_VALUE};
 use super::scalar::{Function, Row, Scalar};
 use crate::error::{Error, Result};
 use crate::event::{FieldType, Key, Schema, TimeSource};
 use crate::time::{format_duration, Millis};
 use crate::value::Value;
-use crate::window::{WindowSpec, FINE_SPAN_SECS};
+use crate::window::{SketchLayout, WindowSpec, FINE_SPAN_SECS};
 
 /// What the planner needs to know about the engine's state.
 pub struct Catalog<'a> {
@@ -61,6 +61,15 @@ struct Outputs<'s> {
     group_dims: Vec<usize>,
     /// Select-list aliases, usable in HAVING and ORDER BY.
     aliases: Vec<(String, &'s Expr)>,
+    /// The `TIME_BUCKET(...)` call grouped by, if any: it reads as the
+    /// group value after the dimensions.
+    bucket: Option<&'s Expr>,
+    /// The sketches the route's stores keep, and the route in words for
+    /// messages about them.
+    sketches: SketchLayout,
+    route: Route,
+    /// Sketch accumulators handed out so far.
+    sketch_accs: usize,
 }
 
 impl<'a> Planner<'a> {
@@ -78,8 +87,19 @@ impl<'a> Planner<'a> {
         let mut group_key = None;
         let mut group_dims = Vec::new();
         let mut group_by_names = Vec::new();
+        let mut bucket: Option<(&Expr, Millis)> = None;
         for g in &select.group_by {
             let g = self.resolve_alias(g, &select.items);
+            if let Some(width) = self.time_bucket(g)? {
+                if bucket.is_some() {
+                    return Err(Error::Query(
+                        "GROUP BY names two time buckets; group by one".into(),
+                    ));
+                }
+                bucket = Some((g, width));
+                group_by_names.push(g.to_string());
+                continue;
+            }
             let Expr::Column(name) = g else {
                 return Err(Error::Query(format!(
                     "GROUP BY {g}: group by columns (actor keys or dimensions), not expressions"
@@ -160,17 +180,38 @@ impl<'a> Planner<'a> {
         if dim_groups.is_empty() {
             dim_groups.push(vec![Value::Null; group_dims.len()]);
         }
+        let buckets = bucket
+            .map(|(_, width)| {
+                self.buckets(
+                    &window,
+                    width,
+                    group_key.is_none() && group_dims.is_empty(),
+                    dim_groups.len(),
+                )
+            })
+            .transpose()?;
 
         // Select list, HAVING, ORDER BY over finished groups.
+        let sketches = match &route {
+            Route::Global => SketchLayout::global(self.schema),
+            Route::Point { kind, .. } | Route::FanOut { kind } => {
+                SketchLayout::entity(self.schema, *kind)
+            }
+        };
         let mut out = Outputs {
             aggs: Vec::new(),
             agg_exprs: Vec::new(),
             group_key,
             group_dims,
             aliases: Vec::new(),
+            bucket: bucket.map(|(e, _)| e),
+            sketches,
+            route: route.clone(),
+            sketch_accs: 0,
         };
         let mut columns = Vec::new();
         let mut outputs = Vec::new();
+        let mut cumulative = Vec::new();
         for item in &select.items {
             match item {
                 SelectItem::Wildcard => {
@@ -181,7 +222,19 @@ impl<'a> Planner<'a> {
                     ))
                 }
                 SelectItem::Expr { expr, alias } => {
-                    outputs.push(self.lower_output(expr, &mut out, true)?);
+                    let inner = match expr {
+                        Expr::Function { name, args } if name == "cumulative" => {
+                            let [arg] = args.as_slice() else {
+                                return Err(Error::Query(
+                                    "CUMULATIVE takes one argument: CUMULATIVE(n)".into(),
+                                ));
+                            };
+                            cumulative.push(outputs.len());
+                            arg
+                        }
+                        other => other,
+                    };
+                    outputs.push(self.lower_output(inner, &mut out, true)?);
                     let name = alias.clone().unwrap_or_else(|| default_name(expr));
                     if let Some(alias) = alias {
                         out.aliases.push((alias.clone(), expr));
@@ -230,8 +283,11 @@ impl<'a> Planner<'a> {
             order,
             limit: select.limit,
             single_row: select.group_by.is_empty(),
+            cumulative,
         };
-        let disjoint = group_key.is_some() && !matches!(route, Route::Global);
+        // Running totals need every group in order: the router finishes.
+        let disjoint =
+            group_key.is_some() && !matches!(route, Route::Global) && finish.cumulative.is_empty();
         let kind_names = self.schema.actors.iter().map(|a| a.name.clone()).collect();
         let key_filter = key_filters
             .into_iter()
@@ -243,6 +299,7 @@ impl<'a> Planner<'a> {
             group_by_key: group_key.is_some(),
             cell_groups,
             dim_groups,
+            buckets,
             aggs: out.aggs,
             finish_at_shard: disjoint.then(|| finish.clone()),
         };
@@ -363,6 +420,83 @@ impl<'a> Planner<'a> {
             return Ok(Column::Other);
         }
         Err(unknown_column(name, &s.columns()))
+    }
+
+    /// `TIME_BUCKET(width, time)`: its width, or `None` for any other
+    /// expression.
+    fn time_bucket(&self, e: &Expr) -> Result<Option<Millis>> {
+        let Expr::Function { name, args } = e else {
+            return Ok(None);
+        };
+        if name != "time_bucket" {
+            return Ok(None);
+        }
+        let time = match &self.schema.time {
+            TimeSource::Field(t) => t.as_str(),
+            TimeSource::Arrival => "",
+        };
+        let usage = || {
+            Error::Query(format!(
+                "write TIME_BUCKET(width, {}), like TIME_BUCKET(1h, {0})",
+                if time.is_empty() { "time" } else { time }
+            ))
+        };
+        let [width, column] = args.as_slice() else {
+            return Err(usage());
+        };
+        match column {
+            Expr::Column(c) if c == time => {}
+            Expr::Column(c) if time.is_empty() => {
+                return Err(Error::Query(format!(
+                    "TIME_BUCKET({width}, {c}): schema {} has no time field (events are timed on arrival)",
+                    self.schema.name
+                )))
+            }
+            _ => return Err(usage()),
+        }
+        let Expr::Literal(Literal::Str(text)) = width else {
+            return Err(usage());
+        };
+        let width = crate::time::parse_duration(text)
+            .map_err(|e| Error::Query(format!("TIME_BUCKET width '{text}': {e}")))?;
+        Ok(Some(width))
+    }
+
+    /// The buckets of `window` for a width, checked against its panes.
+    fn buckets(
+        &self,
+        window: &WindowSpec,
+        width_ms: Millis,
+        fill_empty: bool,
+        dim_groups: usize,
+    ) -> Result<Buckets> {
+        let pane_ms = window.pane_secs() * 1000;
+        if width_ms < pane_ms || width_ms % pane_ms != 0 {
+            return Err(Error::Query(format!(
+                "TIME_BUCKET width {} must be a whole number of the window's {} panes \
+                 (1 s panes up to WINDOW 1h, 1 min beyond)",
+                format_duration(width_ms),
+                format_duration(pane_ms)
+            )));
+        }
+        let first_ms = window.first_pane() * pane_ms;
+        let first = first_ms.div_euclid(width_ms);
+        let count = window.now_ms.div_euclid(width_ms) - first + 1;
+        const MAX_GROUPS: i64 = 1 << 20;
+        if count.saturating_mul(dim_groups as i64) > MAX_GROUPS {
+            return Err(Error::Query(format!(
+                "TIME_BUCKET width {} cuts WINDOW {} into {count} buckets; use a wider bucket",
+                format_duration(width_ms),
+                format_duration(window.length_ms)
+            )));
+        }
+        Ok(Buckets {
+            width_ms,
+            first,
+            count: count.max(1) as u32,
+            // Before the first event there is no range to fill.
+            fill_empty: fill_empty && self.catalog.now_ms.is_some(),
+        })
     }
 
     fn not_groupable(&self, name: &str) -> Error {
@@ -522,6 +656,18 @@ impl<'a> Planner<'a> {
     ) -> Result<Scalar> {
         lower(e, &mut |e| match e {
             Expr::Aggregate { .. } => self.aggregate(e, out).map(Some),
+            Expr::Function { name, .. } if name == "time_bucket" => {
+                match out.bucket.filter(|b| *b == e) {
+                    Some(_) => Ok(Some(Scalar::Dim(out.group_dims.len()))),
+                    None => Err(Error::Query(format!(
+                        "{e} must appear in GROUP BY (by itself or by its alias)"
+                    ))),
+                }
+            }
+            Expr::Function { name, .. } if name == "cumulative" => Err(Error::Query(
+                "CUMULATIVE(x) is a select-list column of its own, like CUMULATIVE(n) AS running"
+                    .into(),
+            )),
             Expr::Column(name) => {
                 // HAVING and ORDER BY see select aliases first; the select
                 // list itself sees earlier aliases that are not columns
@@ -564,9 +710,9 @@ impl<'a> Planner<'a> {
         else {
             return Err(Error::Internal("aggregate expected".into()));
         };
-        if *distinct {
+        if *distinct && *func != AggFunc::Count {
             return Err(Error::Query(format!(
-                "{e}: distinct counts need sketches, which this version does not keep yet"
+                "{e}: DISTINCT applies only to COUNT; write COUNT(DISTINCT column)"
             )));
         }
         let n_cells = self.catalog.cells.len();
@@ -593,7 +739,26 @@ impl<'a> Planner<'a> {
                     .collect(),
             );
         }
+        let sketch_func = *distinct
+            || matches!(
+                func,
+                AggFunc::ApproxCountDistinct | AggFunc::Median | AggFunc::Percentile(_)
+            );
         let (input, integer) = match arg.as_deref() {
+            Some(Expr::Column(name)) if sketch_func => {
+                let (input, non_null) = self.sketch_input(e, name, out)?;
+                if let Some(non_null) = non_null {
+                    cells = Some(match cells {
+                        Some(f) => f.iter().zip(non_null).map(|(a, b)| *a && b).collect(),
+                        None => non_null,
+                    });
+                }
+                // Percentiles of an integer metric answer integers: the
+                // sketch's 1 % error is far coarser than the rounding.
+                let integer = matches!(input, AggInput::Quantile { metric, .. }
+                    if self.schema.metrics[metric].ty == FieldType::Int);
+                (input, integer)
+            }
             None => (AggInput::Events, false),
             Some(Expr::Column(name)) => match (self.column(name)?, func) {
                 (Column::Metric(m), _) => (
@@ -636,15 +801,158 @@ impl<'a> Planner<'a> {
             }
         };
         debug_assert!(cells.as_ref().is_none_or(|c| c.len() == n_cells));
+        let label = match &input {
+            AggInput::Quantile { .. } => format!("{e} [percentile sketch, ±1%]"),
+            AggInput::Distinct { .. } => format!("{e} [HyperLogLog, ±0.8%]"),
+            AggInput::DimValues { .. } => format!("{e} [exact, from cells]"),
+            AggInput::Presence => format!("{e} [exact: one actor per group]"),
+            _ => e.to_string(),
+        };
+        if input.sketch_acc().is_some() {
+            out.sketch_accs += 1;
+        }
         out.aggs.push(AggSpec {
             func: *func,
             input,
             cells,
             integer,
-            label: e.to_string(),
+            label,
         });
         out.agg_exprs.push(e.clone());
         Ok(Scalar::Agg(out.aggs.len() - 1))
+    }
+}
+
+impl Planner<'_> {
+    /// The input of `MEDIAN`, `PERCENTILE` or `COUNT(DISTINCT)` of column
+    /// `name`, from what the route's stores keep; with, for exact distinct
+    /// counts of a dimension, which cells are non-NULL. Refuses, saying
+    /// what is kept, when the route keeps no sketch of the column.
+    fn sketch_input(
+        &self,
+        e: &Expr,
+        name: &str,
+        out: &Outputs,
+    ) -> Result<(AggInput, Option<Vec<bool>>)> {
+        let Expr::Aggregate { func, .. } = e else {
+            return Err(Error::Internal("aggregate expected".into()));
+        };
+        let acc = out.sketch_accs;
+        let column = self.column(name)?;
+        let schema = self.schema;
+        let route = match &out.route {
+            Route::Global => "the global state".to_string(),
+            Route::Point { kind, .. } | Route::FanOut { kind } => {
+                format!("{} actors", schema.actors[*kind].name)
+            }
+        };
+        let list = |v: Vec<&str>| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        if matches!(func, AggFunc::Median | AggFunc::Percentile(_)) {
+            let Column::Metric(m) = column else {
+                return Err(Error::Query(format!(
+                    "{e}: '{name}' is not a metric; percentiles are kept for {}",
+                    list(schema.percentiles.iter().map(String::as_str).collect())
+                )));
+            };
+            let Some(sketch) = out.sketches.percentile_of(m) else {
+                return Err(Error::Query(format!(
+                    "{e}: no percentile sketch of '{name}' is kept; the schema keeps them for {} \
+                     (declare \"percentiles\": [\"{name}\"] in a schema file)",
+                    list(schema.percentiles.iter().map(String::as_str).collect())
+                )));
+            };
+            return Ok((
+                AggInput::Quantile {
+                    metric: m,
+                    sketch,
+                    acc,
+                },
+                None,
+            ));
+        }
+        // COUNT(DISTINCT x) / APPROX_COUNT_DISTINCT(x).
+        let sources = schema.distinct_sources();
+        let kept: Vec<&str> = out
+            .sketches
+            .distinct
+            .iter()
+            .filter_map(|&d| sources.get(d).map(|(n, _)| n.as_str()))
+            .collect();
+        let refuse = |why: String| {
+            Error::Query(format!(
+                "{e}: {why}; {route} keep distinct sketches of {} (and count every dimension \
+                 exactly)",
+                list(kept.clone())
+            ))
+        };
+        match column {
+            Column::Dim(d) => {
+                let mut ids: std::collections::HashMap<crate::event::DimValues, u32> =
+                    Default::default();
+                let mut values = Vec::with_capacity(self.catalog.cells.len());
+                let mut non_null = Vec::with_capacity(self.catalog.cells.len());
+                for cell in self.catalog.cells {
+                    let v = cell.get(d).cloned().unwrap_or(Value::Null);
+                    non_null.push(!v.is_null());
+                    if v.is_null() {
+                        values.push(NO_VALUE);
+                        continue;
+                    }
+                    let next = ids.len() as u32;
+                    values.push(
+                        *ids.entry(crate::event::DimValues(Box::new([v])))
+                            .or_insert(next),
+                    );
+                }
+                Ok((AggInput::DimValues { values, acc }, Some(non_null)))
+            }
+            Column::Key(k) if matches!(out.route, Route::Point { kind, .. } | Route::FanOut { kind } if kind == k) =>
+            {
+                let one_actor = out.group_key == Some(k)
+                    || matches!(&out.route, Route::Point { keys, .. } if keys.len() == 1);
+                if one_actor {
+                    Ok((AggInput::Presence, None))
+                } else {
+                    Err(refuse(format!(
+                        "the query reads {route} without grouping by {name}, and an actor \
+                         keeps no sketch of its own key; GROUP BY {name}, or count it in a \
+                         global query (without {name} in WHERE)"
+                    )))
+                }
+            }
+            Column::Key(_) | Column::Other => {
+                let Some(d) = sources.iter().position(|(n, _)| n == name) else {
+                    let declared: Vec<&str> = sources.iter().map(|(n, _)| n.as_str()).collect();
+                    return Err(Error::Query(format!(
+                        "{e}: no distinct sketch of '{name}' is kept; the schema keeps them for {} \
+                         and counts dimensions exactly (declare \"distinct\": [\"{name}\"] in a \
+                         schema file)",
+                        list(declared)
+                    )));
+                };
+                match out.sketches.distinct_of(d) {
+                    Some(sketch) => Ok((AggInput::Distinct { sketch, acc }, None)),
+                    None => Err(refuse(format!(
+                        "{route} keep no distinct sketch of '{name}' (it is kept in the global \
+                         state: drop the actor key from WHERE and GROUP BY)"
+                    ))),
+                }
+            }
+            Column::Metric(_) => Err(Error::Query(format!(
+                "{e}: '{name}' is a metric; distinct counts of metrics are not kept (panes keep \
+                 their count, sum, min, max and percentiles); count distinct actor keys, \
+                 attributes or dimensions"
+            ))),
+            Column::Time => Err(Error::Query(format!(
+                "{e}: '{name}' is the event time; distinct times are not kept"
+            ))),
+        }
     }
 }
 
@@ -661,7 +969,7 @@ fn not_grouped(name: &str) -> Error {
 }
 
 /// "unknown column 'usr_id'; did you mean 'user_id'? Known columns: ..."
-pub fn unknown_column(name: &str, known: &[String]) -> Error {
+pub(super) fn unknown_column(name: &str, known: &[String]) -> Error {
     let best = known
         .iter()
         .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
@@ -707,7 +1015,7 @@ fn conjuncts(e: &Expr) -> Vec<&Expr> {
 }
 
 /// Calls `f(column, inside_aggregate)` for every column an expression names.
-fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
+pub(super) fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
     fn walk(e: &Expr, in_agg: bool, f: &mut dyn FnMut(&str, bool)) {
         match e {
             Expr::Column(c) => f(c, in_agg),
@@ -747,7 +1055,10 @@ fn visit_columns(e: &Expr, f: &mut dyn FnMut(&str, bool)) {
 
 /// Lowers the structure of an expression; `leaf` handles columns and
 /// aggregates (returning `None` for everything else).
-fn lower(e: &Expr, leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>) -> Result<Scalar> {
+pub(super) fn lower(
+    e: &Expr,
+    leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>,
+) -> Result<Scalar> {
     if let Some(s) = leaf(e)? {
         return Ok(s);
     }
@@ -774,7 +1085,7 @@ fn lower(e: &Expr, leaf: &mut dyn FnMut(&Expr) -> Result<Option<Scalar>>) -> Res
         }
         Expr::Function { name, args } => {
             let f = Function::by_name(name).ok_or_else(|| {
-                Error::Query(format!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg", Function::NAMES.join(", ")))
+                Error::Query(format!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg, median, percentile, approx_count_distinct", Function::NAMES.join(", ")))
             })?;
             if !f.arity().contains(&args.len()) {
                 return Err(Error::Query(format!(
@@ -806,7 +1117,7 @@ fn literal(l: &Literal) -> Value {
 
 /// The column name of an unaliased select item: the column itself, or the
 /// expression as SQL (`count(*)`, `sum(price)`).
-fn default_name(e: &Expr) -> String {
+pub(super) fn default_name(e: &Expr) -> String {
     match e {
         Expr::Column(c) => c.clone(),
         Expr::Unary {

@@ -148,6 +148,20 @@ impl Rules {
             .collect()
     }
 
+    /// The select-list columns of every rule, first seen first: the
+    /// columns `rule_hits` has after the fields every hit has.
+    pub fn hit_columns(&self) -> Vec<String> {
+        let mut columns: Vec<String> = Vec::new();
+        for entry in &self.entries {
+            for c in entry.compiled.columns.iter() {
+                if !columns.contains(c) {
+                    columns.push(c.clone());
+                }
+            }
+        }
+        columns
+    }
+
     fn install(&mut self, cells: usize) {
         self.planned_cells = cells;
         self.active = Arc::new(RuleSet::new(
@@ -246,6 +260,18 @@ fn compile(def: &RuleDef, id: u64, catalog: &Catalog) -> Result<CompiledRule> {
             )))
         }
     };
+    if scan.has_sketches() {
+        return Err(refuse(
+            "MEDIAN, PERCENTILE and COUNT(DISTINCT ...) are not supported in rules yet; \
+             use COUNT, SUM, MIN, MAX or AVG"
+                .into(),
+        ));
+    }
+    if !planned.finish.cumulative.is_empty() {
+        return Err(refuse(
+            "CUMULATIVE runs over time buckets; a rule checks one window per actor".into(),
+        ));
+    }
     let columns = planned.finish.columns.clone();
     if let Some(clash) = columns.iter().find(|c| HIT_FIELDS.contains(&c.as_str())) {
         return Err(refuse(format!(

@@ -6,6 +6,7 @@
 //! This module does not run anything.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::format::Format;
 
@@ -24,6 +25,13 @@ pub(super) enum Command {
     Load(Vec<PathBuf>),
     /// `.output FILE`; `None` (no argument, or `stdout`) goes back to stdout.
     Output(Option<PathBuf>),
+    /// `.watch SECONDS [TIMES] query`: re-run the query every interval,
+    /// printing only changed results, TIMES runs or until Ctrl-C.
+    Watch {
+        every: Duration,
+        times: Option<u64>,
+        sql: String,
+    },
     /// `.quit` or `.exit`.
     Quit,
     /// A known command with bad arguments: what is wrong, and its usage line.
@@ -53,12 +61,16 @@ const HELP: &[(&str, &str)] = &[
         ".output [FILE]",
         "Send results to FILE; no argument or 'stdout' to go back",
     ),
+    (
+        ".watch SECONDS [TIMES] QUERY",
+        "Re-run QUERY every SECONDS while ingest goes on, printing changed results (Ctrl-C stops)",
+    ),
     (".quit", "Exit (also .exit or Ctrl-D)"),
 ];
 
 /// The names completion offers at the start of a line.
 pub(super) const NAMES: &[&str] = &[
-    ".exit", ".help", ".load", ".mode", ".output", ".quit", ".schema", ".stats", ".timer",
+    ".exit", ".help", ".load", ".mode", ".output", ".quit", ".schema", ".stats", ".timer", ".watch",
 ];
 
 fn usage(name: &str) -> &'static str {
@@ -72,6 +84,11 @@ fn usage(name: &str) -> &'static str {
 impl Command {
     /// Parses a dot command line such as `.mode csv` or `.load "my file.json"`.
     pub(super) fn parse(line: &str) -> Command {
+        if let Some(rest) = line.trim().strip_prefix(".watch") {
+            if rest.is_empty() || rest.starts_with(char::is_whitespace) {
+                return Command::watch(rest);
+            }
+        }
         let words = split_words(line.trim());
         let Some((name, args)) = words.split_first() else {
             return Command::Unknown(String::new());
@@ -118,6 +135,39 @@ impl Command {
             },
             _ => Command::Unknown(name.clone()),
         }
+    }
+
+    /// `.watch SECONDS [TIMES] query`: the query is the rest of the line,
+    /// as typed (quotes and all), with an optional final `;`.
+    fn watch(rest: &str) -> Command {
+        let bad = |problem: &str| Command::Usage {
+            problem: problem.to_string(),
+            usage: usage(".watch"),
+        };
+        fn word(rest: &mut &str) -> String {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let (w, r) = rest.split_at(end);
+            *rest = r.trim_start();
+            w.to_string()
+        }
+        let mut rest = rest.trim_start();
+        let every = match word(&mut rest).parse::<f64>() {
+            Ok(s) if (0.05..=86_400.0).contains(&s) => Duration::from_secs_f64(s),
+            _ => return bad("the interval is a number of seconds from 0.05 to 86400"),
+        };
+        let mut times = None;
+        let next = rest.split_whitespace().next().unwrap_or_default();
+        if !next.is_empty() && next.chars().all(|c| c.is_ascii_digit()) {
+            match word(&mut rest).parse::<u64>() {
+                Ok(n) if n > 0 => times = Some(n),
+                _ => return bad("TIMES is a positive number of runs"),
+            }
+        }
+        let sql = rest.trim().trim_end_matches(';').trim_end().to_string();
+        if sql.is_empty() {
+            return bad("which query? like .watch 2 SELECT COUNT(*) FROM events WINDOW 1m");
+        }
+        Command::Watch { every, times, sql }
     }
 }
 
@@ -202,6 +252,39 @@ mod tests {
         );
         assert_eq!(Command::parse(".output stdout"), Command::Output(None));
         assert_eq!(Command::parse(".output"), Command::Output(None));
+    }
+
+    #[test]
+    fn watch_takes_the_rest_of_the_line_as_its_query() {
+        assert_eq!(
+            Command::parse(".watch 2 SELECT COUNT(*) FROM events WHERE event_type = 'a  b';"),
+            Command::Watch {
+                every: Duration::from_secs(2),
+                times: None,
+                sql: "SELECT COUNT(*) FROM events WHERE event_type = 'a  b'".into()
+            }
+        );
+        assert_eq!(
+            Command::parse(".watch 0.5 3 SELECT 1"),
+            Command::Watch {
+                every: Duration::from_millis(500),
+                times: Some(3),
+                sql: "SELECT 1".into()
+            }
+        );
+        for bad in [
+            ".watch",
+            ".watch x SELECT 1",
+            ".watch 1",
+            ".watch 1 0 SELECT 1",
+        ] {
+            let (_, usage) = usage_of(Command::parse(bad)).unwrap_or_default();
+            assert_eq!(usage, ".watch SECONDS [TIMES] QUERY", "{bad}");
+        }
+        assert_eq!(
+            Command::parse(".watcher"),
+            Command::Unknown(".watcher".into())
+        );
     }
 
     #[test]

@@ -35,13 +35,22 @@ const KEYWORDS: &[&str] = &[
     "AVG",
     "MEDIAN",
     "PERCENTILE",
+    "APPROX_COUNT_DISTINCT",
     "DISTINCT",
+    "TIME_BUCKET",
+    "CUMULATIVE",
+    "ROUND",
+    "ABS",
+    "FLOOR",
+    "CEIL",
+    "COALESCE",
     "FILTER",
     "EXPLAIN",
     "SHOW STATS",
     "SHOW RULES",
     "CREATE RULE",
     "DROP RULE",
+    "rule_hits",
     "AND",
     "OR",
     "NOT",
@@ -101,7 +110,7 @@ pub(super) fn candidates(
     for keyword in KEYWORDS {
         if keyword.to_lowercase().starts_with(&lower) {
             let cased = match *keyword {
-                "events" => keyword.to_string(),
+                "events" | "rule_hits" => keyword.to_string(),
                 k if upper => k.to_string(),
                 k => k.to_lowercase(),
             };

@@ -11,15 +11,17 @@
 //! 4. `format` renders the [`crate::ResultSet`] as a table, CSV or JSON;
 //!    `diagnostic` renders errors (with a caret under syntax errors).
 //!
-//! `complete` offers keywords, columns and dot commands on Tab; `progress`
-//! draws the progress line of `.load` (and of any long ingest); `hits`
-//! announces continuous-rule hits as they happen.
+//! `complete` offers keywords, functions, columns and dot commands on Tab;
+//! `progress` draws the progress line of `.load` (and of any long ingest);
+//! `follow` tails input files for `tally shell --follow` and `.watch`;
+//! `hits` announces continuous-rule hits as they happen.
 //!
 //! The shell owns presentation only: it never plans or evaluates queries.
 
 mod command;
 mod complete;
 mod diagnostic;
+mod follow;
 mod format;
 mod hits;
 mod progress;

@@ -18,7 +18,8 @@
 use std::fs::File;
 use std::io::{BufRead, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
@@ -27,6 +28,7 @@ use rustyline::{CompletionType, Editor};
 use super::command::{help_text, Command};
 use super::complete::ShellHelper;
 use super::diagnostic::render_error;
+use super::follow::Follower;
 use super::format::{format_elapsed, render, Format};
 use super::hits::HitNotices;
 use super::progress::progress_printer;
@@ -50,6 +52,9 @@ pub struct ShellOptions {
     pub format: Format,
     /// Printed once when an interactive session starts.
     pub banner: Option<String>,
+    /// Files to follow (`--follow`): lines appended to them are ingested
+    /// before each input and while `.watch` runs.
+    pub follow: Vec<PathBuf>,
 }
 
 /// Runs the shell over `engine` until `.quit`, Ctrl-D or the end of stdin.
@@ -60,6 +65,9 @@ pub struct ShellOptions {
 pub fn run(engine: &mut Engine, options: ShellOptions) -> Result<()> {
     let notices = HitNotices::install(engine);
     let mut session = Session::new(engine, options.format, notices);
+    if !options.follow.is_empty() {
+        session.follower = Some(Follower::new(&options.follow)?);
+    }
     let outcome = if std::io::stdin().is_terminal() {
         interactive(&mut session, &options)
     } else {
@@ -89,6 +97,7 @@ struct Session<'e> {
     failures: usize,
     /// Rule hits printed as they happen, summed up after each input.
     notices: HitNotices,
+    follower: Option<Follower>,
 }
 
 impl<'e> Session<'e> {
@@ -101,15 +110,85 @@ impl<'e> Session<'e> {
             inputs: 0,
             failures: 0,
             notices,
+            follower: None,
         }
+    }
+
+    /// Ingests what the followed files gained; rejected lines are counted
+    /// as usual (see `SHOW STATS`).
+    fn follow(&mut self) -> Result<()> {
+        let Some(follower) = &mut self.follower else {
+            return Ok(());
+        };
+        for (source, lines) in follower.poll()? {
+            self.engine.ingest_lines(&source, lines)?;
+        }
+        Ok(())
+    }
+
+    /// `.watch`: runs `sql` every `every`, writing the result when it
+    /// differs from the last one, `times` runs or until Ctrl-C.
+    fn watch(&mut self, every: Duration, times: Option<u64>, sql: &str) -> Result<()> {
+        let statements = self.engine.parse(sql, &Params::new())?;
+        let interrupted = watch_interrupts();
+        let result = self.watch_loop(every, times, &statements, interrupted);
+        WATCHING.store(false, Ordering::SeqCst);
+        result
+    }
+
+    fn watch_loop(
+        &mut self,
+        every: Duration,
+        times: Option<u64>,
+        statements: &[Statement],
+        interrupted: &AtomicBool,
+    ) -> Result<()> {
+        let mut last: Option<String> = None;
+        let mut runs = 0;
+        let mut next = Instant::now();
+        while !interrupted.swap(false, Ordering::SeqCst) {
+            self.follow()?;
+            let mut text = String::new();
+            for statement in statements {
+                text += &render(&self.engine.run(statement)?, self.format);
+            }
+            if last.as_ref() != Some(&text) {
+                if self.output.is_none() && std::io::stdout().is_terminal() {
+                    let now = chrono::Local::now().format("%H:%M:%S");
+                    println!("-- {now}, every {:?}; Ctrl-C stops", every);
+                }
+                self.write_result(&text)?;
+                last = Some(text);
+            }
+            runs += 1;
+            if times.is_some_and(|t| runs >= t) {
+                break;
+            }
+            next += every;
+            // Sleep in short steps so Ctrl-C and followed lines are not kept waiting.
+            while Instant::now() < next && !interrupted.load(Ordering::SeqCst) {
+                let left = next.saturating_duration_since(Instant::now());
+                std::thread::sleep(left.min(Duration::from_millis(50)));
+            }
+        }
+        Ok(())
     }
 
     /// Runs one input; an error is reported on stderr and counted.
     fn handle(&mut self, input: &Input) -> Flow {
         self.inputs += 1;
         let (result, source) = match input {
-            Input::Statement(sql) => (self.statement(sql).map(|()| Flow::Continue), sql),
-            Input::Command(line) => (self.command(Command::parse(line)), line),
+            Input::Statement(sql) => (
+                self.follow()
+                    .and_then(|()| self.statement(sql))
+                    .map(|()| Flow::Continue),
+                sql,
+            ),
+            Input::Command(line) => (
+                self.follow()
+                    .and_then(|()| self.command(Command::parse(line))),
+                line,
+            ),
         };
         self.notices.end_input();
         match result {
@@ -174,6 +253,7 @@ impl<'e> Session<'e> {
                 eprintln!("{summary}");
             }
             Command::Output(target) => self.redirect(target.as_deref())?,
+            Command::Watch { every, times, sql } => self.watch(every, times, &sql)?,
             Command::Quit => return Ok(Flow::Quit),
             Command::Usage { problem, usage } => {
                 return Err(Error::InvalidInput(format!("{problem}\nUsage: {usage}")))
@@ -224,6 +304,33 @@ impl<'e> Session<'e> {
     fn close(&mut self) -> Result<()> {
         self.redirect(None)
     }
+}
+
+/// Set while `.watch` runs: Ctrl-C then stops the watch, not the shell.
+static WATCHING: AtomicBool = AtomicBool::new(false);
+/// Set by Ctrl-C during `.watch`.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Arms Ctrl-C for a `.watch` and returns the flag it sets. Outside a
+/// watch, Ctrl-C keeps its usual effect (the line editor reads it as a key;
+/// anywhere else it ends the process, as without a handler).
+fn watch_interrupts() -> &'static AtomicBool {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let handler = || {
+            if WATCHING.load(Ordering::SeqCst) {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+            } else {
+                std::process::exit(130);
+            }
+        };
+        if let Err(e) = ctrlc::set_handler(handler) {
+            eprintln!("Warning: Ctrl-C will end tally, not just the watch: {e}");
+        }
+    });
+    INTERRUPTED.store(false, Ordering::SeqCst);
+    WATCHING.store(true, Ordering::SeqCst);
+    &INTERRUPTED
 }
 
 /// Piped stdin: run every input, keep going after errors, fail at the end

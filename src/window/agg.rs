@@ -1,5 +1,7 @@
 //! Partial aggregates: what one pane keeps per cell, mergeable in any order.
 
+use super::sketch::{SketchInput, Sketches};
+
 /// Count, sum, min and max of one metric. Merging two is exact for count,
 /// min and max, and for sums up to 2⁵³ when the inputs are integers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,12 +44,16 @@ impl MetricAgg {
     }
 }
 
-/// The partial aggregate of one cell in one pane: the number of events and
-/// one [`MetricAgg`] per schema metric.
+/// The partial aggregate of one cell in one pane: the number of events,
+/// one [`MetricAgg`] per schema metric, and the sketches its store keeps.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agg {
     pub count: u64,
     pub metrics: Box<[MetricAgg]>,
+    /// Percentile and distinct sketches, laid out by the store's
+    /// [`super::SketchLayout`]; `None` in stores that keep none, so those
+    /// pay one pointer per slot.
+    pub sketches: Option<Box<Sketches>>,
 }
 
 impl Agg {
@@ -55,6 +61,17 @@ impl Agg {
         Agg {
             count: 0,
             metrics: vec![MetricAgg::default(); metrics].into_boxed_slice(),
+            sketches: None,
+        }
+    }
+
+    /// Adds one event, and its values to the sketches the store keeps.
+    pub fn add_sketched(&mut self, metrics: &[f64], input: SketchInput) {
+        self.add(metrics);
+        if !input.layout.is_empty() {
+            self.sketches
+                .get_or_insert_with(|| Box::new(Sketches::new(input.layout)))
+                .add(input, metrics);
         }
     }
 
@@ -69,6 +86,12 @@ impl Agg {
         self.count += other.count;
         for (m, o) in self.metrics.iter_mut().zip(other.metrics.iter()) {
             m.merge(o);
+        }
+        if let Some(theirs) = &other.sketches {
+            match &mut self.sketches {
+                Some(mine) => mine.merge(theirs),
+                None => self.sketches = Some(theirs.clone()),
+            }
         }
     }
 }

@@ -4,8 +4,18 @@
 //! panes) and how partial aggregates merge. It knows nothing of actors or
 //! queries: entities and shards own [`PaneStore`]s, queries read them
 //! through [`PaneStore::fold`] with a [`WindowSpec`].
+//!
+//! Percentiles and distinct counts are mergeable sketches kept per slot
+//! ([`QuantileSketch`], [`Hll`]), only in the stores whose
+//! [`SketchLayout`] asks for them.
 mod agg;
+mod distinct;
 mod pane;
+mod quantile;
+mod sketch;
 
 pub use agg::{Agg, MetricAgg};
+pub use distinct::{hash_bytes, hash_int, Hll};
 pub use pane::{PaneStore, WindowSpec, FINE_SPAN_SECS};
+pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
+pub use sketch::{hash_key, nonzero, SketchInput, SketchLayout, Sketches};

@@ -15,6 +15,7 @@
 //! Slots are sparse: an entity that saw five events holds at most five slots.
 
 use super::agg::Agg;
+use super::sketch::{SketchInput, SketchLayout};
 use crate::event::CellId;
 use crate::time::Millis;
 
@@ -81,13 +82,31 @@ impl PaneStore {
 
     /// Adds one event. `now_ms` is the clock after admitting it.
     pub fn add(&mut self, ts_ms: Millis, cell: CellId, metrics: &[f64], now_ms: Millis) {
+        let none = SketchLayout::default();
+        let input = SketchInput {
+            layout: &none,
+            hashes: &[],
+        };
+        self.add_sketched(ts_ms, cell, metrics, input, now_ms);
+    }
+
+    /// Adds one event, feeding the sketches its store keeps.
+    pub fn add_sketched(
+        &mut self,
+        ts_ms: Millis,
+        cell: CellId,
+        metrics: &[f64],
+        sketches: SketchInput,
+        now_ms: Millis,
+    ) {
         let sec = ts_ms.div_euclid(1000);
         let now_sec = now_ms.div_euclid(1000);
-        if sec > now_sec - FINE_SPAN_SECS {
-            upsert(&mut self.fine, sec, cell, metrics.len()).add(metrics);
+        let agg = if sec > now_sec - FINE_SPAN_SECS {
+            upsert(&mut self.fine, sec, cell, metrics.len())
         } else {
-            upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len()).add(metrics);
-        }
+            upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len())
+        };
+        agg.add_sketched(metrics, sketches);
         self.fold_old_seconds(now_sec);
     }
 
@@ -100,7 +119,13 @@ impl PaneStore {
         }
         for slot in self.fine.drain(..old) {
             let n = slot.agg.metrics.len();
-            upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n).merge(&slot.agg);
+            let minute = upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n);
+            if minute.count == 0 {
+                // The minute's first second: move it (sketches and all).
+                *minute = slot.agg;
+            } else {
+                minute.merge(&slot.agg);
+            }
         }
     }
 
@@ -122,12 +147,18 @@ impl PaneStore {
     /// Calls `f` for every slot inside the window. Slots after `now` (events
     /// admitted after the query was planned) are skipped.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
+        self.fold_timed(window, |_, cell, agg| f(cell, agg));
+    }
+
+    /// [`Self::fold`], also passing each slot's pane start in epoch
+    /// milliseconds (for time buckets). A coarse slot starts on its minute.
+    pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
         let first = window.first_pane();
         let last_sec = window.now_ms.div_euclid(1000);
         if window.pane_secs() == 1 {
             let start = self.fine.partition_point(|s| s.pane < first);
             for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.cell, &s.agg);
+                f(s.pane * 1000, s.cell, &s.agg);
             }
         } else {
             let last_min = last_sec.div_euclid(60);
@@ -136,11 +167,11 @@ impl PaneStore {
                 .iter()
                 .take_while(|s| s.pane <= last_min)
             {
-                f(s.cell, &s.agg);
+                f(s.pane * 60_000, s.cell, &s.agg);
             }
             let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
             for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.cell, &s.agg);
+                f(s.pane * 1000, s.cell, &s.agg);
             }
         }
     }
