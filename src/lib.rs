@@ -1,5 +1,6 @@
 //! tally: rolling-window analytics over JSON event streams, answered by
 //! actors that keep every window up to date as events arrive.
+pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -33,9 +33,10 @@ use crate::query::{Catalog, Params, Plan, Select, Statement};
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
+pub use messages::Routed;
 use messages::{GetStats, Ingest, Query, ShardStats};
-pub use router::shard_of;
 use router::Router;
+pub use router::{shard_of, split_batch};
 use shard::Shard;
 
 /// Events per batch handed to the router.
