@@ -21,7 +21,7 @@ use super::histogram::Series;
 /// Lines in one contiguous buffer, with their offsets.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    text: Arc<[u8]>,
+    text: Arc<Vec<u8>>,
     /// `starts[i]` is where line `i` begins; one extra entry at the end.
     starts: Vec<usize>,
 }
@@ -48,7 +48,9 @@ impl Recorded {
         }
         starts.push(text.len());
         Ok(Recorded {
-            text: text.into(),
+            // Arc<Vec> rather than Arc<[u8]>: no copy of a buffer that may
+            // be gigabytes.
+            text: Arc::new(text),
             starts,
         })
     }
@@ -81,7 +83,7 @@ impl Recorded {
 /// A range of a [`Recorded`] buffer, read without copying.
 #[derive(Debug, Clone)]
 pub struct Slice {
-    text: Arc<[u8]>,
+    text: Arc<Vec<u8>>,
     pos: usize,
     end: usize,
 }

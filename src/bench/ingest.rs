@@ -116,6 +116,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
             )
         })
     };
+    let peak_reset = Rss::reset_peak();
     if let Ok(mut m) = meter.lock() {
         m.start();
     }
@@ -155,10 +156,15 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
     report.fact(
         "RSS",
         format!(
-            "{} before ingest (input in memory included), {} after, {} peak",
+            "{} before ingest (generated input included), {} after (input freed), {} peak {}",
             mib(before.map(|r| r.current)),
             mib(after.map(|r| r.current)),
-            mib(after.map(|r| r.peak))
+            mib(after.map(|r| r.peak)),
+            if peak_reset {
+                "during ingest"
+            } else {
+                "of the process"
+            }
         ),
     );
     report.method = vec![
@@ -170,7 +176,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
          out bytes (at most 8 batches of 4,096 events are in flight, so this includes \
          back-pressure from the shards)."
             .into(),
-        "RSS: VmRSS / VmHWM of /proc/self/status.".into(),
+        "RSS: VmRSS / VmHWM of /proc/self/status; the peak is reset before ingest starts.".into(),
     ];
     report.table_caption = "Time to ingest each MiB of input, µs:".into();
     let series = meter

@@ -66,6 +66,7 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
         .ok_or_else(|| anyhow::anyhow!("--users × --events-per-user is too large"))?;
     let mut engine = start_engine(Schema::preset("reels")?, &args.common)?;
     let before = Rss::now();
+    let peak_reset = Rss::reset_peak();
 
     let (users, videos) = (args.users, args.videos);
     let mut j = 0u64;
@@ -167,10 +168,15 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
     report.fact(
         "RSS",
         format!(
-            "{} before ingest, {} after, {} peak",
+            "{} before ingest, {} after, {} peak {}",
             mib(before.map(|r| r.current)),
             mib(after.map(|r| r.current)),
-            mib(after.map(|r| r.peak))
+            mib(after.map(|r| r.peak)),
+            if peak_reset {
+                "during ingest"
+            } else {
+                "of the process"
+            }
         ),
     );
     if let (Some(b), Some(a)) = (before, after) {
