@@ -1354,3 +1354,22 @@ fn bench_flags_are_checked() {
     );
     assert_eq!(out.code, 2, "--input and --events conflict");
 }
+
+#[test]
+fn bench_refuses_to_generate_more_than_memory_holds() {
+    let err = fails(&[
+        "bench",
+        "visible",
+        "--rate",
+        "100000000",
+        "--duration",
+        "1h",
+    ]);
+    assert!(err.contains("at most 20000000"), "{err}");
+    let err = fails(&["bench", "query", "--rate", "100000000"]);
+    assert!(err.contains("--rate × --duration"), "{err}");
+    let err = fails(&["bench", "ingest", "--events", "30000000"]);
+    assert!(err.contains("tally gen"), "{err}");
+    let err = fails(&["bench", "query", "--queries", ",", "--preload", "10"]);
+    assert!(err.contains("no query to run"), "{err}");
+}

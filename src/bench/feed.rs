@@ -18,6 +18,22 @@ use crate::Result;
 
 use super::histogram::Series;
 
+/// Most events a bench generates into memory (about 5 GB of reels lines):
+/// beyond that, a typo in `--rate` would exhaust memory before measuring
+/// anything.
+pub const MAX_IN_MEMORY_EVENTS: u64 = 20_000_000;
+
+/// Checks an in-memory event count, naming the flags that set it.
+pub fn check_in_memory(events: u64, flags: &str) -> anyhow::Result<()> {
+    if events > MAX_IN_MEMORY_EVENTS {
+        anyhow::bail!(
+            "{flags} asks for {events} events generated into memory; at most {MAX_IN_MEMORY_EVENTS} \
+             (for more, ingest a file made with `tally gen`)"
+        );
+    }
+    Ok(())
+}
+
 /// Lines in one contiguous buffer, with their offsets.
 #[derive(Debug, Clone)]
 pub struct Recorded {

@@ -16,7 +16,7 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::feed::{Meter, Metered, Recorded};
+use super::feed::{check_in_memory, Meter, Metered, Recorded};
 use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{mib, Rss};
 use super::{positive, start_engine, CommonArgs};
@@ -54,9 +54,11 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
     let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
     let (schema, source) = if args.input.is_empty() {
         let preset = args.preset.clone().unwrap_or_else(|| "reels".into());
+        let events = args.events.unwrap_or(2_000_000);
+        check_in_memory(events, "--events")?;
         let config = GenConfig {
             preset: preset.clone(),
-            events: args.events.unwrap_or(2_000_000),
+            events,
             seed: args.common.seed,
             ..GenConfig::default()
         };
@@ -156,8 +158,13 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
     report.fact(
         "RSS",
         format!(
-            "{} before ingest (generated input included), {} after (input freed), {} peak {}",
+            "{} before ingest{}, {} after, {} peak {}",
             mib(before.map(|r| r.current)),
+            if args.input.is_empty() {
+                " (the generated input included; it is freed by the end)"
+            } else {
+                ""
+            },
             mib(after.map(|r| r.current)),
             mib(after.map(|r| r.peak)),
             if peak_reset {

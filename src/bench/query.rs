@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::feed::{streamed_generator, Recorded};
+use super::feed::{check_in_memory, streamed_generator, Recorded};
 use super::histogram::Series;
 use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
@@ -99,6 +99,8 @@ struct Measured {
 }
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
+    let live_events = (args.rate as f64 * args.duration.as_secs_f64()).ceil() as u64;
+    check_in_memory(live_events, "--rate × --duration")?;
     let mut engine = start_engine(Schema::preset("reels")?, &args.common)?;
     let mut progress = Progress::new();
     let day_ms: Millis = 24 * 3_600_000;
@@ -127,7 +129,6 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
     let preload_time = preload_started.elapsed();
 
     // The live stream, in memory before the clock starts.
-    let live_events = (args.rate as f64 * args.duration.as_secs_f64()).ceil() as u64;
     progress.show(|| format!("generating {} live events", thousands(live_events)));
     let live = Recorded::generate(
         &GenConfig {
@@ -416,6 +417,9 @@ fn choose_queries(
             format!("sql{}", i + 1),
             sql.trim().trim_end_matches(';').to_string(),
         ));
+    }
+    if chosen.is_empty() {
+        bail!("no query to run: name some with --queries or give one with --sql");
     }
     let mut measured = Vec::new();
     for (name, sql) in chosen {

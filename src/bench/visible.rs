@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 
-use super::feed::Recorded;
+use super::feed::{check_in_memory, Recorded};
 use super::histogram::Series;
 use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
@@ -54,6 +54,7 @@ pub fn run(args: &VisibleArgs) -> anyhow::Result<Report> {
     let mut engine = start_engine(Schema::preset("reels")?, &args.common)?;
     let mut progress = Progress::new();
     let events = (args.rate as f64 * args.duration.as_secs_f64()).ceil() as u64;
+    check_in_memory(events, "--rate × --duration")?;
     progress.show(|| format!("generating {} events", thousands(events)));
     let live = Recorded::generate(
         &GenConfig {
