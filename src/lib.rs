@@ -38,6 +38,7 @@
 //! 4. The router merges the partials, computes the final values, HAVING,
 //!    ORDER BY and LIMIT, and returns a [`ResultSet`], which
 //!    [`shell::render`] prints as a table, CSV or JSON.
+pub mod bench;
 pub mod engine;
 pub mod error;
 pub mod event;

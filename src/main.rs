@@ -1,4 +1,4 @@
-//! The `tally` command line: the shell (the default), ingest, run, gen.
+//! The `tally` command line: the shell (the default), ingest, run, gen, bench.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -70,6 +70,11 @@ enum Command {
     },
     /// Write seeded synthetic events (NDJSON) for any preset
     Gen(GenArgs),
+    /// Measure throughput, latency and memory (HDR percentiles, .hgrm files, an SVG plot)
+    Bench {
+        #[command(subcommand)]
+        command: tally::bench::BenchCommand,
+    },
 }
 
 /// Settings shared by every command that runs an engine.
@@ -184,6 +189,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             engine,
         }) => run_command(queries, input, format, params, engine),
         Some(Command::Gen(args)) => gen_command(args),
+        Some(Command::Bench { command }) => tally::bench::run(command),
     }
 }
 

@@ -635,10 +635,6 @@ fn bad_rules_are_refused_with_a_reason() {
             "did you mean 'user_id'",
         ),
         (
-            format!("CREATE RULE r AS {base} GROUP BY user_id HAVING MEDIAN(metadata.view_duration_ms) > 2 WINDOW 1m"),
-            "MEDIAN, PERCENTILE and COUNT(DISTINCT ...) are not supported in rules yet",
-        ),
-        (
             "CREATE RULE r AS SELECT user_id, COUNT(DISTINCT video_id) AS v FROM events \
              GROUP BY user_id HAVING v > 2 WINDOW 1m"
                 .to_string(),

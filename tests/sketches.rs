@@ -142,7 +142,12 @@ fn in_window(evs: &[Ev], length_ms: i64) -> Vec<&Ev> {
 }
 
 fn engine(evs: &[Ev], shards: usize) -> Engine {
-    let mut config = Config::new(Schema::preset("reels").unwrap());
+    // Actors keep percentile sketches only when their kind asks for them.
+    let mut schema = Schema::preset("reels").unwrap();
+    for actor in &mut schema.actors {
+        actor.percentiles = true;
+    }
+    let mut config = Config::new(schema);
     config.shards = shards;
     let mut engine = Engine::start(config).unwrap();
     let lines: Vec<String> = evs.iter().enumerate().map(|(i, e)| e.line(i)).collect();
@@ -361,4 +366,25 @@ fn distinct_users_at_scale_are_within_two_percent() {
     assert!(err(&rows[0][2], 5000.0) <= 0.02, "{:?}", rows[0][2]);
     let values: Vec<f64> = (0..n).map(|i| (i % 60_000) as f64).collect();
     check_percentile(&rows[0][3], exact_percentile(values, 90.0), "p90").unwrap();
+}
+
+#[test]
+fn preset_actors_keep_no_percentile_sketches_and_say_so() {
+    let mut engine = Engine::start(Config::new(Schema::preset("reels").unwrap())).unwrap();
+    let err = engine
+        .execute("SELECT MEDIAN(metadata.view_duration_ms) FROM events WHERE user_id = 1")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("users actors keep no percentile sketches"),
+        "{err}"
+    );
+    assert!(err.contains("\"percentiles\": true"), "{err}");
+    // Global percentiles and per-actor distinct counts are kept.
+    engine
+        .execute("SELECT MEDIAN(metadata.view_duration_ms) FROM events")
+        .unwrap();
+    engine
+        .execute("SELECT COUNT(DISTINCT video_id) FROM events WHERE user_id = 1")
+        .unwrap();
 }

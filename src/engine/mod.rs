@@ -44,11 +44,12 @@ use crate::rules::{Hit, Rules};
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
+pub use messages::Routed;
 use messages::{GetStats, Ingest, Query, ShardStats};
 use recent::RecentEvents;
 pub use recent::{DEFAULT_RECENT_EVENTS, MAX_RECENT_BYTES};
-pub use router::shard_of;
 use router::Router;
+pub use router::{shard_of, split_batch};
 use shard::Shard;
 
 /// Events per batch handed to the router.

@@ -12,7 +12,7 @@ use super::messages::{
 };
 use super::shard::Shard;
 use crate::error::{Error, Result};
-use crate::event::Key;
+use crate::event::{Event, Key};
 use crate::query::{Groups, Route};
 use crate::rules::Hit;
 use crate::time::Millis;
@@ -44,6 +44,73 @@ pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
     (h.finish() % shards as u64) as usize
 }
 
+/// Splits a batch into one list per shard (the routing step of an
+/// [`Ingest`], public so `benches/` can time it on its own). An event goes
+/// to the shard of each of its keys; the shard of its first key is its
+/// home, where it counts in the global partial. Events without keys take
+/// turns at `next_home`.
+pub fn split_batch(events: Vec<Event>, shards: usize, next_home: &mut usize) -> Vec<Vec<Routed>> {
+    let mut clock_ms = Millis::MIN;
+    split_batch_clocked(events, shards, next_home, &mut clock_ms)
+}
+
+/// [`split_batch`], stamping each event with the clock as of that event
+/// ([`Routed::clock_ms`]); `clock_ms` is the largest event time routed
+/// before this batch, and after it on return.
+pub fn split_batch_clocked(
+    events: Vec<Event>,
+    shards: usize,
+    next_home: &mut usize,
+    clock_ms: &mut Millis,
+) -> Vec<Vec<Routed>> {
+    let n = shards;
+    let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
+    for event in events {
+        // (shard, target bits) for each shard this event goes to: at
+        // most one per key (a schema has at most 7) plus the home.
+        let mut targets = [(0usize, 0u8); 8];
+        let mut len = 0;
+        let mut mark =
+            |shard: usize, bit: u8| match targets[..len].iter_mut().find(|(s, _)| *s == shard) {
+                Some((_, bits)) => *bits |= bit,
+                None => {
+                    targets[len] = (shard, bit);
+                    len += 1;
+                }
+            };
+        let home = match event.keys.first() {
+            Some(key) => shard_of(0, key, n),
+            None => {
+                *next_home = (*next_home + 1) % n;
+                *next_home
+            }
+        };
+        mark(home, GLOBAL_TARGET);
+        for (kind, key) in event.keys.iter().enumerate() {
+            mark(shard_of(kind, key, n), 1 << kind);
+        }
+        *clock_ms = (*clock_ms).max(event.ts_ms);
+        let clock = clock_ms.div_euclid(CLOCK_STEP_MS) * CLOCK_STEP_MS;
+        let mut event = Some(event);
+        let last = len.saturating_sub(1);
+        for (i, &(shard, bits)) in targets[..len].iter().enumerate() {
+            let e = if i == last {
+                event.take()
+            } else {
+                event.clone()
+            };
+            if let Some(e) = e {
+                per_shard[shard].push(Routed {
+                    event: e,
+                    targets: bits,
+                    clock_ms: clock,
+                });
+            }
+        }
+    }
+    per_shard
+}
+
 impl Router {
     pub fn new(shards: Vec<Addr<Shard>>, arbiters: Vec<Arbiter>) -> Router {
         Router {
@@ -63,61 +130,19 @@ impl Actor for Router {
     }
 }
 
-/// Splits a batch into one [`Apply`] per shard. An event goes to the shard
-/// of each of its keys; the shard of its first key is its home, where it
-/// counts in the global partial. Replies when every shard has applied it,
-/// with the rule hits the shards found.
+/// Splits a batch into one [`Apply`] per shard ([`split_batch_clocked`])
+/// and replies when every shard has applied its part, with the rule hits
+/// the shards found.
 impl Handler<Ingest> for Router {
     type Result = ResponseFuture<Vec<Hit>>;
 
     fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
-        let n = self.shards.len();
-        let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
-        for event in msg.events {
-            // (shard, target bits) for each shard this event goes to: at
-            // most one per key (a schema has at most 7) plus the home.
-            let mut targets = [(0usize, 0u8); 8];
-            let mut len = 0;
-            let mut mark = |shard: usize, bit: u8| match targets[..len]
-                .iter_mut()
-                .find(|(s, _)| *s == shard)
-            {
-                Some((_, bits)) => *bits |= bit,
-                None => {
-                    targets[len] = (shard, bit);
-                    len += 1;
-                }
-            };
-            let home = match event.keys.first() {
-                Some(key) => shard_of(0, key, n),
-                None => {
-                    self.next_home = (self.next_home + 1) % n;
-                    self.next_home
-                }
-            };
-            mark(home, GLOBAL_TARGET);
-            for (kind, key) in event.keys.iter().enumerate() {
-                mark(shard_of(kind, key, n), 1 << kind);
-            }
-            self.clock_ms = self.clock_ms.max(event.ts_ms);
-            let clock_ms = self.clock_ms.div_euclid(CLOCK_STEP_MS) * CLOCK_STEP_MS;
-            let mut event = Some(event);
-            let last = len.saturating_sub(1);
-            for (i, &(shard, bits)) in targets[..len].iter().enumerate() {
-                let e = if i == last {
-                    event.take()
-                } else {
-                    event.clone()
-                };
-                if let Some(e) = e {
-                    per_shard[shard].push(Routed {
-                        event: e,
-                        targets: bits,
-                        clock_ms,
-                    });
-                }
-            }
-        }
+        let per_shard = split_batch_clocked(
+            msg.events,
+            self.shards.len(),
+            &mut self.next_home,
+            &mut self.clock_ms,
+        );
         let sends: Vec<_> = per_shard
             .into_iter()
             .enumerate()

@@ -72,6 +72,11 @@ pub struct ActorKind {
     pub key: String,
     #[serde(rename = "type", default = "default_key_type")]
     pub key_type: FieldType,
+    /// Whether these actors also keep percentile sketches of the declared
+    /// metrics (per-actor medians). Off by default: a sketch per pane slot
+    /// costs far more than the slot, and percentiles are mostly global.
+    #[serde(default)]
+    pub percentiles: bool,
 }
 
 fn default_key_type() -> FieldType {
@@ -149,6 +154,7 @@ impl Schema {
             name: name.into(),
             key: key.into(),
             key_type,
+            percentiles: false,
         };
         let schema = match name {
             "reels" => Schema {
@@ -495,8 +501,13 @@ impl fmt::Display for Schema {
         if !self.percentiles.is_empty() {
             writeln!(
                 f,
-                "  percentile sketches (MEDIAN, PERCENTILE): {} — global state and every actor",
-                self.percentiles.join(", ")
+                "  percentile sketches (MEDIAN, PERCENTILE): {} — global state{}",
+                self.percentiles.join(", "),
+                self.actors
+                    .iter()
+                    .filter(|a| a.percentiles)
+                    .map(|a| format!(", {}", a.name))
+                    .collect::<String>()
             )?;
         }
         let sketched: Vec<String> = self

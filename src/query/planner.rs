@@ -861,6 +861,19 @@ impl Planner<'_> {
                 )));
             };
             let Some(sketch) = out.sketches.percentile_of(m) else {
+                let declared = schema.percentiles.iter().any(|p| p == name);
+                let actor = match &out.route {
+                    Route::Point { kind, .. } | Route::FanOut { kind } => schema.actors.get(*kind),
+                    Route::Global => None,
+                };
+                if let (Some(actor), true) = (actor, declared) {
+                    return Err(Error::Query(format!(
+                        "{e}: {} actors keep no percentile sketches (they cost memory per \
+                         pane); percentiles are global — drop the {} condition — or set \
+                         \"percentiles\": true on the actor kind in a schema file",
+                        actor.name, actor.key
+                    )));
+                }
                 return Err(Error::Query(format!(
                     "{e}: no percentile sketch of '{name}' is kept; the schema keeps them for {} \
                      (declare \"percentiles\": [\"{name}\"] in a schema file)",

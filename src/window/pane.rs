@@ -113,6 +113,10 @@ impl PaneStore {
     /// Moves fine slots that left the last hour into their minutes.
     fn fold_old_seconds(&mut self, now_sec: i64) {
         let horizon = now_sec - FINE_SPAN_SECS;
+        // The common case, on every event: nothing is old yet.
+        if self.fine.first().is_none_or(|s| s.pane > horizon) {
+            return;
+        }
         let old = self.fine.partition_point(|s| s.pane <= horizon);
         if old == 0 {
             return;

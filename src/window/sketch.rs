@@ -39,8 +39,12 @@ impl SketchLayout {
 
     /// What an entity of actor kind `kind` keeps.
     pub fn entity(schema: &Schema, kind: usize) -> SketchLayout {
+        let percentiles = schema.actors.get(kind).is_some_and(|a| a.percentiles);
         SketchLayout {
-            percentiles: schema.percentile_metrics(),
+            percentiles: match percentiles {
+                true => schema.percentile_metrics(),
+                false => Vec::new(),
+            },
             distinct: schema
                 .distinct_sources()
                 .iter()

@@ -1,0 +1,196 @@
+//! `tally bench ingest`: end-to-end ingest throughput.
+//!
+//! Input is either files (read through the page cache like `tally ingest`
+//! reads them) or events generated into memory *before* the clock starts.
+//! The timed part is `Engine::ingest`: read, parse, admit, route, apply,
+//! and the final wait until every shard has applied every batch. The
+//! distribution is the time to ingest each MiB of input, so a stall (a
+//! sweep, a map resize, a slow shard) shows in the tail.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use super::feed::{check_in_memory, Meter, Metered, Recorded};
+use super::report::{per_second, thousands, Progress, Report};
+use super::rss::{mib, Rss};
+use super::{positive, start_engine, CommonArgs};
+use crate::event::Schema;
+use crate::gen::GenConfig;
+use crate::ingest::Merge;
+
+/// Read buffer per input: small against a MiB, so the per-MiB samples are
+/// not lumpy.
+const READ_BUFFER: usize = 256 << 10;
+
+/// Lines read from the first file to detect its schema.
+const SAMPLE_LINES: usize = 64;
+
+#[derive(Args, Debug, Clone)]
+pub struct IngestArgs {
+    /// NDJSON files to ingest (k-way merged by time); none = generated events
+    #[arg(long, short, num_args = 1.., conflicts_with_all = ["events", "preset"])]
+    pub input: Vec<PathBuf>,
+    /// Events to generate into memory first (not timed) [default: 2000000]
+    #[arg(long, short = 'n', value_parser = positive)]
+    pub events: Option<u64>,
+    /// Preset of the generated events: reels, shop, clicks, stats, ledger
+    #[arg(long)]
+    pub preset: Option<String>,
+    /// Schema of the input files: a preset or a schema file [default: detected]
+    #[arg(long, short, requires = "input")]
+    pub schema: Option<String>,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
+    let meter = Meter::shared("ingest");
+    let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
+    let (schema, source) = if args.input.is_empty() {
+        let preset = args.preset.clone().unwrap_or_else(|| "reels".into());
+        let events = args.events.unwrap_or(2_000_000);
+        check_in_memory(events, "--events")?;
+        let config = GenConfig {
+            preset: preset.clone(),
+            events,
+            seed: args.common.seed,
+            ..GenConfig::default()
+        };
+        let recorded = Recorded::generate(&config, false)?;
+        let source = format!(
+            "{} generated {preset} events ({}, seed {}), in memory",
+            thousands(recorded.lines() as u64),
+            mib(Some(recorded.bytes() as u64)),
+            args.common.seed
+        );
+        let reader = Metered::new(recorded.reader(0, recorded.lines()), meter.clone());
+        readers.push((
+            Arc::from("generated"),
+            Box::new(BufReader::with_capacity(READ_BUFFER, reader)),
+        ));
+        (Schema::preset(&preset)?, source)
+    } else {
+        let schema = match &args.schema {
+            Some(s) => Schema::load(s)?,
+            None => {
+                let (sample, _) = Merge::open_sampled(&args.input[..1], SAMPLE_LINES)?;
+                Schema::detect(sample.iter().map(String::as_str))?
+            }
+        };
+        let mut bytes = 0;
+        for path in &args.input {
+            if path.as_os_str() == "-" {
+                bail!(
+                    "tally bench ingest reads files, not standard input: save it to a file first"
+                );
+            }
+            let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            bytes += file.metadata().map_or(0, |m| m.len());
+            let reader = Metered::new(file, meter.clone());
+            readers.push((
+                Arc::from(path.display().to_string()),
+                Box::new(BufReader::with_capacity(READ_BUFFER, reader)),
+            ));
+        }
+        let names: Vec<String> = args.input.iter().map(|p| p.display().to_string()).collect();
+        (
+            schema,
+            format!("{} ({})", names.join(", "), mib(Some(bytes))),
+        )
+    };
+    let schema_name = schema.name.clone();
+    let mut engine = start_engine(schema, &args.common)?;
+    let before = Rss::now();
+
+    let mut progress = Progress::new();
+    let mut show = |p: &crate::ingest::IngestProgress| {
+        progress.show(|| {
+            format!(
+                "ingest: {} lines, {} lines/s",
+                thousands(p.lines),
+                per_second(p.lines, p.elapsed)
+            )
+        })
+    };
+    let peak_reset = Rss::reset_peak();
+    if let Ok(mut m) = meter.lock() {
+        m.start();
+    }
+    let started = Instant::now();
+    let summary = engine.ingest(Merge::from_readers(readers), &mut show)?;
+    let elapsed = started.elapsed();
+    progress.clear();
+    let after = Rss::now();
+    let bytes = meter.lock().map_or(0, |m| m.bytes);
+
+    let mut report = Report::new("ingest", "end-to-end ingest throughput");
+    report.fact("input", source);
+    report.fact("schema", schema_name);
+    report.fact("shards", engine.config().shards.to_string());
+    report.fact(
+        "lines",
+        format!(
+            "{} ({} accepted, {} rejected)",
+            thousands(summary.lines),
+            thousands(summary.accepted),
+            thousands(summary.lines - summary.accepted)
+        ),
+    );
+    for (reason, n) in summary.rejected.iter().filter(|(_, n)| *n > 0) {
+        report.fact(&format!("  rejected.{reason}"), thousands(*n));
+    }
+    report.fact("elapsed", format!("{:.3} s", elapsed.as_secs_f64()));
+    report.fact(
+        "throughput",
+        format!(
+            "{} events/s ({} accepted/s), {:.1} MB/s",
+            per_second(summary.lines, elapsed),
+            per_second(summary.accepted, elapsed),
+            bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
+        ),
+    );
+    report.fact(
+        "RSS",
+        format!(
+            "{} before ingest{}, {} after, {} peak {}",
+            mib(before.map(|r| r.current)),
+            if args.input.is_empty() {
+                " (the generated input included; it is freed by the end)"
+            } else {
+                ""
+            },
+            mib(after.map(|r| r.current)),
+            mib(after.map(|r| r.peak)),
+            if peak_reset {
+                "during ingest"
+            } else {
+                "of the process"
+            }
+        ),
+    );
+    report.method = vec![
+        "Timed: Engine::ingest over the whole input (read, parse, admit, route, apply), \
+         up to the moment every shard has applied every batch."
+            .into(),
+        "Not timed: generating the events (done into memory first) and starting the engine.".into(),
+        "Distribution: the time to ingest each MiB of input, sampled as the reader hands \
+         out bytes (at most 8 batches of 4,096 events are in flight, so this includes \
+         back-pressure from the shards)."
+            .into(),
+        "RSS: VmRSS / VmHWM of /proc/self/status; the peak is reset before ingest starts.".into(),
+    ];
+    report.table_caption = "Time to ingest each MiB of input, µs:".into();
+    let series = meter
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the ingest meter was poisoned"))?
+        .series
+        .clone();
+    report.series.push(series);
+    Ok(report)
+}

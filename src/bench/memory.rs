@@ -1,0 +1,237 @@
+//! `tally bench memory`: resident memory for N users × k events.
+//!
+//! Events are made on the fly as the engine reads them (nothing is held,
+//! so the generator's memory does not count): event `j` goes to user
+//! `j mod N`, so every user gets exactly k events, spread over the span in
+//! time order. Each user is one virtual actor; videos (`--videos`, few, so
+//! that the figure is about users) are the other actor kind.
+//!
+//! RSS is read from `/proc/self/status` after the engine started (before)
+//! and after every event was applied (after); bytes per user is the
+//! difference over N. It includes everything ingest keeps: users, videos,
+//! the global partials, and the de-duplication id history (one 64-bit hash
+//! per event id within retention), which is estimated separately.
+
+use std::io::BufReader;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use super::feed::{Meter, Metered, Streamed};
+use super::report::{per_second, thousands, Progress, Report};
+use super::rss::{mib, Rss};
+use super::{duration, positive, start_engine, CommonArgs};
+use crate::event::Schema;
+use crate::gen::DEFAULT_START_MS;
+use crate::ingest::Merge;
+use crate::time::{format_timestamp, Millis};
+use crate::value::Value;
+
+/// User ids start here (so they look like the seed data's 9-digit ids).
+const USER_BASE: u64 = 100_000_000;
+const VIDEO_BASE: u64 = 500_000_000;
+
+/// A user's events cycle through these types.
+const TYPES: [&str; 5] = ["video_view", "like", "video_view", "share", "comment"];
+const DEVICES: [&str; 3] = ["mobile", "desktop", "tablet"];
+
+#[derive(Args, Debug, Clone)]
+pub struct MemoryArgs {
+    /// Distinct users
+    #[arg(long, default_value = "10000000", value_parser = positive)]
+    pub users: u64,
+    /// Events per user
+    #[arg(long, default_value = "5", value_parser = positive)]
+    pub events_per_user: u64,
+    /// Time span the events cover (within the 24 h retention)
+    #[arg(long, default_value = "24h", value_parser = duration)]
+    pub span: Duration,
+    /// Distinct videos the events go to
+    #[arg(long, default_value = "100", value_parser = positive)]
+    pub videos: u64,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
+    let span_ms = args.span.as_millis() as Millis;
+    if span_ms > 24 * 3_600_000 {
+        anyhow::bail!("--span must be at most 24h, the retention; events older are rejected");
+    }
+    let total = args
+        .users
+        .checked_mul(args.events_per_user)
+        .filter(|n| *n <= 1 << 40)
+        .ok_or_else(|| anyhow::anyhow!("--users × --events-per-user is too large"))?;
+    let mut engine = start_engine(Schema::preset("reels")?, &args.common)?;
+    let before = Rss::now();
+    let peak_reset = Rss::reset_peak();
+
+    let (users, videos) = (args.users, args.videos);
+    let mut j = 0u64;
+    let lines = Streamed::new(move |buf: &mut Vec<u8>| {
+        if j >= total {
+            return false;
+        }
+        let user = j % users;
+        let ts = DEFAULT_START_MS + (j as u128 * span_ms as u128 / total as u128) as Millis;
+        let kind = TYPES[((j / users) % TYPES.len() as u64) as usize];
+        let line = format!(
+            "{{\"event_id\":\"m{j}\",\"event_type\":\"{kind}\",\"user_id\":{},\"video_id\":{},\
+             \"timestamp\":\"{}\",\"metadata\":{{{}\"device_type\":\"{}\"}}}}",
+            USER_BASE + user,
+            VIDEO_BASE + j % videos,
+            format_timestamp(ts),
+            if kind == "video_view" {
+                format!("\"view_duration_ms\":{},", 1000 + j % 30_000)
+            } else {
+                String::new()
+            },
+            DEVICES[(user % 3) as usize]
+        );
+        buf.extend_from_slice(line.as_bytes());
+        j += 1;
+        true
+    });
+    let meter = Meter::shared("ingest");
+    let reader = BufReader::with_capacity(256 << 10, Metered::new(lines, meter.clone()));
+    let merge = Merge::from_readers(vec![(Arc::from("memory"), Box::new(reader))]);
+    let mut progress = Progress::new();
+    if let Ok(mut m) = meter.lock() {
+        m.start();
+    }
+    let started = Instant::now();
+    let summary = engine.ingest(merge, &mut |p| {
+        progress.show(|| {
+            format!(
+                "memory: {} of {} events, {} events/s, RSS {}",
+                thousands(p.lines),
+                thousands(total),
+                per_second(p.lines, p.elapsed),
+                mib(Rss::now().map(|r| r.current))
+            )
+        })
+    })?;
+    let elapsed = started.elapsed();
+    progress.clear();
+    let after = Rss::now();
+    let stats = engine.stats()?;
+    let stat = |name: &str| -> u64 {
+        stats
+            .rows
+            .iter()
+            .find(|r| matches!(r.first(), Some(Value::Str(s)) if &**s == name))
+            .and_then(|r| match r.get(1) {
+                Some(Value::Int(n)) => Some(*n as u64),
+                _ => None,
+            })
+            .unwrap_or(0)
+    };
+    let ids = stat("state.remembered_ids");
+    let id_bytes = hash_table_bytes(ids, 16);
+
+    let mut report = Report::new("memory", "resident memory per user");
+    report.fact(
+        "events",
+        format!(
+            "{} users × {} events = {} over {} ({} videos), streamed",
+            thousands(args.users),
+            args.events_per_user,
+            thousands(total),
+            crate::time::format_duration(span_ms),
+            thousands(args.videos)
+        ),
+    );
+    report.fact(
+        "ingest",
+        format!(
+            "{} accepted of {} lines in {:.1} s ({} events/s)",
+            thousands(summary.accepted),
+            thousands(summary.lines),
+            elapsed.as_secs_f64(),
+            per_second(summary.lines, elapsed)
+        ),
+    );
+    report.fact("shards", engine.config().shards.to_string());
+    report.fact(
+        "state",
+        format!(
+            "{} users, {} videos (actors), {} pane slots, {} cells, {} remembered ids",
+            thousands(stat("actors.users")),
+            thousands(stat("actors.videos")),
+            thousands(stat("state.pane_slots")),
+            thousands(stat("state.cells")),
+            thousands(ids)
+        ),
+    );
+    report.fact(
+        "RSS",
+        format!(
+            "{} before ingest, {} after, {} peak {}",
+            mib(before.map(|r| r.current)),
+            mib(after.map(|r| r.current)),
+            mib(after.map(|r| r.peak)),
+            if peak_reset {
+                "during ingest"
+            } else {
+                "of the process"
+            }
+        ),
+    );
+    if let (Some(b), Some(a)) = (before, after) {
+        let grown = a.current.saturating_sub(b.current);
+        report.fact(
+            "per user",
+            format!(
+                "{:.0} B of RSS growth per user; without the id history (≈ {} estimated) {:.0} B",
+                grown as f64 / args.users as f64,
+                mib(Some(id_bytes)),
+                grown.saturating_sub(id_bytes) as f64 / args.users as f64
+            ),
+        );
+    }
+    report.method = vec![
+        "Events are generated as the engine reads them (nothing held): event j goes to user j mod N, \
+         so each user gets exactly k events, in time order over the span."
+            .into(),
+        "RSS = VmRSS of /proc/self/status after the engine started (before) and after every event \
+         was applied (after); peak = VmHWM. Memory malloc keeps for reuse counts, as in top."
+            .into(),
+        "The id history estimate: one 16-byte entry (id hash, time) + 1 control byte per bucket of \
+         a hash table at most 7/8 full, buckets a power of two."
+            .into(),
+    ];
+    report.table_caption = "Time to ingest each MiB of generated input, µs:".into();
+    let series = meter
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the ingest meter was poisoned"))?
+        .series
+        .clone();
+    report.series.push(series);
+    Ok(report)
+}
+
+/// Bytes of a std (hashbrown) hash table holding `n` entries of
+/// `entry_bytes`: buckets are the next power of two ≥ n·8/7, each with one
+/// control byte.
+fn hash_table_bytes(n: u64, entry_bytes: u64) -> u64 {
+    if n == 0 {
+        return 0;
+    }
+    let buckets = (n * 8).div_ceil(7).next_power_of_two();
+    buckets * (entry_bytes + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_table_estimate() {
+        assert_eq!(hash_table_bytes(0, 16), 0);
+        assert_eq!(hash_table_bytes(7, 16), 8 * 17);
+        assert_eq!(hash_table_bytes(8, 16), 16 * 17);
+        assert_eq!(hash_table_bytes(50_000_000, 16), (1 << 26) * 17);
+    }
+}

@@ -1,0 +1,208 @@
+//! What a bench prints and writes: a header with the machine and the
+//! method, facts (rates, memory), the percentile table, one `.hgrm` file per
+//! series and one SVG plot, all under `--out`.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use super::histogram::{table, Series};
+use super::plot;
+
+/// One bench's results, ready to print and write.
+#[derive(Debug)]
+pub struct Report {
+    /// File name prefix and plot title: `query`, `ingest`, ...
+    pub bench: &'static str,
+    /// One line saying what was measured.
+    pub title: String,
+    /// Settings and results as `name: value` lines, in order.
+    pub facts: Vec<(String, String)>,
+    /// How it was measured, a sentence per line: printed, so that a figure
+    /// is never read without its method.
+    pub method: Vec<String>,
+    /// Things the reader must not miss (a rate that was not sustained).
+    pub warnings: Vec<String>,
+    pub series: Vec<Series>,
+    /// What the table's series measure, printed above it.
+    pub table_caption: String,
+}
+
+impl Report {
+    pub fn new(bench: &'static str, title: impl Into<String>) -> Report {
+        Report {
+            bench,
+            title: title.into(),
+            facts: Vec::new(),
+            method: Vec::new(),
+            warnings: Vec::new(),
+            series: Vec::new(),
+            table_caption: String::new(),
+        }
+    }
+
+    pub fn fact(&mut self, name: &str, value: impl Into<String>) {
+        self.facts.push((name.to_string(), value.into()));
+    }
+
+    /// The text printed on stdout.
+    pub fn text(&self, written: &[PathBuf]) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "tally bench {}: {}", self.bench, self.title);
+        let _ = writeln!(out, "  {}", machine());
+        let width = self.facts.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        for (name, value) in &self.facts {
+            let _ = writeln!(out, "  {name:<width$}  {value}");
+        }
+        if !self.method.is_empty() {
+            let _ = writeln!(out, "Method:");
+            for line in &self.method {
+                let _ = writeln!(out, "  {line}");
+            }
+        }
+        for w in &self.warnings {
+            let _ = writeln!(out, "WARNING: {w}");
+        }
+        let _ = writeln!(out, "\n{}", self.table_caption);
+        out.push_str(&table(&self.series));
+        if !written.is_empty() {
+            let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+            let _ = writeln!(out, "\nWrote {}", names.join(", "));
+        }
+        out
+    }
+
+    /// Writes the `.hgrm` files and the SVG under `dir`, then prints.
+    pub fn finish(&self, dir: &Path) -> anyhow::Result<()> {
+        let written = self.write_files(dir)?;
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        out.write_all(self.text(&written).as_bytes())?;
+        Ok(())
+    }
+
+    fn write_files(&self, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the output directory {}", dir.display()))?;
+        let mut written = Vec::new();
+        for s in &self.series {
+            let path = dir.join(format!("{}.hgrm", s.file_stem(self.bench)));
+            std::fs::write(&path, s.hgrm())
+                .with_context(|| format!("writing {}", path.display()))?;
+            written.push(path);
+        }
+        let path = dir.join(format!("{}.svg", self.bench));
+        let subtitle = format!("{} — {}", machine(), today());
+        let svg = plot::svg(
+            &format!("tally bench {}: {}", self.bench, self.title),
+            &subtitle,
+            &self.series,
+        );
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+        Ok(written)
+    }
+}
+
+/// Cores and load: a figure taken on a busy machine says so.
+pub fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .map_or(String::new(), |l| format!(", load average {l}"));
+    format!("machine: {cores} cores{load}")
+}
+
+/// The date of the run (UTC), for plots.
+fn today() -> String {
+    chrono::Utc::now().format("%Y-%m-%d").to_string()
+}
+
+/// A count with thousands separators: 1,234,567.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A rate per second with thousands separators.
+pub fn per_second(n: u64, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    thousands((n as f64 / secs).round() as u64)
+}
+
+/// A progress line on stderr, only when it is a terminal, redrawn at most
+/// four times a second and erased at the end.
+pub struct Progress {
+    on: bool,
+    next: Instant,
+    shown: bool,
+}
+
+impl Progress {
+    pub fn new() -> Progress {
+        Progress {
+            on: std::io::stderr().is_terminal(),
+            next: Instant::now(),
+            shown: false,
+        }
+    }
+
+    /// Redraws with `text()` if a redraw is due (the text is only built
+    /// then).
+    pub fn show(&mut self, text: impl FnOnce() -> String) {
+        if !self.on || Instant::now() < self.next {
+            return;
+        }
+        self.next = Instant::now() + Duration::from_millis(250);
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K{}", text());
+        let _ = err.flush();
+        self.shown = true;
+    }
+
+    pub fn clear(&mut self) {
+        if self.shown {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[K");
+            let _ = err.flush();
+            self.shown = false;
+        }
+    }
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress::new()
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(per_second(500, Duration::from_millis(500)), "1,000");
+    }
+}
