@@ -22,6 +22,10 @@
 //!    the last hour and 1-minute panes beyond, each a partial aggregate
 //!    per cell. Old seconds fold into minutes; panes past retention expire,
 //!    and an entity with none left is passivated.
+//! 6. If continuous rules ([`rules`]) are in force for its kind, the entity
+//!    then evaluates them over the windows the event changed; a condition
+//!    that becomes true is a hit, returned with the batch's reply and
+//!    counted, kept and written by the engine (`--emit`, `FROM rule_hits`).
 //!
 //! # The life of a query
 //!
