@@ -373,7 +373,7 @@ impl Engine {
                 continue;
             }
             // Accepted lines are valid JSON; a line that is not is skipped.
-            let Ok(json) = serde_json::from_slice::<serde_json::Value>(&event.text) else {
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(event.text) else {
                 continue;
             };
             let row = RawRow {
@@ -506,20 +506,19 @@ impl Engine {
                 .offer(origin.clone(), parsed, &bytes, verdicts),
             Err(reject) => verdicts.reject(origin.clone(), reject),
         }
-        self.settle(verdicts, Some((&origin, bytes)))
+        self.settle(verdicts, Some((&origin, &bytes)))
     }
 
     /// Counts and records verdicts, and hands full batches to the router.
     /// `line` is the line just offered, if any: its text goes to the reject
     /// file or, once accepted, to the ring of recent events.
-    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, Vec<u8>)>) -> Result<()> {
+    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
         for r in verdicts.rejected.drain(..) {
             self.counters.reject(r.reject.reason);
             if let Some(file) = &mut self.rejects {
                 let current = line
-                    .as_ref()
                     .filter(|(o, _)| **o == r.origin)
-                    .map(|(_, bytes)| bytes.as_slice());
+                    .map(|(_, bytes)| bytes);
                 file.write(&r.origin, &r.reject, r.text.as_deref().or(current))?;
             }
         }
@@ -529,7 +528,11 @@ impl Engine {
             .iter()
             .zip(verdicts.admitted_text.drain(..))
         {
-            let text = text.map(Vec::from).or_else(|| current.take());
+            // A held line comes with its text; the offered line is `current`.
+            let text = match &text {
+                Some(held) => Some(&held[..]),
+                None => current.take(),
+            };
             if let Some(text) = text {
                 self.recent.push(event.ts_ms, text);
             }

@@ -14,33 +14,51 @@ use crate::time::Millis;
 pub const DEFAULT_RECENT_EVENTS: usize = 100_000;
 /// Bound on the bytes of line text kept, whatever the event bound.
 pub const MAX_RECENT_BYTES: usize = 64 << 20;
+/// Line text is copied into chunks of this size, so keeping a line costs a
+/// copy, not an allocation, and eviction frees a whole chunk at a time.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// One accepted event as ingested.
 #[derive(Debug)]
-pub struct RecentEvent {
+pub struct RecentEvent<'a> {
     /// The admitted event time (arrival time for schemas without one).
     pub ts_ms: Millis,
     /// Position in acceptance order since the engine started.
     pub seq: u64,
-    pub text: Vec<u8>,
+    pub text: &'a [u8],
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    ts_ms: Millis,
+    seq: u64,
+    /// The chunk, counted since the engine started (see `first_chunk`).
+    chunk: u64,
+    start: u32,
+    len: u32,
 }
 
 /// See the module docs.
 #[derive(Debug)]
 pub struct RecentEvents {
-    events: VecDeque<RecentEvent>,
-    max_events: usize,
-    /// Bytes of text held (by capacity: what the allocator holds).
+    entries: VecDeque<Entry>,
+    chunks: VecDeque<Vec<u8>>,
+    /// The number of the front chunk.
+    first_chunk: u64,
+    /// Bytes the chunks hold (their capacity).
     bytes: usize,
+    max_events: usize,
     next_seq: u64,
 }
 
 impl RecentEvents {
     pub fn new(max_events: usize) -> RecentEvents {
         RecentEvents {
-            events: VecDeque::new(),
-            max_events,
+            entries: VecDeque::new(),
+            chunks: VecDeque::new(),
+            first_chunk: 0,
             bytes: 0,
+            max_events,
             next_seq: 0,
         }
     }
@@ -55,35 +73,73 @@ impl RecentEvents {
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.entries.len()
     }
 
-    /// Keeps one accepted line, evicting the oldest beyond the bounds.
-    pub fn push(&mut self, ts_ms: Millis, mut text: Vec<u8>) {
+    /// Keeps a copy of one accepted line, evicting the oldest beyond the
+    /// bounds.
+    pub fn push(&mut self, ts_ms: Millis, text: &[u8]) {
         if !self.enabled() {
             return;
         }
-        while text.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-            text.pop();
+        let mut text = text;
+        while let [rest @ .., b'\n' | b'\r'] = text {
+            text = rest;
         }
-        self.bytes += text.capacity();
-        self.events.push_back(RecentEvent {
+        let fits = self
+            .chunks
+            .back()
+            .is_some_and(|c| c.capacity() - c.len() >= text.len());
+        if !fits {
+            let chunk = Vec::with_capacity(CHUNK_BYTES.max(text.len()));
+            self.bytes += chunk.capacity();
+            self.chunks.push_back(chunk);
+        }
+        let chunk_no = self.first_chunk + self.chunks.len() as u64 - 1;
+        let Some(chunk) = self.chunks.back_mut() else {
+            return;
+        };
+        let start = chunk.len() as u32;
+        chunk.extend_from_slice(text);
+        self.entries.push_back(Entry {
             ts_ms,
             seq: self.next_seq,
-            text,
+            chunk: chunk_no,
+            start,
+            len: text.len() as u32,
         });
         self.next_seq += 1;
-        while self.events.len() > self.max_events || self.bytes > MAX_RECENT_BYTES {
-            match self.events.pop_front() {
-                Some(old) => self.bytes -= old.text.capacity(),
-                None => break,
+        while self.entries.len() > self.max_events {
+            self.entries.pop_front();
+        }
+        // Drop whole chunks: those no entry points into any more, and the
+        // oldest ones (with their entries) while over the byte bound.
+        while self.chunks.len() > 1 {
+            let front = self.first_chunk;
+            let unused = self.entries.front().is_none_or(|e| e.chunk > front);
+            if !unused && self.bytes <= MAX_RECENT_BYTES {
+                break;
             }
+            while self.entries.front().is_some_and(|e| e.chunk == front) {
+                self.entries.pop_front();
+            }
+            if let Some(chunk) = self.chunks.pop_front() {
+                self.bytes -= chunk.capacity();
+            }
+            self.first_chunk += 1;
         }
     }
 
     /// Oldest first.
-    pub fn iter(&self) -> impl Iterator<Item = &RecentEvent> {
-        self.events.iter()
+    pub fn iter(&self) -> impl Iterator<Item = RecentEvent<'_>> {
+        self.entries.iter().map(|e| {
+            let chunk = &self.chunks[(e.chunk - self.first_chunk) as usize];
+            RecentEvent {
+                ts_ms: e.ts_ms,
+                seq: e.seq,
+                text: &chunk[e.start as usize..(e.start + e.len) as usize],
+            }
+        })
     }
 }
 
@@ -95,10 +151,9 @@ mod tests {
     fn keeps_the_newest_within_the_bound() {
         let mut r = RecentEvents::new(3);
         for i in 0..5 {
-            r.push(i, format!("{{\"n\":{i}}}\n").into_bytes());
+            r.push(i, format!("{{\"n\":{i}}}\n").as_bytes());
         }
-        let kept: Vec<(Millis, u64, &[u8])> =
-            r.iter().map(|e| (e.ts_ms, e.seq, &e.text[..])).collect();
+        let kept: Vec<(Millis, u64, &[u8])> = r.iter().map(|e| (e.ts_ms, e.seq, e.text)).collect();
         assert_eq!(
             kept,
             vec![
@@ -112,16 +167,30 @@ mod tests {
     #[test]
     fn zero_disables_it() {
         let mut r = RecentEvents::new(0);
-        r.push(1, b"{}".to_vec());
+        r.push(1, b"{}");
         assert_eq!(r.len(), 0);
     }
 
     #[test]
     fn the_byte_bound_evicts_too() {
         let mut r = RecentEvents::new(1000);
-        r.push(1, vec![b' '; MAX_RECENT_BYTES / 2 + 1]);
-        r.push(2, vec![b' '; MAX_RECENT_BYTES / 2 + 1]);
+        r.push(1, &vec![b' '; MAX_RECENT_BYTES / 2 + 1]);
+        r.push(2, &vec![b' '; MAX_RECENT_BYTES / 2 + 1]);
         assert_eq!(r.len(), 1);
         assert_eq!(r.iter().next().map(|e| e.ts_ms), Some(2));
+    }
+
+    #[test]
+    fn lines_span_many_chunks_and_old_chunks_are_freed() {
+        let mut r = RecentEvents::new(10_000);
+        let line = vec![b'x'; 1000];
+        for i in 0..50_000 {
+            r.push(i, &line);
+        }
+        assert_eq!(r.len(), 10_000);
+        assert!(r.iter().all(|e| e.text == &line[..]));
+        assert_eq!(r.iter().next().map(|e| e.seq), Some(40_000));
+        // 10k lines of 1000 bytes need ~10 chunks, plus the partly used one.
+        assert!(r.chunks.len() <= 12, "{} chunks", r.chunks.len());
     }
 }
