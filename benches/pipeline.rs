@@ -92,6 +92,22 @@ fn query(c: &mut Criterion) {
             b.iter(|| black_box(engine.run(&statement).expect("runs")))
         });
     }
+    // What a query costs before it reaches a shard: SQL text to statement,
+    // statement to plan.
+    let sql = "SELECT COUNT(*), SUM(metadata.view_duration_ms) FROM events WHERE user_id = 100000500 WINDOW 24h";
+    group.bench_function("parse_point", |b| {
+        b.iter(|| black_box(engine.parse(sql, &Default::default()).expect("parses")))
+    });
+    let statement = engine
+        .parse(sql, &Default::default())
+        .expect("parses")
+        .remove(0);
+    let Statement::Select(select) = statement else {
+        unreachable!("a SELECT")
+    };
+    group.bench_function("plan_point", |b| {
+        b.iter(|| black_box(engine.plan(&select).expect("plans")))
+    });
     group.finish();
 }
 

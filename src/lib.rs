@@ -36,10 +36,12 @@
 //!    and FILTER once per cell, and picks a route: one actor (point query),
 //!    every actor of a kind (fan-out) or the global state. A query without
 //!    aggregates is planned by [`query::plan_raw`] over recent events.
-//! 3. The router sends the plan's scan to the shards that hold the state;
+//! 3. The engine sends the plan's scan straight to the shards that hold
+//!    the state, chosen by the router's own key → shard function (events go
+//!    through the router actor, queries need not: two thread hops fewer);
 //!    each folds the panes inside the window into partial aggregates per
 //!    group — or, when groups never span shards, finishes them itself.
-//! 4. The router merges the partials, computes the final values, HAVING,
+//! 4. The engine merges the partials, computes the final values, HAVING,
 //!    ORDER BY and LIMIT, and returns a [`ResultSet`], which
 //!    [`shell::render`] prints as a table, CSV or JSON.
 pub mod bench;

@@ -4,12 +4,10 @@ use std::sync::Arc;
 
 use actix::Message;
 
-use crate::error::Result;
 use crate::event::Event;
-use crate::query::{FinishedRow, Groups, Plan, Scan};
+use crate::query::{FinishedRow, Groups, Scan};
 use crate::rules::{Hit, RuleSet};
 use crate::time::Millis;
-use crate::value::ResultSet;
 
 /// Engine → router: admitted events, in admission order. The reply is the
 /// rule hits they caused.
@@ -51,19 +49,14 @@ pub struct Apply {
     pub rules: Arc<RuleSet>,
 }
 
-/// Engine → router: run a planned query.
-#[derive(Message)]
-#[rtype(result = "Result<ResultSet>")]
-pub struct Query(pub Arc<Plan>);
-
-/// Router → shard: compute this shard's part of a query.
+/// Engine → shard: compute this shard's part of a query.
 #[derive(Message)]
 #[rtype(result = "Partial")]
 pub struct ScanShard(pub Arc<Scan>);
 
 /// A shard's answer to [`ScanShard`].
 pub enum Partial {
-    /// Partial aggregates by group, for the router to merge.
+    /// Partial aggregates by group, for the engine to merge.
     Groups(Groups),
     /// Finished, filtered, sorted and limited rows (groups disjoint by shard).
     Rows(Vec<FinishedRow>),

@@ -4,7 +4,8 @@
 //! actor and N [`Shard`] actors, each on its own arbiter. Ingest goes
 //! line → [`crate::ingest::Admission`] (parse, validate, de-duplicate, clock)
 //! → batches → router → shards → entities. Queries go text → parser →
-//! planner → router fan-out → shard partials → merge.
+//! planner → fan-out to the shards that hold the state → shard partials →
+//! merge, from the caller's thread ([`fanout`] says why not via the router).
 //!
 //! The engine is driven from one thread (a shell, a CLI command, a test):
 //! every method takes `&mut self`, and a query first waits until every batch
@@ -18,6 +19,7 @@
 //! batch by window end, rule and key, so their order never depends on the
 //! shard count.
 
+mod fanout;
 mod messages;
 mod recent;
 mod router;
@@ -45,7 +47,7 @@ use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
 pub use messages::Routed;
-use messages::{GetStats, Ingest, Query, ShardStats};
+use messages::{GetStats, Ingest, ShardStats};
 use recent::RecentEvents;
 pub use recent::{DEFAULT_RECENT_EVENTS, MAX_RECENT_BYTES};
 use router::Router;
@@ -119,6 +121,8 @@ pub struct Engine {
     /// Recent accepted events, for raw-row queries.
     recent: RecentEvents,
     router: Addr<Router>,
+    /// The shards, for queries ([`fanout`]); events go through the router.
+    shards: Vec<Addr<Shard>>,
     /// Admitted events not yet handed to the router.
     batch: Vec<Event>,
     in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
@@ -189,13 +193,14 @@ impl Engine {
                         }));
                         arbiters.push(arbiter);
                     }
+                    let shards = addrs.clone();
                     let router = Router::new(addrs, arbiters).start();
-                    let _ = tx.send((router, System::current()));
+                    let _ = tx.send((router, shards, System::current()));
                 });
                 let _ = system.run();
             })
             .map_err(|e| Error::io("starting the actor thread", e))?;
-        let (router, system) = rx
+        let (router, shards, system) = rx
             .recv()
             .map_err(|_| Error::Internal("the actor system failed to start".into()))?;
         Ok(Engine {
@@ -208,6 +213,7 @@ impl Engine {
             counters: Counters::default(),
             rejects,
             router,
+            shards,
             batch: Vec::with_capacity(BATCH),
             in_flight: VecDeque::new(),
             rules: Rules::default(),
@@ -261,7 +267,7 @@ impl Engine {
             Statement::Select(select) => {
                 let plan = self.plan(select)?;
                 self.sync()?;
-                block(self.router.send(Query(Arc::new(plan))))?
+                fanout::run(&self.shards, &plan)
             }
             Statement::Explain(select) => Ok(explain(&self.plan(select)?)),
             Statement::ShowStats => self.stats(),

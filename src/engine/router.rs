@@ -1,22 +1,17 @@
-//! The router: splits batches by key, fans queries out, merges partials.
+//! The router: splits batches of events by key and hands each shard its
+//! part. Queries skip it (see [`super::fanout`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 use actix::prelude::*;
 use futures::future::join_all;
 
-use super::messages::{
-    Apply, GetStats, Ingest, Partial, Query, Routed, ScanShard, ShardStats, GLOBAL_TARGET,
-};
+use super::messages::{Apply, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
 use super::shard::Shard;
-use crate::error::{Error, Result};
 use crate::event::{Event, Key};
-use crate::query::{Groups, Route};
 use crate::rules::Hit;
 use crate::time::Millis;
-use crate::value::ResultSet;
 
 pub struct Router {
     shards: Vec<Addr<Shard>>,
@@ -163,61 +158,6 @@ impl Handler<Ingest> for Router {
                 .flatten()
                 .collect()
         })
-    }
-}
-
-/// Fans a query out to the shards that hold its state and merges.
-impl Handler<Query> for Router {
-    type Result = ResponseFuture<Result<ResultSet>>;
-
-    fn handle(&mut self, msg: Query, _: &mut Self::Context) -> Self::Result {
-        let plan = msg.0;
-        let n = self.shards.len();
-        let targets: Vec<usize> = match &plan.scan.route {
-            Route::Point { kind, keys } => {
-                let mut s: Vec<usize> = keys.iter().map(|k| shard_of(*kind, k, n)).collect();
-                s.sort_unstable();
-                s.dedup();
-                s
-            }
-            Route::Global | Route::FanOut { .. } => (0..n).collect(),
-        };
-        let scan = Arc::new(plan.scan.clone());
-        let sends: Vec<_> = targets
-            .iter()
-            .map(|&i| self.shards[i].send(ScanShard(scan.clone())))
-            .collect();
-        Box::pin(async move {
-            let mut rows = Vec::new();
-            let mut groups = Groups::new();
-            for partial in join_all(sends).await {
-                match partial.map_err(|e| Error::Internal(format!("shard unavailable: {e}")))? {
-                    Partial::Rows(r) => rows.extend(r),
-                    Partial::Groups(g) => merge(&mut groups, g),
-                }
-            }
-            let rows = if plan.scan.finish_at_shard.is_some() {
-                plan.finish.sort_and_limit(rows)
-            } else {
-                plan.finish.rows(&plan.scan, groups)
-            };
-            Ok(plan.finish.result(rows))
-        })
-    }
-}
-
-fn merge(into: &mut Groups, from: Groups) {
-    if into.is_empty() {
-        *into = from;
-        return;
-    }
-    for (key, accs) in from {
-        match into.get_mut(&key) {
-            Some(existing) => existing.merge(accs),
-            None => {
-                into.insert(key, accs);
-            }
-        }
     }
 }
 

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use super::ast::AggFunc;
 use super::scalar::{Row, Scalar};
@@ -653,7 +654,8 @@ fn running_sum(total: &Value, v: &Value) -> Value {
 /// A planned query.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
-    pub scan: Scan,
+    /// Shared with every shard the query reaches, without a copy.
+    pub scan: Arc<Scan>,
     pub finish: Finish,
     /// Names for EXPLAIN: actor kinds by index, and the shard count.
     pub kind_names: Vec<String>,

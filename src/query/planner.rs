@@ -304,7 +304,7 @@ impl<'a> Planner<'a> {
             finish_at_shard: disjoint.then(|| finish.clone()),
         };
         Ok(Plan {
-            scan,
+            scan: Arc::new(scan),
             finish,
             kind_names,
             shards: self.catalog.shards,

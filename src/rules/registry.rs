@@ -238,7 +238,7 @@ fn compile(def: &RuleDef, id: u64, catalog: &Catalog) -> Result<CompiledRule> {
         ));
     }
     let planned = plan(select, catalog)?;
-    let scan = planned.scan;
+    let scan = Arc::unwrap_or_clone(planned.scan);
     let kind = match &scan.route {
         Route::Point { kind, .. } | Route::FanOut { kind }
             if scan.key_filter.is_some() || matches!(scan.route, Route::Point { .. }) =>
