@@ -22,12 +22,13 @@ pub enum Error {
     /// A bad flag, parameter, schema file or other user-supplied setting.
     #[error("{0}")]
     InvalidInput(String),
-    /// An I/O failure, with what we were doing when it happened.
-    #[error("{context}: {source}")]
+    /// An I/O failure, with what we were doing when it happened. The
+    /// cause is part of the message and deliberately not a `source()`: a
+    /// chain printer (`{:#}`) would repeat it.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A broken invariant: a bug in tally, never the user's fault.
     #[error("internal error: {0}")]
@@ -38,7 +39,7 @@ impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {
             context: context.into(),
-            source,
+            cause: source,
         }
     }
 }

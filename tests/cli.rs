@@ -1515,6 +1515,84 @@ fn bench_memory_counts_users_and_rss() {
 }
 
 #[test]
+fn bench_json_reports_figures_and_percentiles() {
+    let dir = Dir::new();
+    let out = arg(&dir.path("out"));
+    let stdout = ok(&[
+        "bench", "ingest", "--events", "20000", "--out", &out, "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON object");
+    assert_eq!(report["bench"], "ingest");
+    assert!(report["figures"]["events_per_s"].as_f64().unwrap() > 0.0);
+    assert!(report["figures"]["peak_rss_bytes"].as_f64().unwrap() > 0.0);
+    let series = report["latency_us"].as_array().unwrap();
+    assert_eq!(series[0]["measure"], "per MiB");
+    let (p50, p99) = (series[0]["p50"].as_f64(), series[0]["p99"].as_f64());
+    assert!(p50.unwrap() <= p99.unwrap());
+    assert_eq!(
+        report["facts"]["lines"],
+        "20,000 (20,000 accepted, 0 rejected)"
+    );
+}
+
+#[test]
+fn bench_spec_runs_every_target_and_takes_medians() {
+    let dir = Dir::new();
+    let input = dir.path("reels.ndjson");
+    let gen = ok(&["gen", "--preset", "reels", "-n", "5000"]);
+    std::fs::write(&input, gen).unwrap();
+    let out = arg(&dir.path("out"));
+    let stdout = ok(&[
+        "bench",
+        "spec",
+        "--runs",
+        "2",
+        "--input",
+        &arg(&input),
+        "--users",
+        "2000",
+        "--duration",
+        "300ms",
+        "--preload",
+        "5000",
+        "--out",
+        &out,
+    ]);
+    assert!(stdout.contains("median of 2 runs"), "{stdout}");
+    let rows: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("SPEC §8"))
+        .take_while(|l| !l.is_empty())
+        .collect();
+    // The header, then every target; each target row shows both runs and
+    // a verdict.
+    assert_eq!(rows.len(), 12, "{stdout}");
+    for row in rows.iter().skip(1).filter(|r| !r.starts_with(' ')) {
+        assert!(
+            row.ends_with("yes") || row.ends_with("NO"),
+            "{row}\n{stdout}"
+        );
+    }
+    // Ingest: the target, the median and the two runs, all rates.
+    let ingest = rows[1];
+    assert!(ingest.starts_with("ingest, reels NDJSON file"), "{stdout}");
+    assert_eq!(ingest.matches("/s").count(), 4, "{ingest}");
+    assert!(
+        stdout.contains("point query, hottest user: p99"),
+        "{stdout}"
+    );
+    // Each run left its reports behind, and the summary was saved.
+    for run in ["run-1", "run-2"] {
+        check_hgrm(&dir.path(&format!("out/{run}/query-j1_top3-corrected.hgrm")));
+        check_hgrm(&dir.path(&format!("out/{run}/visible-visible-corrected.hgrm")));
+    }
+    let saved = std::fs::read_to_string(dir.path("out/spec.txt")).unwrap();
+    assert!(saved.contains("median of 2 runs"));
+    let err = fails(&["bench", "spec", "--input", "/no/such/file.ndjson"]);
+    assert!(err.contains("/no/such/file.ndjson: no such file"), "{err}");
+}
+
+#[test]
 fn bench_flags_are_checked() {
     let out = tally(&["bench", "query", "--rate", "0"], "");
     assert_eq!(out.code, 2);

@@ -146,6 +146,12 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
         report.fact(&format!("  rejected.{reason}"), thousands(*n));
     }
     report.fact("elapsed", format!("{:.3} s", elapsed.as_secs_f64()));
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    report.figure("events_per_s", summary.lines as f64 / secs);
+    report.figure("mb_per_s", bytes as f64 / 1e6 / secs);
+    if let Some(after) = after {
+        report.figure("peak_rss_bytes", after.peak as f64);
+    }
     report.fact(
         "throughput",
         format!(

@@ -181,6 +181,8 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
     );
     if let (Some(b), Some(a)) = (before, after) {
         let grown = a.current.saturating_sub(b.current);
+        report.figure("rss_bytes", a.current as f64);
+        report.figure("bytes_per_user", grown as f64 / args.users as f64);
         report.fact(
             "per user",
             format!(

@@ -11,6 +11,11 @@
 //! - `visible`: event-to-visible latency, from the time an event is due
 //!   until a query sees it.
 //! - `memory`: resident memory for N users × k events, streamed in.
+//! - `spec`: all of the above, each `--runs` times in a fresh process,
+//!   the medians beside SPEC §8's targets ([`spec`]).
+//!
+//! `--json` prints a bench's report as one JSON object instead of the
+//! table, with its headline figures as numbers.
 //!
 //! This module owns the measurement and its presentation, not the engine:
 //! it drives a [`crate::Engine`] through its public API only, as an
@@ -25,6 +30,7 @@ mod plot;
 mod query;
 mod report;
 mod rss;
+mod spec;
 mod visible;
 
 use std::path::PathBuf;
@@ -49,6 +55,8 @@ pub enum BenchCommand {
     Visible(visible::VisibleArgs),
     /// Resident memory for N distinct users × k events each, streamed in
     Memory(memory::MemoryArgs),
+    /// Every target of SPEC §8, each bench run --runs times in a fresh process; medians vs targets
+    Spec(spec::SpecArgs),
 }
 
 /// Flags every bench takes.
@@ -63,29 +71,24 @@ pub struct CommonArgs {
     /// Seed of the generated events: the same seed, the same events
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Print the report as one JSON object (figures, facts, percentiles)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs one bench and prints its report.
 pub fn run(command: BenchCommand) -> anyhow::Result<()> {
-    let (report, out) = match command {
-        BenchCommand::Ingest(args) => {
-            let out = args.common.out.clone();
-            (ingest::run(&args)?, out)
-        }
-        BenchCommand::Query(args) => {
-            let out = args.common.out.clone();
-            (query::run(&args)?, out)
-        }
-        BenchCommand::Visible(args) => {
-            let out = args.common.out.clone();
-            (visible::run(&args)?, out)
-        }
-        BenchCommand::Memory(args) => {
-            let out = args.common.out.clone();
-            (memory::run(&args)?, out)
+    let (report, common) = match command {
+        BenchCommand::Ingest(args) => (ingest::run(&args)?, args.common),
+        BenchCommand::Query(args) => (query::run(&args)?, args.common),
+        BenchCommand::Visible(args) => (visible::run(&args)?, args.common),
+        BenchCommand::Memory(args) => (memory::run(&args)?, args.common),
+        BenchCommand::Spec(args) => {
+            print!("{}", spec::run(&args)?);
+            return Ok(());
         }
     };
-    report.finish(&out)
+    report.finish(&common.out, common.json)
 }
 
 /// Starts an engine on `schema` with the bench's shard count.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use super::histogram::{table, Series};
+use super::histogram::{table, Series, TABLE_QUANTILES};
 use super::plot;
 
 /// One bench's results, ready to print and write.
@@ -29,6 +29,10 @@ pub struct Report {
     pub series: Vec<Series>,
     /// What the table's series measure, printed above it.
     pub table_caption: String,
+    /// The headline numbers as numbers (`events_per_s`, `bytes_per_user`),
+    /// for `--json` and for `tally bench spec`, which reads them from a
+    /// child process.
+    pub figures: Vec<(&'static str, f64)>,
 }
 
 impl Report {
@@ -41,7 +45,42 @@ impl Report {
             warnings: Vec::new(),
             series: Vec::new(),
             table_caption: String::new(),
+            figures: Vec::new(),
         }
+    }
+
+    pub fn figure(&mut self, name: &'static str, value: f64) {
+        self.figures.push((name, value));
+    }
+
+    /// The report as one JSON object: facts, figures, warnings and each
+    /// series' percentiles in µs.
+    pub fn json(&self, written: &[PathBuf]) -> serde_json::Value {
+        let series: Vec<serde_json::Value> = self
+            .series
+            .iter()
+            .map(|s| {
+                let mut o = serde_json::Map::new();
+                o.insert("name".into(), s.name.clone().into());
+                o.insert("measure".into(), s.measure.clone().into());
+                for (q, label) in TABLE_QUANTILES {
+                    o.insert(label.into(), s.micros_at(q).into());
+                }
+                o.insert("max".into(), s.max_micros().into());
+                o.insert("count".into(), s.hist.len().into());
+                serde_json::Value::Object(o)
+            })
+            .collect();
+        serde_json::json!({
+            "bench": self.bench,
+            "title": self.title,
+            "machine": machine(),
+            "facts": self.facts.iter().map(|(n, v)| (n.trim().to_string(), serde_json::Value::from(v.clone()))).collect::<serde_json::Map<_, _>>(),
+            "figures": self.figures.iter().map(|(n, v)| (n.to_string(), serde_json::Value::from(*v))).collect::<serde_json::Map<_, _>>(),
+            "warnings": self.warnings,
+            "latency_us": series,
+            "files": written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        })
     }
 
     pub fn fact(&mut self, name: &str, value: impl Into<String>) {
@@ -75,12 +114,15 @@ impl Report {
         out
     }
 
-    /// Writes the `.hgrm` files and the SVG under `dir`, then prints.
-    pub fn finish(&self, dir: &Path) -> anyhow::Result<()> {
+    /// Writes the `.hgrm` files and the SVG under `dir`, then prints the
+    /// report: the table, or one JSON object.
+    pub fn finish(&self, dir: &Path, json: bool) -> anyhow::Result<()> {
         let written = self.write_files(dir)?;
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        out.write_all(self.text(&written).as_bytes())?;
+        let text = match json {
+            true => format!("{}\n", self.json(&written)),
+            false => self.text(&written),
+        };
+        std::io::stdout().lock().write_all(text.as_bytes())?;
         Ok(())
     }
 

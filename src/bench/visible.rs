@@ -144,6 +144,11 @@ pub fn run(args: &VisibleArgs) -> anyhow::Result<Report> {
         ),
     );
     report.fact("shards", engine.config().shards.to_string());
+    report.figure("due_per_s", args.rate as f64);
+    report.figure(
+        "achieved_per_s",
+        total as f64 / wall.as_secs_f64().max(1e-9),
+    );
     if wall.as_secs_f64() > args.duration.as_secs_f64() * 1.05 {
         report.warnings.push(format!(
             "the engine did not keep up with {}/s: the run took {:.2} s for {:.0} s of events, \

@@ -194,7 +194,7 @@ impl<'e> Session<'e> {
         match result {
             Ok(flow) => flow,
             // The reader of our stdout went away (`| head`): stop quietly.
-            Err(Error::Io { source: e, .. })
+            Err(Error::Io { cause: e, .. })
                 if e.kind() == std::io::ErrorKind::BrokenPipe && self.output.is_none() =>
             {
                 Flow::Quit
