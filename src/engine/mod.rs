@@ -414,6 +414,10 @@ impl Engine {
             Value::Int(self.admission.remembered_ids() as i64),
         ));
         rows.push((
+            "state.id_history_bytes".into(),
+            Value::Int(self.admission.id_history_bytes() as i64),
+        ));
+        rows.push((
             "state.recent_events".into(),
             Value::Int(self.recent.len() as i64),
         ));
