@@ -45,7 +45,7 @@ use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
 pub use messages::Routed;
-use messages::{GetStats, Ingest, Query, ShardStats};
+use messages::{BatchPool, GetStats, Ingest, Query, ShardStats};
 use recent::RecentEvents;
 pub use recent::{DEFAULT_RECENT_EVENTS, MAX_RECENT_BYTES};
 use router::Router;
@@ -121,6 +121,8 @@ pub struct Engine {
     router: Addr<Router>,
     /// Admitted events not yet handed to the router.
     batch: Vec<Event>,
+    /// Batches the router emptied, to fill again.
+    batches: BatchPool,
     in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
     rules: Rules,
     /// The `--emit` file, when asked for.
@@ -173,6 +175,8 @@ impl Engine {
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let shards = config.shards;
+        let batches = BatchPool::default();
+        let router_batches = batches.clone();
         let shard_schema = schema.clone();
         let thread = std::thread::Builder::new()
             .name("tally-actors".into())
@@ -189,7 +193,7 @@ impl Engine {
                         }));
                         arbiters.push(arbiter);
                     }
-                    let router = Router::new(addrs, arbiters).start();
+                    let router = Router::new(addrs, arbiters, router_batches).start();
                     let _ = tx.send((router, System::current()));
                 });
                 let _ = system.run();
@@ -208,7 +212,8 @@ impl Engine {
             counters: Counters::default(),
             rejects,
             router,
-            batch: Vec::with_capacity(BATCH),
+            batch: batches.take(BATCH),
+            batches,
             in_flight: VecDeque::new(),
             rules: Rules::default(),
             emit,
@@ -476,7 +481,8 @@ impl Engine {
         let mut last_report = start;
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
-            self.offer(line, &mut verdicts)?;
+            let bytes = self.offer(line, &mut verdicts)?;
+            merge.recycle(bytes);
             if self.counters.lines.is_multiple_of(8192)
                 && last_report.elapsed() >= Duration::from_millis(200)
             {
@@ -498,7 +504,9 @@ impl Engine {
         Ok(self.counters.since(&before, start.elapsed()))
     }
 
-    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<()> {
+    /// Offers one line to admission and settles the verdicts; gives the
+    /// line's buffer back for reuse.
+    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<Vec<u8>> {
         let Line {
             origin,
             bytes,
@@ -510,7 +518,8 @@ impl Engine {
                 .offer(origin.clone(), parsed, &bytes, verdicts),
             Err(reject) => verdicts.reject(origin.clone(), reject),
         }
-        self.settle(verdicts, Some((&origin, &bytes)))
+        self.settle(verdicts, Some((&origin, &bytes)))?;
+        Ok(bytes)
     }
 
     /// Counts and records verdicts, and hands full batches to the router.
@@ -561,7 +570,7 @@ impl Engine {
             let catalog = catalog(&self.schema, &self.config, now_ms, &cells);
             self.rules.replan(&catalog)?;
         }
-        let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let events = std::mem::replace(&mut self.batch, self.batches.take(BATCH));
         let now_ms = self.admission.now_ms().unwrap_or(0);
         self.in_flight.push_back(self.router.send(Ingest {
             events,

@@ -218,7 +218,7 @@ impl Admission {
                 return;
             }
         }
-        let Some(cell) = self.cells.intern(parsed.dims) else {
+        let Some(cell) = self.cells.intern(&parsed.dims) else {
             let detail = format!(
                 "more than {} distinct dimension combinations",
                 super::cells::MAX_CELLS
@@ -246,7 +246,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Key;
+    use crate::event::{DimKey, Key};
     use crate::value::Value;
 
     const T0: Millis = 1_736_899_200_000;
@@ -264,10 +264,10 @@ mod tests {
         Parsed {
             ts_ms: Some(ts),
             id_hash: Some(id),
-            keys: Box::new([Key::Int(1)]),
-            dims: Box::new([Value::str("view")]),
-            metrics: Box::new([]),
-            attr_hashes: Box::new([]),
+            keys: [Key::Int(1)].into_iter().collect(),
+            dims: DimKey::from_values(&[Value::str("view")]),
+            metrics: Default::default(),
+            attr_hashes: Default::default(),
         }
     }
 
