@@ -9,8 +9,9 @@
 //! RSS is read from `/proc/self/status` after the engine started (before)
 //! and after every event was applied (after); bytes per user is the
 //! difference over N. It includes everything ingest keeps: users, videos,
-//! the global partials, and the de-duplication id history (one 64-bit hash
-//! per event id within retention), which is estimated separately.
+//! the global partials, and the de-duplication id history (8 bytes per slot
+//! of [`crate::ingest::IdHistory`], one slot per event id within retention
+//! at 44–88% load), which is reported separately.
 
 use std::io::BufReader;
 use std::sync::Arc;
@@ -129,7 +130,7 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
             .unwrap_or(0)
     };
     let ids = stat("state.remembered_ids");
-    let id_bytes = hash_table_bytes(ids, 16);
+    let id_bytes = stat("state.id_history_bytes");
 
     let mut report = Report::new("memory", "resident memory per user");
     report.fact(
@@ -186,7 +187,7 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
         report.fact(
             "per user",
             format!(
-                "{:.0} B of RSS growth per user; without the id history (≈ {} estimated) {:.0} B",
+                "{:.0} B of RSS growth per user; without the id history ({}) {:.0} B",
                 grown as f64 / args.users as f64,
                 mib(Some(id_bytes)),
                 grown.saturating_sub(id_bytes) as f64 / args.users as f64
@@ -200,8 +201,8 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
         "RSS = VmRSS of /proc/self/status after the engine started (before) and after every event \
          was applied (after); peak = VmHWM. Memory malloc keeps for reuse counts, as in top."
             .into(),
-        "The id history estimate: one 16-byte entry (id hash, time) + 1 control byte per bucket of \
-         a hash table at most 7/8 full, buckets a power of two."
+        "The id history: its table's size as the engine reports it (state.id_history_bytes): \
+         one 8-byte slot per id within retention, at most 7/8 full, slots a power of two."
             .into(),
     ];
     report.table_caption = "Time to ingest each MiB of generated input, µs:".into();
@@ -212,28 +213,4 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
         .clone();
     report.series.push(series);
     Ok(report)
-}
-
-/// Bytes of a std (hashbrown) hash table holding `n` entries of
-/// `entry_bytes`: buckets are the next power of two ≥ n·8/7, each with one
-/// control byte.
-fn hash_table_bytes(n: u64, entry_bytes: u64) -> u64 {
-    if n == 0 {
-        return 0;
-    }
-    let buckets = (n * 8).div_ceil(7).next_power_of_two();
-    buckets * (entry_bytes + 1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hash_table_estimate() {
-        assert_eq!(hash_table_bytes(0, 16), 0);
-        assert_eq!(hash_table_bytes(7, 16), 8 * 17);
-        assert_eq!(hash_table_bytes(8, 16), 16 * 17);
-        assert_eq!(hash_table_bytes(50_000_000, 16), (1 << 26) * 17);
-    }
 }

@@ -47,7 +47,7 @@ use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
 pub use messages::Routed;
-use messages::{GetStats, Ingest, ShardStats};
+use messages::{BatchPool, GetStats, Ingest, ShardStats};
 use recent::RecentEvents;
 pub use recent::{DEFAULT_RECENT_EVENTS, MAX_RECENT_BYTES};
 use router::Router;
@@ -125,6 +125,8 @@ pub struct Engine {
     shards: Vec<Addr<Shard>>,
     /// Admitted events not yet handed to the router.
     batch: Vec<Event>,
+    /// Batches the router emptied, to fill again.
+    batches: BatchPool,
     in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
     rules: Rules,
     /// The `--emit` file, when asked for.
@@ -177,6 +179,8 @@ impl Engine {
         });
         let (tx, rx) = std::sync::mpsc::channel();
         let shards = config.shards;
+        let batches = BatchPool::default();
+        let router_batches = batches.clone();
         let shard_schema = schema.clone();
         let thread = std::thread::Builder::new()
             .name("tally-actors".into())
@@ -194,7 +198,7 @@ impl Engine {
                         arbiters.push(arbiter);
                     }
                     let shards = addrs.clone();
-                    let router = Router::new(addrs, arbiters).start();
+                    let router = Router::new(addrs, arbiters, router_batches).start();
                     let _ = tx.send((router, shards, System::current()));
                 });
                 let _ = system.run();
@@ -214,7 +218,8 @@ impl Engine {
             rejects,
             router,
             shards,
-            batch: Vec::with_capacity(BATCH),
+            batch: batches.take(BATCH),
+            batches,
             in_flight: VecDeque::new(),
             rules: Rules::default(),
             emit,
@@ -420,6 +425,10 @@ impl Engine {
             Value::Int(self.admission.remembered_ids() as i64),
         ));
         rows.push((
+            "state.id_history_bytes".into(),
+            Value::Int(self.admission.id_history_bytes() as i64),
+        ));
+        rows.push((
             "state.recent_events".into(),
             Value::Int(self.recent.len() as i64),
         ));
@@ -478,7 +487,8 @@ impl Engine {
         let mut last_report = start;
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
-            self.offer(line, &mut verdicts)?;
+            let bytes = self.offer(line, &mut verdicts)?;
+            merge.recycle(bytes);
             if self.counters.lines.is_multiple_of(8192)
                 && last_report.elapsed() >= Duration::from_millis(200)
             {
@@ -500,7 +510,9 @@ impl Engine {
         Ok(self.counters.since(&before, start.elapsed()))
     }
 
-    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<()> {
+    /// Offers one line to admission and settles the verdicts; gives the
+    /// line's buffer back for reuse.
+    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<Vec<u8>> {
         let Line {
             origin,
             bytes,
@@ -512,7 +524,8 @@ impl Engine {
                 .offer(origin.clone(), parsed, &bytes, verdicts),
             Err(reject) => verdicts.reject(origin.clone(), reject),
         }
-        self.settle(verdicts, Some((&origin, &bytes)))
+        self.settle(verdicts, Some((&origin, &bytes)))?;
+        Ok(bytes)
     }
 
     /// Counts and records verdicts, and hands full batches to the router.
@@ -563,7 +576,7 @@ impl Engine {
             let catalog = catalog(&self.schema, &self.config, now_ms, &cells);
             self.rules.replan(&catalog)?;
         }
-        let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let events = std::mem::replace(&mut self.batch, self.batches.take(BATCH));
         let now_ms = self.admission.now_ms().unwrap_or(0);
         self.in_flight.push_back(self.router.send(Ingest {
             events,

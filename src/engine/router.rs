@@ -1,20 +1,20 @@
 //! The router: splits batches of events by key and hands each shard its
 //! part. Queries skip it (see [`super::fanout`]).
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
-
 use actix::prelude::*;
 use futures::future::join_all;
 
-use super::messages::{Apply, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
+use super::messages::{Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
 use super::shard::Shard;
 use crate::event::{Event, Key};
 use crate::rules::Hit;
 use crate::time::Millis;
+use crate::window::hash_bytes;
 
 pub struct Router {
     shards: Vec<Addr<Shard>>,
+    /// Emptied batches go back here for the engine to fill again.
+    batches: BatchPool,
     /// Kept so the shard threads live as long as the router.
     _arbiters: Vec<Arbiter>,
     /// Round-robin home for events without actor keys.
@@ -31,12 +31,23 @@ pub struct Router {
 const CLOCK_STEP_MS: Millis = 5 * 60_000;
 
 /// The shard that hosts the entity `(kind, key)`. Stable for a given shard
-/// count: SipHash with fixed keys.
+/// count: a fixed mix of the key (an integer itself, a string's
+/// [`hash_bytes`]) and the kind, mapped to `0..shards` by multiply-shift.
+/// Not SipHash: this runs once per key of every event, and keys need no
+/// protection from crafted collisions here (a shard is a whole thread).
 pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
-    let mut h = DefaultHasher::new();
-    kind.hash(&mut h);
-    key.hash(&mut h);
-    (h.finish() % shards as u64) as usize
+    let h = match key {
+        Key::Int(i) => *i as u64,
+        Key::Str(s) => hash_bytes(s.as_bytes()),
+    };
+    // Two rounds of a multiply-xorshift mixer (Murmur3's constants): a
+    // different function from the sketches' hashes, so a shard's share of
+    // keys is not biased in the bits its sketches read.
+    let mut z = h ^ (kind as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    z ^= z >> 33;
+    ((u128::from(z) * shards as u128) >> 64) as usize
 }
 
 /// Splits a batch into one list per shard (the routing step of an
@@ -46,20 +57,23 @@ pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
 /// turns at `next_home`.
 pub fn split_batch(events: Vec<Event>, shards: usize, next_home: &mut usize) -> Vec<Vec<Routed>> {
     let mut clock_ms = Millis::MIN;
-    split_batch_clocked(events, shards, next_home, &mut clock_ms)
+    split_batch_clocked(events.into_iter(), shards, next_home, &mut clock_ms)
 }
 
 /// [`split_batch`], stamping each event with the clock as of that event
 /// ([`Routed::clock_ms`]); `clock_ms` is the largest event time routed
 /// before this batch, and after it on return.
 pub fn split_batch_clocked(
-    events: Vec<Event>,
+    events: impl ExactSizeIterator<Item = Event>,
     shards: usize,
     next_home: &mut usize,
     clock_ms: &mut Millis,
 ) -> Vec<Vec<Routed>> {
     let n = shards;
-    let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::new()).collect();
+    // Room for an even share of two targets per event, so that the lists
+    // rarely grow (each growth copies, and touches fresh pages).
+    let room = events.len().min(events.len() * 2 / n + 64);
+    let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::with_capacity(room)).collect();
     for event in events {
         // (shard, target bits) for each shard this event goes to: at
         // most one per key (a schema has at most 7) plus the home.
@@ -107,9 +121,10 @@ pub fn split_batch_clocked(
 }
 
 impl Router {
-    pub fn new(shards: Vec<Addr<Shard>>, arbiters: Vec<Arbiter>) -> Router {
+    pub fn new(shards: Vec<Addr<Shard>>, arbiters: Vec<Arbiter>, batches: BatchPool) -> Router {
         Router {
             shards,
+            batches,
             _arbiters: arbiters,
             next_home: 0,
             clock_ms: Millis::MIN,
@@ -131,13 +146,14 @@ impl Actor for Router {
 impl Handler<Ingest> for Router {
     type Result = ResponseFuture<Vec<Hit>>;
 
-    fn handle(&mut self, msg: Ingest, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut msg: Ingest, _: &mut Self::Context) -> Self::Result {
         let per_shard = split_batch_clocked(
-            msg.events,
+            msg.events.drain(..),
             self.shards.len(),
             &mut self.next_home,
             &mut self.clock_ms,
         );
+        self.batches.put(msg.events);
         let sends: Vec<_> = per_shard
             .into_iter()
             .enumerate()
@@ -174,5 +190,39 @@ impl Handler<GetStats> for Router {
             }
             total
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys spread evenly over the shards, integers in a run as well as
+    /// strings, and differently for each kind.
+    #[test]
+    fn keys_spread_evenly_over_shards() {
+        for shards in [2, 3, 8] {
+            for kind in 0..2 {
+                let mut ints = vec![0u32; shards];
+                let mut strs = vec![0u32; shards];
+                for i in 0..80_000i64 {
+                    ints[shard_of(kind, &Key::Int(100_000_000 + i), shards)] += 1;
+                    let s = Key::Str(format!("user{i}").into());
+                    strs[shard_of(kind, &s, shards)] += 1;
+                }
+                let even = 80_000 / shards as u32;
+                for n in ints.iter().chain(&strs) {
+                    assert!(
+                        n.abs_diff(even) < even / 20,
+                        "{shards} {kind} {ints:?} {strs:?}"
+                    );
+                }
+            }
+        }
+        let differ = (0..1000)
+            .filter(|&i| shard_of(0, &Key::Int(i), 8) != shard_of(1, &Key::Int(i), 8))
+            .count();
+        assert!(differ > 800, "{differ}");
+        assert_eq!(shard_of(0, &Key::Int(5), 1), 0);
     }
 }

@@ -6,7 +6,7 @@ mod model;
 mod parse;
 mod schema;
 
-pub use model::{CellId, DimValues, Event, Key};
+pub use model::{AttrHashes, CellId, DimKey, DimValues, Event, Key, Keys, Metrics};
 pub use parse::{LineParser, Parsed, Reason, Reject};
 pub use schema::{
     lookup, ActorKind, DistinctSource, Field, FieldType, Schema, TimeSource, MAX_DISTINCT_SKETCHES,

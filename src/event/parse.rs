@@ -3,13 +3,11 @@
 //! This is the first half of admission: it knows the schema but nothing of
 //! time ("too late") or history ("duplicate"); [`crate::ingest`] adds those.
 
-use std::collections::hash_map::DefaultHasher;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use super::extract::{FieldTree, Raw};
-use super::model::Key;
+use super::model::{AttrHashes, DimKey, Key, Keys, Metrics};
 use super::schema::{Field, FieldType, Schema, TimeSource};
 use crate::time::{parse_timestamp_number, parse_timestamp_str, Millis};
 use crate::value::Value;
@@ -77,15 +75,21 @@ pub struct Parsed {
     /// `None` when the schema uses arrival time.
     pub ts_ms: Option<Millis>,
     /// Hash of the id field, for de-duplication (64 bits: a false duplicate
-    /// needs ~4·10⁹ ids in one retention horizon to become likely).
+    /// needs ~4·10⁹ ids in one retention horizon to become likely). An
+    /// integer id hashes as its decimal digits, so `7` and `"7"` are one id.
     pub id_hash: Option<u64>,
-    pub keys: Box<[Key]>,
-    pub dims: Box<[Value]>,
+    pub keys: Keys,
+    /// The dimension values, encoded for the cell dictionary.
+    pub dims: DimKey,
     /// NaN = absent.
-    pub metrics: Box<[f64]>,
+    pub metrics: Metrics,
     /// See [`super::Event::attr_hashes`].
-    pub attr_hashes: Box<[u64]>,
+    pub attr_hashes: AttrHashes,
 }
+
+/// Slots of a line parsed on the stack; a schema with more columns uses
+/// the heap.
+const STACK_SLOTS: usize = 24;
 
 /// Parses lines under one schema.
 #[derive(Debug, Clone)]
@@ -148,9 +152,16 @@ impl LineParser {
         }
         let text = std::str::from_utf8(trimmed)
             .map_err(|e| Reject::new(Reason::MalformedJson, format!("invalid UTF-8: {e}")))?;
-        let mut slots = vec![Raw::Missing; self.slots];
+        let mut on_stack: [Raw; STACK_SLOTS] = std::array::from_fn(|_| Raw::Missing);
+        let mut on_heap = Vec::new();
+        let slots: &mut [Raw] = if self.slots <= STACK_SLOTS {
+            &mut on_stack[..self.slots]
+        } else {
+            on_heap.resize(self.slots, Raw::Missing);
+            &mut on_heap
+        };
         self.tree
-            .extract(text, &mut slots)
+            .extract(text, slots)
             .map_err(|e| Reject::new(Reason::MalformedJson, e))?;
         let s = &*self.schema;
         let at = self.layout;
@@ -168,12 +179,10 @@ impl LineParser {
             .zip(&slots[at.keys..])
             .map(|(a, raw)| key(raw, &a.key, a.key_type))
             .collect::<Result<_, _>>()?;
-        let dims = s
-            .dimensions
-            .iter()
-            .zip(&slots[at.dims..])
-            .map(|(d, raw)| dimension(raw, d))
-            .collect::<Result<_, _>>()?;
+        let mut dims = DimKey::default();
+        for (d, raw) in s.dimensions.iter().zip(&slots[at.dims..]) {
+            dimension(raw, d, &mut dims)?;
+        }
         let metrics = s
             .metrics
             .iter()
@@ -235,14 +244,38 @@ fn time(raw: &Raw, field: &str) -> Result<Millis, Reject> {
 }
 
 fn id(raw: &Raw, field: &str) -> Result<u64, Reject> {
-    let mut h = DefaultHasher::new();
-    match required(raw, field)? {
-        Raw::Str(s) => s.hash(&mut h),
-        Raw::Int(i) => i.to_string().hash(&mut h),
-        Raw::BigInt(u) => u.to_string().hash(&mut h),
+    let mut digits = [0u8; 20];
+    Ok(match required(raw, field)? {
+        Raw::Str(s) => hash_bytes(s.as_bytes()),
+        Raw::Int(i) if *i < 0 => {
+            let n = decimal(i.unsigned_abs(), &mut digits[1..]);
+            digits[n] = b'-';
+            hash_bytes(&digits[n..])
+        }
+        Raw::Int(i) => {
+            let n = decimal(*i as u64, &mut digits);
+            hash_bytes(&digits[n..])
+        }
+        Raw::BigInt(u) => {
+            let n = decimal(*u, &mut digits);
+            hash_bytes(&digits[n..])
+        }
         other => return Err(invalid(field, "a string or integer id", other)),
+    })
+}
+
+/// Writes `n` in decimal at the end of `buf` (20 bytes hold any u64) and
+/// returns where the digits start, without allocating a string.
+fn decimal(mut n: u64, buf: &mut [u8]) -> usize {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return at;
+        }
     }
-    Ok(h.finish())
 }
 
 fn key(raw: &Raw, field: &str, ty: FieldType) -> Result<Key, Reject> {
@@ -283,13 +316,15 @@ fn typed<'r, 'a>(raw: &'r Raw<'a>, f: &Field) -> Result<Option<&'r Raw<'a>>, Rej
     }
 }
 
-fn dimension(raw: &Raw, f: &Field) -> Result<Value, Reject> {
-    Ok(match typed(raw, f)? {
-        Some(Raw::Str(s)) => Value::str(s),
-        Some(Raw::Bool(b)) => Value::Bool(*b),
-        Some(Raw::Int(i)) => Value::Int(*i),
-        _ => Value::Null,
-    })
+/// Checks a dimension and appends its value to `dims`.
+fn dimension(raw: &Raw, f: &Field, dims: &mut DimKey) -> Result<(), Reject> {
+    match typed(raw, f)? {
+        Some(Raw::Str(s)) => dims.push_str(s),
+        Some(Raw::Bool(b)) => dims.push(&Value::Bool(*b)),
+        Some(Raw::Int(i)) => dims.push(&Value::Int(*i)),
+        _ => dims.push(&Value::Null),
+    }
+    Ok(())
 }
 
 fn metric(raw: &Raw, f: &Field) -> Result<f64, Reject> {
@@ -318,7 +353,10 @@ mod tests {
         let p = reels().parse(GOOD.as_bytes()).unwrap();
         assert_eq!(p.ts_ms, Some(1_736_951_445_123));
         assert_eq!(&*p.keys, &[Key::Int(987654321), Key::Int(567890123)]);
-        assert_eq!(&*p.dims, &[Value::str("video_view"), Value::str("mobile")]);
+        assert_eq!(
+            p.dims.values(),
+            [Value::str("video_view"), Value::str("mobile")]
+        );
         assert_eq!(p.metrics[0], 15000.0);
     }
 
@@ -370,6 +408,30 @@ mod tests {
             reason(GOOD.replace("\"video_view\"", "null").as_bytes()),
             MissingField
         );
+    }
+
+    #[test]
+    fn an_integer_id_is_the_string_of_its_digits() {
+        let p = LineParser::new(Arc::new(Schema::preset("ledger").unwrap()));
+        let hash = |id: &str| {
+            let line = format!(r#"{{"id":{id},"category":"A","value":1}}"#);
+            p.parse(line.as_bytes()).unwrap().id_hash.unwrap()
+        };
+        for n in [
+            "0",
+            "7",
+            "-7",
+            "9223372036854775807",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(hash(n), hash(&format!("{n:?}")), "{n}");
+        }
+        assert_eq!(
+            hash("18446744073709551615"),
+            hash("\"18446744073709551615\"")
+        );
+        assert_ne!(hash("7"), hash("70"));
+        assert_ne!(hash("7"), hash("-7"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! A parsed line is admitted when it is not a duplicate, not too late
 //! (older than now − retention) and not too far in the future. Admission
 //! owns "now" for the event clock: the largest event time accepted so far.
+//! Duplicates are found in the [`IdHistory`] (8 bytes per id within
+//! retention; see its docs for the false-duplicate bound).
 //!
 //! **The future guard.** A single absurd timestamp must not move the clock
 //! and silently empty every window. So an event more than `max_jump` ahead
@@ -13,10 +15,10 @@
 //! and are rejected as `too_far_in_future`. Held events at the end of input
 //! are rejected the same way.
 
-use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::cells::CellInterner;
+use super::history::IdHistory;
 use crate::engine::Clock;
 use crate::event::{Event, Parsed, Reason, Reject};
 use crate::time::Millis;
@@ -91,10 +93,8 @@ pub struct Admission {
     limits: Limits,
     /// The event clock; `None` before the first admitted event.
     now_ms: Option<Millis>,
-    /// Id hash → event time, for de-duplication within retention.
-    seen: HashMap<u64, Millis>,
-    /// When the id history is next swept of expired ids.
-    next_sweep_ms: Millis,
+    /// The ids admitted within retention, for de-duplication.
+    ids: IdHistory,
     pub cells: CellInterner,
     /// Far-future events waiting for the stream to confirm the jump.
     held: Vec<Held>,
@@ -105,8 +105,7 @@ impl Admission {
         Admission {
             limits,
             now_ms: None,
-            seen: HashMap::new(),
-            next_sweep_ms: Millis::MIN,
+            ids: IdHistory::new(limits.retention_ms, limits.max_jump_ms),
             cells: CellInterner::default(),
             held: Vec::new(),
         }
@@ -122,7 +121,12 @@ impl Admission {
 
     /// Ids remembered for de-duplication.
     pub fn remembered_ids(&self) -> usize {
-        self.seen.len()
+        self.ids.len()
+    }
+
+    /// Bytes the id history takes.
+    pub fn id_history_bytes(&self) -> usize {
+        self.ids.bytes()
     }
 
     /// Offers one parsed line (`text` is the line as read, kept only if
@@ -208,13 +212,13 @@ impl Admission {
             return;
         }
         if let Some(id) = parsed.id_hash {
-            if self.seen.contains_key(&id) {
+            if self.ids.contains(id, now) {
                 let r = Reject::new(Reason::Duplicate, "id seen before");
                 reject(out, origin, r, text);
                 return;
             }
         }
-        let Some(cell) = self.cells.intern(parsed.dims) else {
+        let Some(cell) = self.cells.intern(&parsed.dims) else {
             let detail = format!(
                 "more than {} distinct dimension combinations",
                 super::cells::MAX_CELLS
@@ -223,12 +227,11 @@ impl Admission {
             return;
         };
         if let Some(id) = parsed.id_hash {
-            self.seen.insert(id, ts);
+            self.ids.insert(id, ts, now);
         }
         if self.limits.clock == Clock::Event {
             self.now_ms = Some(now);
         }
-        self.sweep_ids(now);
         out.admitted.push(Event {
             ts_ms: ts,
             cell,
@@ -238,24 +241,12 @@ impl Admission {
         });
         out.admitted_text.push(text);
     }
-
-    /// Forgets ids older than retention: their events can no longer be
-    /// admitted (too late), so neither can a duplicate of them. Sweeps run
-    /// every eighth of the retention horizon of clock time.
-    fn sweep_ids(&mut self, now: Millis) {
-        if now < self.next_sweep_ms {
-            return;
-        }
-        let horizon = now - self.limits.retention_ms;
-        self.seen.retain(|_, ts| *ts > horizon);
-        self.next_sweep_ms = now + (self.limits.retention_ms / 8).max(1000);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Key;
+    use crate::event::{DimKey, Key};
     use crate::value::Value;
 
     const T0: Millis = 1_736_899_200_000;
@@ -273,10 +264,10 @@ mod tests {
         Parsed {
             ts_ms: Some(ts),
             id_hash: Some(id),
-            keys: Box::new([Key::Int(1)]),
-            dims: Box::new([Value::str("view")]),
-            metrics: Box::new([]),
-            attr_hashes: Box::new([]),
+            keys: [Key::Int(1)].into_iter().collect(),
+            dims: DimKey::from_values(&[Value::str("view")]),
+            metrics: Default::default(),
+            attr_hashes: Default::default(),
         }
     }
 

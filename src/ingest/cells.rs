@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use crate::event::{CellId, DimValues};
+use crate::event::{CellId, DimKey};
 use crate::value::Value;
 
 /// Above this many distinct combinations the dimensions are not
@@ -16,23 +16,25 @@ pub const MAX_CELLS: usize = 1 << 16;
 /// shared list is behind a lock that ingest touches only when one appears.
 #[derive(Debug, Default)]
 pub struct CellInterner {
-    ids: HashMap<DimValues, CellId>,
+    /// Encoded dimension values ([`DimKey`]) → cell. Keyed by bytes so a
+    /// lookup needs no allocation; SipHash (keyed per process) because the
+    /// bytes come from input.
+    ids: HashMap<Box<[u8]>, CellId>,
     shared: Arc<RwLock<Vec<Arc<[Value]>>>>,
 }
 
 impl CellInterner {
     /// The id of a combination, interning it if new; `None` past [`MAX_CELLS`].
-    pub fn intern(&mut self, dims: Box<[Value]>) -> Option<CellId> {
-        let key = DimValues(dims);
-        if let Some(&id) = self.ids.get(&key) {
+    pub fn intern(&mut self, dims: &DimKey) -> Option<CellId> {
+        if let Some(&id) = self.ids.get(dims.as_bytes()) {
             return Some(id);
         }
         if self.ids.len() >= MAX_CELLS {
             return None;
         }
         let id = self.ids.len() as CellId;
-        let values: Arc<[Value]> = Arc::from(key.0.clone());
-        self.ids.insert(key, id);
+        let values: Arc<[Value]> = dims.values().into();
+        self.ids.insert(dims.as_bytes().into(), id);
         match self.shared.write() {
             Ok(mut list) => list.push(values),
             Err(poisoned) => poisoned.into_inner().push(values),

@@ -8,6 +8,7 @@
 //! the engine to route.
 mod admission;
 mod cells;
+mod history;
 mod reject;
 mod source;
 
@@ -17,6 +18,7 @@ pub use admission::{
     wall_clock_ms, Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS,
 };
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
+pub use history::IdHistory;
 pub use reject::RejectFile;
 pub use source::{Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 

@@ -21,9 +21,15 @@ pub const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 /// One line, parsed.
 pub struct Line {
     pub origin: Origin,
+    /// The line as read. Hand it back with [`Merge::recycle`] when done, so
+    /// that the next line is read into it without an allocation.
     pub bytes: Vec<u8>,
     pub parsed: Result<Parsed, Reject>,
 }
+
+/// Line buffers kept for reuse: one per source waits in the merge, one is
+/// out with the caller; a few more cover callers that hold on to a line.
+const SPARE_BUFFERS: usize = 4;
 
 struct Source {
     name: Arc<str>,
@@ -32,13 +38,15 @@ struct Source {
 }
 
 impl Source {
-    fn read(&mut self, parser: &LineParser) -> Result<Option<Line>> {
-        let mut bytes = Vec::new();
+    fn read(&mut self, parser: &LineParser, spare: &mut Vec<Vec<u8>>) -> Result<Option<Line>> {
+        let mut bytes = spare.pop().unwrap_or_default();
+        bytes.clear();
         let n = self
             .reader
             .read_until(b'\n', &mut bytes)
             .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
         if n == 0 {
+            spare.push(bytes);
             return Ok(None);
         }
         self.line += 1;
@@ -74,6 +82,8 @@ pub struct Merge {
     sources: Vec<Source>,
     heads: BinaryHeap<Reverse<(i64, usize)>>,
     pending: Vec<Option<Line>>,
+    /// Line buffers handed back ([`Merge::recycle`]), read into next.
+    spare: Vec<Vec<u8>>,
 }
 
 impl Merge {
@@ -141,6 +151,7 @@ impl Merge {
             sources,
             heads: BinaryHeap::new(),
             pending,
+            spare: Vec::new(),
         }
     }
 
@@ -149,7 +160,7 @@ impl Merge {
         // Refill the heads of sources whose line was taken.
         for i in 0..self.sources.len() {
             if self.pending[i].is_none() {
-                if let Some(line) = self.sources[i].read(parser)? {
+                if let Some(line) = self.sources[i].read(parser, &mut self.spare)? {
                     let ts = line.parsed.as_ref().ok().and_then(|p| p.ts_ms);
                     self.heads.push(Reverse((ts.unwrap_or(i64::MIN), i)));
                     self.pending[i] = Some(line);
@@ -160,6 +171,14 @@ impl Merge {
             return Ok(None);
         };
         Ok(self.pending[i].take())
+    }
+
+    /// Takes back a line's buffer for the next line to be read into.
+    pub fn recycle(&mut self, bytes: Vec<u8>) {
+        // A buffer that held a giant line is not worth keeping.
+        if self.spare.len() < SPARE_BUFFERS && bytes.capacity() <= 64 << 10 {
+            self.spare.push(bytes);
+        }
     }
 }
 
@@ -180,7 +199,8 @@ mod tests {
         let mut merge = Merge::from_readers(vec![reader(a), reader(b)]);
         let mut order = Vec::new();
         while let Some(line) = merge.next(&parser).unwrap() {
-            order.push(String::from_utf8(line.bytes).unwrap());
+            order.push(String::from_utf8(line.bytes.clone()).unwrap());
+            merge.recycle(line.bytes);
         }
         let values: Vec<&str> = order.iter().map(|l| &l[l.len() - 2..l.len() - 1]).collect();
         assert_eq!(values, ["1", "2", "a", "3", "4"]);
