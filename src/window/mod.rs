@@ -9,12 +9,14 @@
 //! ([`QuantileSketch`], [`Hll`]), only in the stores whose
 //! [`SketchLayout`] asks for them.
 mod agg;
+mod compact;
 mod distinct;
 mod pane;
 mod quantile;
 mod sketch;
 
 pub use agg::{Agg, MetricAgg};
+pub use compact::COMPACT_EVENTS;
 pub use distinct::{hash_bytes, hash_int, Hll};
 pub use pane::{PaneStore, WindowSpec, FINE_SPAN_SECS};
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
