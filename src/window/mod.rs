@@ -15,7 +15,7 @@ mod pane;
 mod quantile;
 mod sketch;
 
-pub use agg::{Agg, MetricAgg};
+pub use agg::{Agg, MetricAgg, Metrics};
 pub use compact::COMPACT_EVENTS;
 pub use distinct::{hash_bytes, hash_int, Hll};
 pub use pane::{PaneStore, WindowSpec, FINE_SPAN_SECS};
