@@ -11,6 +11,7 @@
 mod agg;
 mod compact;
 mod distinct;
+mod fine;
 mod pane;
 mod quantile;
 mod sketch;
