@@ -346,12 +346,24 @@ impl Tiers {
     }
 }
 
+/// Slots at the end of a run searched before the whole run: where a
+/// slightly late event, or a second folded into the newest minute, lands.
+const TAIL: usize = 64;
+
 /// The slot for `(pane, cell)`, inserted in order if absent. Events mostly
-/// arrive in time order, so the search starts from the end.
+/// arrive in time order, and seconds fold into the newest minutes, so the
+/// search starts from the end: the last slot, then the last [`TAIL`], then
+/// the whole run.
 pub(super) fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
-    let at = match slots.last() {
-        Some(last) if (last.pane, last.cell) < (pane, cell) => Err(slots.len()),
-        _ => slots.binary_search_by(|s| (s.pane, s.cell).cmp(&(pane, cell))),
+    let key = |s: &Slot| (s.pane, s.cell);
+    let tail = slots.len().saturating_sub(TAIL);
+    let at = match (slots.last(), slots.get(tail)) {
+        (Some(last), _) if key(last) < (pane, cell) => Err(slots.len()),
+        (_, Some(t)) if key(t) <= (pane, cell) => slots[tail..]
+            .binary_search_by(|s| key(s).cmp(&(pane, cell)))
+            .map(|i| i + tail)
+            .map_err(|i| i + tail),
+        _ => slots.binary_search_by(|s| key(s).cmp(&(pane, cell))),
     };
     let i = match at {
         Ok(i) => i,
