@@ -18,6 +18,7 @@
 //! batch by window end, rule and key, so their order never depends on the
 //! shard count.
 
+mod key_hash;
 mod messages;
 mod recent;
 mod router;
