@@ -11,7 +11,6 @@
 mod agg;
 mod compact;
 mod distinct;
-mod fine;
 mod pane;
 mod quantile;
 mod sketch;

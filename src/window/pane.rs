@@ -16,7 +16,6 @@
 
 use super::agg::Agg;
 use super::compact::Compact;
-use super::fine::Fine;
 use super::sketch::{SketchInput, SketchLayout};
 use crate::event::CellId;
 use crate::time::Millis;
@@ -58,11 +57,11 @@ impl WindowSpec {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(super) struct Slot {
+struct Slot {
     /// Seconds (fine tier) or minutes (coarse tier) since the epoch.
-    pub pane: i64,
-    pub cell: CellId,
-    pub agg: Agg,
+    pane: i64,
+    cell: CellId,
+    agg: Agg,
 }
 
 /// The rolling state of one entity or global partial; see the module docs.
@@ -201,21 +200,20 @@ impl PaneStore {
         }
     }
 
-    /// The fine tier (none while compact), for tests of folding.
+    /// The fine tier (empty while compact), for tests of folding.
     #[cfg(test)]
-    fn fine(&self) -> &Fine {
-        static NONE: Fine = Fine::Sparse(Vec::new());
+    fn fine(&self) -> &[Slot] {
         match &self.repr {
-            Repr::Compact(_) => &NONE,
+            Repr::Compact(_) => &[],
             Repr::Panes(t) => &t.fine,
         }
     }
 }
 
-/// Two tiers of panes; see the module docs.
+/// Two-tier sparse panes; see the module docs.
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Tiers {
-    fine: Fine,
+    fine: Vec<Slot>,
     coarse: Vec<Slot>,
 }
 
@@ -228,8 +226,7 @@ impl Tiers {
         self.fine.len() + self.coarse.len()
     }
 
-    /// Adds one event, feeding the sketches its store keeps. Old seconds
-    /// are folded first, so the fine tier never spans more than an hour.
+    /// Adds one event, feeding the sketches its store keeps.
     fn add_sketched(
         &mut self,
         ts_ms: Millis,
@@ -240,32 +237,36 @@ impl Tiers {
     ) {
         let sec = ts_ms.div_euclid(1000);
         let now_sec = now_ms.div_euclid(1000);
-        self.fold_old_seconds(now_sec);
         let agg = if sec > now_sec - FINE_SPAN_SECS {
-            self.fine.upsert(sec, cell, metrics.len())
+            upsert(&mut self.fine, sec, cell, metrics.len())
         } else {
             upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len())
         };
         agg.add_sketched(metrics, sketches);
+        self.fold_old_seconds(now_sec);
     }
 
     /// Moves fine slots that left the last hour into their minutes.
     fn fold_old_seconds(&mut self, now_sec: i64) {
         let horizon = now_sec - FINE_SPAN_SECS;
         // The common case, on every event: nothing is old yet.
-        if self.fine.first_sec().is_none_or(|s| s > horizon) {
+        if self.fine.first().is_none_or(|s| s.pane > horizon) {
             return;
         }
-        let coarse = &mut self.coarse;
-        self.fine.drain_through(horizon, |sec, cell, agg| {
-            let minute = upsert(coarse, sec.div_euclid(60), cell, agg.metrics.len());
+        let old = self.fine.partition_point(|s| s.pane <= horizon);
+        if old == 0 {
+            return;
+        }
+        for slot in self.fine.drain(..old) {
+            let n = slot.agg.metrics.len();
+            let minute = upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n);
             if minute.count == 0 {
                 // The minute's first second: move it (sketches and all).
-                *minute = agg;
+                *minute = slot.agg;
             } else {
-                minute.merge(&agg);
+                minute.merge(&slot.agg);
             }
-        });
+        }
     }
 
     /// Drops everything at or before the retention horizon and folds old
@@ -278,7 +279,8 @@ impl Tiers {
         let keep = self.coarse.partition_point(|s| s.pane <= horizon_min);
         self.coarse.drain(..keep);
         let horizon_sec = now_sec - retention_ms / 1000;
-        self.fine.drain_through(horizon_sec, |_, _, _| {});
+        let keep = self.fine.partition_point(|s| s.pane <= horizon_sec);
+        self.fine.drain(..keep);
         self.is_empty()
     }
 
@@ -287,8 +289,10 @@ impl Tiers {
         let first = window.first_pane();
         let last_sec = window.now_ms.div_euclid(1000);
         if window.pane_secs() == 1 {
-            self.fine
-                .for_range(first, last_sec, |sec, cell, agg| f(sec * 1000, cell, agg));
+            let start = self.fine.partition_point(|s| s.pane < first);
+            for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
+                f(s.pane * 1000, s.cell, &s.agg);
+            }
         } else {
             let last_min = last_sec.div_euclid(60);
             let start = self.coarse.partition_point(|s| s.pane < first);
@@ -298,17 +302,16 @@ impl Tiers {
             {
                 f(s.pane * 60_000, s.cell, &s.agg);
             }
-            self.fine
-                .for_range(first.saturating_mul(60), last_sec, |sec, cell, agg| {
-                    f(sec * 1000, cell, agg)
-                });
+            let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
+            for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
+                f(s.pane * 1000, s.cell, &s.agg);
+            }
         }
     }
-
     /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
     fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
-        match (self.fine.last_sec(), self.coarse.last()) {
-            (Some(fine), _) => Some(fine.div_euclid(pane_secs)),
+        match (self.fine.last(), self.coarse.last()) {
+            (Some(fine), _) => Some(fine.pane.div_euclid(pane_secs)),
             (None, Some(coarse)) => Some(if pane_secs == 60 {
                 coarse.pane
             } else {
@@ -318,7 +321,12 @@ impl Tiers {
         }
     }
 
-    /// [`PaneStore::for_each_pane`] over the two tiers.
+    /// Calls `f` with every pane (seconds when `pane_secs` is 1, minutes
+    /// when it is 60) in `first..=last` that holds at least one slot, in
+    /// ascending order, each once. With 1 s panes only the fine tier is
+    /// read: seconds older than the last hour live in their minutes.
+    ///
+    /// Continuous rules use it to find the windows an event changes.
     fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
         let mut previous = None;
         let mut visit = |pane: i64| {
@@ -328,7 +336,10 @@ impl Tiers {
             }
         };
         if pane_secs == 1 {
-            self.fine.for_range(first, last, |sec, _, _| visit(sec));
+            let start = self.fine.partition_point(|s| s.pane < first);
+            for s in self.fine[start..].iter().take_while(|s| s.pane <= last) {
+                visit(s.pane);
+            }
             return;
         }
         // Every coarse minute is at or before every fine second's minute
@@ -338,11 +349,13 @@ impl Tiers {
         for s in self.coarse[start..].iter().take_while(|s| s.pane <= last) {
             visit(s.pane);
         }
-        let to = last.saturating_mul(60).saturating_add(59);
-        self.fine
-            .for_range(first.saturating_mul(60), to, |sec, _, _| {
-                visit(sec.div_euclid(60))
-            });
+        let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
+        for s in self.fine[start..]
+            .iter()
+            .take_while(|s| s.pane.div_euclid(60) <= last)
+        {
+            visit(s.pane.div_euclid(60));
+        }
     }
 }
 
@@ -354,7 +367,7 @@ const TAIL: usize = 64;
 /// arrive in time order, and seconds fold into the newest minutes, so the
 /// search starts from the end: the last slot, then the last [`TAIL`], then
 /// the whole run.
-pub(super) fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
+fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
     let key = |s: &Slot| (s.pane, s.cell);
     let tail = slots.len().saturating_sub(TAIL);
     let at = match (slots.last(), slots.get(tail)) {
