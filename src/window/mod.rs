@@ -1,7 +1,8 @@
 //! Windows: rolling state as time panes of partial aggregates.
 //!
 //! This module owns how state is laid out in time (two tiers of sparse
-//! panes) and how partial aggregates merge. It knows nothing of actors or
+//! panes, and a compact form for stores with few events: their raw events
+//! packed in one allocation) and how partial aggregates merge. It knows nothing of actors or
 //! queries: entities and shards own [`PaneStore`]s, queries read them
 //! through [`PaneStore::fold`] with a [`WindowSpec`].
 //!

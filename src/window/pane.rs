@@ -13,6 +13,20 @@
 //! give the same answer before and after it.
 //!
 //! Slots are sparse: an entity that saw five events holds at most five slots.
+//! A slot's metric aggregates live in the slot ([`super::Metrics`] keeps up
+//! to two inline), so a new slot allocates only for its sketches.
+//!
+//! **Compact form.** Most entities of a day-long stream see a handful of
+//! events, and as slots each would cost far more than the event itself. So
+//! a store starts *compact*: its first [`super::COMPACT_EVENTS`] events are
+//! kept raw, packed in one allocation (see `compact.rs`: 27 bytes per
+//! reels user event), and the store is promoted to the two tiers when it
+//! takes one more, by replaying them in arrival order. A compact store
+//! answers through the same methods with the same answers: `fold` hands
+//! over one aggregate per raw event where panes hand one per slot (callers
+//! sum them), and each raw event remembers whether panes would have folded
+//! it into its minute, so 1 s windows, pane lists and bucket starts match.
+//! A [`PaneStore`] is 16 bytes either way.
 
 use super::agg::Agg;
 use super::compact::Compact;
