@@ -20,8 +20,10 @@
 //!    first event — and to its share of the global state.
 //! 5. An entity's state is [`window::PaneStore`]: sparse 1-second panes for
 //!    the last hour and 1-minute panes beyond, each a partial aggregate
-//!    per cell. Old seconds fold into minutes; panes past retention expire,
-//!    and an entity with none left is passivated.
+//!    per cell (an entity's first few events are kept raw, packed in one
+//!    allocation, until it outgrows them). Old seconds fold into minutes;
+//!    panes past retention expire, and an entity with none left is
+//!    passivated.
 //! 6. If continuous rules ([`rules`]) are in force for its kind, the entity
 //!    then evaluates them over the windows the event changed; a condition
 //!    that becomes true is a hit, returned with the batch's reply and

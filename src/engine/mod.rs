@@ -20,6 +20,7 @@
 //! shard count.
 
 mod fanout;
+mod key_hash;
 mod messages;
 mod recent;
 mod router;

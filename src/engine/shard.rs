@@ -9,9 +9,9 @@
 //! kind's rules at once (a [`Watcher`]), and the hits go back to the engine
 //! in the reply to the batch.
 
-use std::collections::HashMap;
-
 use actix::prelude::*;
+
+use super::key_hash::KeyMap;
 
 use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
 use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
@@ -28,8 +28,9 @@ struct Entity {
 }
 
 pub struct Shard {
-    /// One map per actor kind of the schema, key → entity.
-    entities: Vec<HashMap<Key, Entity>>,
+    /// One map per actor kind of the schema, key → entity (16 bytes: the
+    /// store's compact or pane form).
+    entities: Vec<KeyMap<Key, Entity>>,
     /// This shard's share of the global state.
     global: PaneStore,
     /// Which sketches the global partial and each actor kind keep.
@@ -52,7 +53,7 @@ impl Shard {
     pub fn new(schema: &Schema, retention_ms: Millis) -> Shard {
         let kinds = schema.actors.len();
         Shard {
-            entities: (0..kinds).map(|_| HashMap::new()).collect(),
+            entities: (0..kinds).map(|_| KeyMap::default()).collect(),
             global: PaneStore::default(),
             global_sketches: SketchLayout::global(schema),
             entity_sketches: (0..kinds)

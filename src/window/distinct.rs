@@ -151,6 +151,15 @@ impl Hll {
         }
     }
 
+    /// Forgets every value; a sparse sketch keeps its allocation (for
+    /// reused scratch).
+    pub fn clear(&mut self) {
+        match self {
+            Hll::Sparse(v) => v.clear(),
+            Hll::Dense(_) => *self = Hll::default(),
+        }
+    }
+
     /// Whether the sketch went dense (16 KiB).
     pub fn is_dense(&self) -> bool {
         matches!(self, Hll::Dense(_))

@@ -1,7 +1,8 @@
 //! Windows: rolling state as time panes of partial aggregates.
 //!
 //! This module owns how state is laid out in time (two tiers of sparse
-//! panes) and how partial aggregates merge. It knows nothing of actors or
+//! panes, and a compact form for stores with few events: their raw events
+//! packed in one allocation) and how partial aggregates merge. It knows nothing of actors or
 //! queries: entities and shards own [`PaneStore`]s, queries read them
 //! through [`PaneStore::fold`] with a [`WindowSpec`].
 //!
@@ -9,12 +10,14 @@
 //! ([`QuantileSketch`], [`Hll`]), only in the stores whose
 //! [`SketchLayout`] asks for them.
 mod agg;
+mod compact;
 mod distinct;
 mod pane;
 mod quantile;
 mod sketch;
 
-pub use agg::{Agg, MetricAgg};
+pub use agg::{Agg, MetricAgg, Metrics};
+pub use compact::COMPACT_EVENTS;
 pub use distinct::{hash_bytes, hash_int, Hll};
 pub use pane::{PaneStore, WindowSpec, FINE_SPAN_SECS};
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};

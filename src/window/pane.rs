@@ -13,8 +13,23 @@
 //! give the same answer before and after it.
 //!
 //! Slots are sparse: an entity that saw five events holds at most five slots.
+//! A slot's metric aggregates live in the slot ([`super::Metrics`] keeps up
+//! to two inline), so a new slot allocates only for its sketches.
+//!
+//! **Compact form.** Most entities of a day-long stream see a handful of
+//! events, and as slots each would cost far more than the event itself. So
+//! a store starts *compact*: its first [`super::COMPACT_EVENTS`] events are
+//! kept raw, packed in one allocation (see `compact.rs`: 27 bytes per
+//! reels user event), and the store is promoted to the two tiers when it
+//! takes one more, by replaying them in arrival order. A compact store
+//! answers through the same methods with the same answers: `fold` hands
+//! over one aggregate per raw event where panes hand one per slot (callers
+//! sum them), and each raw event remembers whether panes would have folded
+//! it into its minute, so 1 s windows, pane lists and bucket starts match.
+//! A [`PaneStore`] is 16 bytes either way.
 
 use super::agg::Agg;
+use super::compact::Compact;
 use super::sketch::{SketchInput, SketchLayout};
 use crate::event::CellId;
 use crate::time::Millis;
@@ -63,21 +78,47 @@ struct Slot {
     agg: Agg,
 }
 
-/// Two-tier sparse panes; see the module docs.
+/// The rolling state of one entity or global partial; see the module docs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PaneStore {
-    fine: Vec<Slot>,
-    coarse: Vec<Slot>,
+    repr: Repr,
+}
+
+/// The two forms of a store. An entity is 16 bytes in its map either way.
+#[derive(Debug, Clone, PartialEq)]
+enum Repr {
+    /// Up to [`super::COMPACT_EVENTS`] raw events in one allocation.
+    Compact(Compact),
+    /// Two-tier panes, once the store has taken more events.
+    Panes(Box<Tiers>),
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Compact(Compact::default())
+    }
 }
 
 impl PaneStore {
     pub fn is_empty(&self) -> bool {
-        self.fine.is_empty() && self.coarse.is_empty()
+        match &self.repr {
+            Repr::Compact(c) => c.is_empty(),
+            Repr::Panes(t) => t.is_empty(),
+        }
     }
 
-    /// Number of slots held, for stats and memory accounting.
+    /// Number of slots held (raw events, for a compact store), for stats
+    /// and memory accounting.
     pub fn slots(&self) -> usize {
-        self.fine.len() + self.coarse.len()
+        match &self.repr {
+            Repr::Compact(c) => c.len(),
+            Repr::Panes(t) => t.slots(),
+        }
+    }
+
+    /// Whether the store still keeps raw events (not promoted to panes).
+    pub fn is_compact(&self) -> bool {
+        matches!(self.repr, Repr::Compact(_))
     }
 
     /// Adds one event. `now_ms` is the clock after admitting it.
@@ -90,8 +131,117 @@ impl PaneStore {
         self.add_sketched(ts_ms, cell, metrics, input, now_ms);
     }
 
-    /// Adds one event, feeding the sketches its store keeps.
+    /// Adds one event, feeding the sketches its store keeps. A compact
+    /// store that is full (or cannot record the event) is promoted first:
+    /// its raw events are replayed into panes in arrival order.
     pub fn add_sketched(
+        &mut self,
+        ts_ms: Millis,
+        cell: CellId,
+        metrics: &[f64],
+        sketches: SketchInput,
+        now_ms: Millis,
+    ) {
+        if let Repr::Compact(c) = &mut self.repr {
+            if c.push(ts_ms, cell, metrics, &sketches, now_ms) {
+                return;
+            }
+            let mut tiers = Tiers::default();
+            c.replay(&sketches.layout.distinct, |ts, cell, metrics, hashes| {
+                let input = SketchInput {
+                    layout: sketches.layout,
+                    hashes,
+                };
+                tiers.add_sketched(ts, cell, metrics, input, now_ms);
+            });
+            self.repr = Repr::Panes(Box::new(tiers));
+        }
+        if let Repr::Panes(t) = &mut self.repr {
+            t.add_sketched(ts_ms, cell, metrics, sketches, now_ms);
+        }
+    }
+
+    /// Drops everything at or before the retention horizon and folds old
+    /// seconds. Returns whether the store is now empty (the entity can be
+    /// passivated).
+    pub fn expire(&mut self, now_ms: Millis, retention_ms: Millis) -> bool {
+        match &mut self.repr {
+            Repr::Compact(c) => {
+                c.expire(now_ms, retention_ms);
+                c.is_empty()
+            }
+            Repr::Panes(t) => t.expire(now_ms, retention_ms),
+        }
+    }
+
+    /// Calls `f` for every slot inside the window. Slots after `now` (events
+    /// admitted after the query was planned) are skipped. A compact store
+    /// calls `f` once per raw event, with that event's aggregate, where
+    /// panes would call it once per slot: callers sum what they are given
+    /// (in any order), so the answer is the same.
+    pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
+        self.fold_timed(window, |_, cell, agg| f(cell, agg));
+    }
+
+    /// [`Self::fold`], also passing each slot's pane start in epoch
+    /// milliseconds (for time buckets). A coarse slot (or raw event in the
+    /// coarse range) starts on its minute.
+    pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
+        match &self.repr {
+            Repr::Compact(c) => c.fold_timed(window, &mut f),
+            Repr::Panes(t) => t.fold_timed(window, f),
+        }
+    }
+
+    /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
+    pub fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
+        match &self.repr {
+            Repr::Compact(c) => c.newest_pane(pane_secs),
+            Repr::Panes(t) => t.newest_pane(pane_secs),
+        }
+    }
+
+    /// Calls `f` with every pane (seconds when `pane_secs` is 1, minutes
+    /// when it is 60) in `first..=last` that holds at least one slot, in
+    /// ascending order, each once. With 1 s panes only the fine tier is
+    /// read: seconds older than the last hour live in their minutes.
+    ///
+    /// Continuous rules use it to find the windows an event changes.
+    pub fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, f: impl FnMut(i64)) {
+        match &self.repr {
+            Repr::Compact(c) => c.for_each_pane(pane_secs, first, last, f),
+            Repr::Panes(t) => t.for_each_pane(pane_secs, first, last, f),
+        }
+    }
+
+    /// The fine tier (empty while compact), for tests of folding.
+    #[cfg(test)]
+    fn fine(&self) -> &[Slot] {
+        match &self.repr {
+            Repr::Compact(_) => &[],
+            Repr::Panes(t) => &t.fine,
+        }
+    }
+}
+
+/// Two-tier sparse panes; see the module docs.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct Tiers {
+    fine: Vec<Slot>,
+    coarse: Vec<Slot>,
+}
+
+impl Tiers {
+    fn is_empty(&self) -> bool {
+        self.fine.is_empty() && self.coarse.is_empty()
+    }
+
+    fn slots(&self) -> usize {
+        self.fine.len() + self.coarse.len()
+    }
+
+    /// Adds one event, feeding the sketches its store keeps.
+    fn add_sketched(
         &mut self,
         ts_ms: Millis,
         cell: CellId,
@@ -136,7 +286,7 @@ impl PaneStore {
     /// Drops everything at or before the retention horizon and folds old
     /// seconds. Returns whether the store is now empty (the entity can be
     /// passivated).
-    pub fn expire(&mut self, now_ms: Millis, retention_ms: Millis) -> bool {
+    fn expire(&mut self, now_ms: Millis, retention_ms: Millis) -> bool {
         let now_sec = now_ms.div_euclid(1000);
         self.fold_old_seconds(now_sec);
         let horizon_min = now_ms.div_euclid(60_000) - retention_ms / 60_000;
@@ -148,15 +298,8 @@ impl PaneStore {
         self.is_empty()
     }
 
-    /// Calls `f` for every slot inside the window. Slots after `now` (events
-    /// admitted after the query was planned) are skipped.
-    pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
-        self.fold_timed(window, |_, cell, agg| f(cell, agg));
-    }
-
-    /// [`Self::fold`], also passing each slot's pane start in epoch
-    /// milliseconds (for time buckets). A coarse slot starts on its minute.
-    pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
+    /// [`PaneStore::fold_timed`] over the two tiers.
+    fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
         let first = window.first_pane();
         let last_sec = window.now_ms.div_euclid(1000);
         if window.pane_secs() == 1 {
@@ -179,11 +322,8 @@ impl PaneStore {
             }
         }
     }
-}
-
-impl PaneStore {
     /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
-    pub fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
+    fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
         match (self.fine.last(), self.coarse.last()) {
             (Some(fine), _) => Some(fine.pane.div_euclid(pane_secs)),
             (None, Some(coarse)) => Some(if pane_secs == 60 {
@@ -201,7 +341,7 @@ impl PaneStore {
     /// read: seconds older than the last hour live in their minutes.
     ///
     /// Continuous rules use it to find the windows an event changes.
-    pub fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
+    fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
         let mut previous = None;
         let mut visit = |pane: i64| {
             if previous != Some(pane) {
@@ -233,12 +373,24 @@ impl PaneStore {
     }
 }
 
+/// Slots at the end of a run searched before the whole run: where a
+/// slightly late event, or a second folded into the newest minute, lands.
+const TAIL: usize = 64;
+
 /// The slot for `(pane, cell)`, inserted in order if absent. Events mostly
-/// arrive in time order, so the search starts from the end.
+/// arrive in time order, and seconds fold into the newest minutes, so the
+/// search starts from the end: the last slot, then the last [`TAIL`], then
+/// the whole run.
 fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
-    let at = match slots.last() {
-        Some(last) if (last.pane, last.cell) < (pane, cell) => Err(slots.len()),
-        _ => slots.binary_search_by(|s| (s.pane, s.cell).cmp(&(pane, cell))),
+    let key = |s: &Slot| (s.pane, s.cell);
+    let tail = slots.len().saturating_sub(TAIL);
+    let at = match (slots.last(), slots.get(tail)) {
+        (Some(last), _) if key(last) < (pane, cell) => Err(slots.len()),
+        (_, Some(t)) if key(t) <= (pane, cell) => slots[tail..]
+            .binary_search_by(|s| key(s).cmp(&(pane, cell)))
+            .map(|i| i + tail)
+            .map_err(|i| i + tail),
+        _ => slots.binary_search_by(|s| key(s).cmp(&(pane, cell))),
     };
     let i = match at {
         Ok(i) => i,
@@ -260,6 +412,7 @@ fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::window::COMPACT_EVENTS;
 
     const T0: Millis = 1_736_899_200_000; // 2025-01-15T00:00:00Z
 
@@ -314,7 +467,7 @@ mod tests {
         s.add(later, 0, &[], later);
         assert_eq!(count(&s, 3 * 3_600_000, later), before + 1);
         assert!(
-            s.fine.len() == 1,
+            s.fine().len() == 1,
             "everything but the last event was folded"
         );
     }
@@ -368,5 +521,193 @@ mod tests {
         s.add(T0, 0, &[1.0], T0);
         assert!(!s.expire(T0 + 3_600_000, 86_400_000));
         assert!(s.expire(T0 + 86_400_000 + 60_000, 86_400_000));
+    }
+
+    fn panes_only() -> PaneStore {
+        PaneStore {
+            repr: Repr::Panes(Box::default()),
+        }
+    }
+
+    fn sketch_layout() -> SketchLayout {
+        SketchLayout {
+            percentiles: vec![1],
+            distinct: vec![0, 2],
+        }
+    }
+
+    /// What a window reads, summed per (pane start, cell).
+    fn read(
+        s: &PaneStore,
+        window: &WindowSpec,
+    ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
+        let mut out = std::collections::BTreeMap::new();
+        s.fold_timed(window, |start, cell, agg| {
+            out.entry((start, cell))
+                .or_insert_with(|| Agg::new(agg.metrics.len()))
+                .merge(agg);
+        });
+        out
+    }
+
+    #[test]
+    fn a_store_is_compact_until_it_outgrows_its_records() {
+        assert_eq!(std::mem::size_of::<PaneStore>(), 16);
+        let layout = sketch_layout();
+        let mut s = PaneStore::default();
+        assert!(s.is_compact() && s.is_empty() && s.slots() == 0);
+        for i in 0..COMPACT_EVENTS as i64 {
+            let hashes = [(i as u64 + 1) << 40, 0, 0];
+            let input = SketchInput {
+                layout: &layout,
+                hashes: &hashes,
+            };
+            s.add_sketched(T0 + i * 1000, 1, &[1.0, i as f64], input, T0 + i * 1000);
+        }
+        assert!(s.is_compact());
+        assert_eq!(s.slots(), COMPACT_EVENTS);
+        let now = T0 + COMPACT_EVENTS as i64 * 1000;
+        let window = WindowSpec {
+            length_ms: 3_600_000,
+            now_ms: now,
+        };
+        let before = read(&s, &window);
+        let input = SketchInput {
+            layout: &layout,
+            hashes: &[7 << 40, 0, 0],
+        };
+        s.add_sketched(now, 2, &[1.0, 2.0], input, now);
+        assert!(!s.is_compact(), "promoted to panes");
+        let mut after = read(&s, &window);
+        assert_eq!(after.remove(&(now, 2)).map(|a| a.count), Some(1));
+        assert_eq!(before, after, "promotion keeps every slot");
+    }
+
+    #[test]
+    fn events_a_compact_store_cannot_record_promote_it() {
+        let mut s = PaneStore::default();
+        s.add(-5_000, 0, &[1.0], 0); // before 1970: no u32 second
+        assert!(!s.is_compact());
+        let mut s = PaneStore::default();
+        s.add(T0, 70_000, &[1.0], T0); // cell past u16
+        assert!(!s.is_compact());
+        assert_eq!(count(&s, 1000, T0), 1);
+    }
+
+    #[test]
+    fn compact_expiry_frees_the_store() {
+        let mut s = PaneStore::default();
+        s.add(T0, 0, &[1.0], T0);
+        s.add(T0 + 3 * 3_600_000, 0, &[1.0], T0 + 3 * 3_600_000);
+        assert!(s.is_compact());
+        // The first event's minute leaves a 2 h retention; the second stays.
+        assert!(!s.expire(T0 + 3 * 3_600_000, 2 * 3_600_000));
+        assert_eq!(s.slots(), 1);
+        assert_eq!(count(&s, 86_400_000, T0 + 3 * 3_600_000), 1);
+        assert!(s.expire(T0 + 6 * 3_600_000, 2 * 3_600_000));
+        assert!(s.is_compact() && s.is_empty());
+    }
+
+    /// One step of a random history: an event `ms` after T0 (arriving in
+    /// any order), or a sweep.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// An event this far behind the clock (ahead when negative): the
+        /// edges of the fine tier.
+        Aged {
+            age_ms: i64,
+            cell: CellId,
+        },
+        Event {
+            ms: i64,
+            cell: CellId,
+            metric: Option<i32>,
+            hash: Option<u64>,
+        },
+        Expire,
+    }
+
+    fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+        use proptest::prelude::*;
+        prop_oneof![
+            9 => (
+                // Mostly within minutes of each other, sometimes hours apart.
+                prop_oneof![0..180_000i64, 0..4 * 3_600_000i64],
+                0..3u32,
+                proptest::option::of(-1000..1000i32),
+                proptest::option::of(any::<u64>()),
+            )
+                .prop_map(|(ms, cell, metric, hash)| Step::Event { ms, cell, metric, hash }),
+            2 => (
+                proptest::sample::select(vec![
+                    -3_600_000, -1000, 0, 999, 1000, 3_599_000, 3_600_000, 3_600_999, 3_601_000,
+                ]),
+                0..3u32,
+            )
+                .prop_map(|(age_ms, cell)| Step::Aged { age_ms, cell }),
+            1 => Just(Step::Expire),
+        ]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn compact_stores_answer_as_panes_do(
+            steps in proptest::collection::vec(step(), 1..14),
+            shift in 0..4 * 3_600_000i64,
+        ) {
+            let layout = sketch_layout();
+            let retention = 3 * 3_600_000;
+            let (mut compact, mut panes) = (PaneStore::default(), panes_only());
+            let mut now = T0 + shift;
+            for step in &steps {
+                let event = match *step {
+                    Step::Aged { age_ms, cell } => Some((now - age_ms, cell, Some(7), Some(age_ms as u64))),
+                    Step::Event { ms, cell, metric, hash } => Some((T0 + shift + ms, cell, metric, hash)),
+                    Step::Expire => None,
+                };
+                match event {
+                    Some((ts, cell, metric, hash)) => {
+                        now = now.max(ts);
+                        if ts <= now - retention {
+                            continue; // admission rejects it as too late
+                        }
+                        let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
+                        let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
+                        for s in [&mut compact, &mut panes] {
+                            let input = SketchInput { layout: &layout, hashes: &hashes };
+                            s.add_sketched(ts, cell, &metrics, input, now);
+                        }
+                    }
+                    None => {
+                        let (a, b) = (compact.expire(now, retention), panes.expire(now, retention));
+                        proptest::prop_assert_eq!(a, b);
+                    }
+                }
+                proptest::prop_assert_eq!(compact.is_empty(), panes.is_empty());
+                for secs in [1, 60] {
+                    proptest::prop_assert_eq!(compact.newest_pane(secs), panes.newest_pane(secs));
+                }
+                let now_sec = now.div_euclid(1000);
+                for (secs, first, last) in [
+                    (1, i64::MIN, i64::MAX),
+                    (1, now_sec - 3599, now_sec - 30),
+                    (60, i64::MIN, i64::MAX),
+                    (60, now_sec / 60 - 90, now_sec / 60 - 1),
+                ] {
+                    let list = |s: &PaneStore| {
+                        let mut v = Vec::new();
+                        s.for_each_pane(secs, first, last, |p| v.push(p));
+                        v
+                    };
+                    proptest::prop_assert_eq!(list(&compact), list(&panes));
+                }
+                for length_s in [1, 10, 60, 900, 3600, 7200, 3 * 3600] {
+                    for now_ms in [now, now - 1500, now + 61_000] {
+                        let window = WindowSpec { length_ms: length_s * 1000, now_ms };
+                        proptest::prop_assert_eq!(read(&compact, &window), read(&panes, &window));
+                    }
+                }
+            }
+        }
     }
 }

@@ -126,6 +126,11 @@ impl QuantileSketch {
         self.bins = merged;
     }
 
+    /// Forgets every value, keeping the allocation (for reused scratch).
+    pub fn clear(&mut self) {
+        self.bins.clear();
+    }
+
     /// Number of values added.
     pub fn count(&self) -> u64 {
         self.bins.iter().map(|b| b.1).sum()

@@ -93,7 +93,7 @@ pub struct SketchInput<'a> {
 }
 
 /// The sketches of one slot, parallel to its store's [`SketchLayout`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sketches {
     pub quantiles: Box<[QuantileSketch]>,
     pub distinct: Box<[Hll]>,
@@ -101,9 +101,14 @@ pub struct Sketches {
 
 impl Sketches {
     pub fn new(layout: &SketchLayout) -> Sketches {
+        Sketches::with_sizes(layout.percentiles.len(), layout.distinct.len())
+    }
+
+    /// Empty sketches: `quantiles` percentile and `distinct` distinct ones.
+    pub fn with_sizes(quantiles: usize, distinct: usize) -> Sketches {
         Sketches {
-            quantiles: vec![QuantileSketch::default(); layout.percentiles.len()].into(),
-            distinct: vec![Hll::default(); layout.distinct.len()].into(),
+            quantiles: vec![QuantileSketch::default(); quantiles].into(),
+            distinct: vec![Hll::default(); distinct].into(),
         }
     }
 
