@@ -1585,6 +1585,9 @@ fn bench_spec_runs_every_target_and_takes_medians() {
     for run in ["run-1", "run-2"] {
         check_hgrm(&dir.path(&format!("out/{run}/query-j1_top3-corrected.hgrm")));
         check_hgrm(&dir.path(&format!("out/{run}/visible-visible-corrected.hgrm")));
+        let memory = std::fs::read_to_string(dir.path(&format!("out/{run}/memory.json"))).unwrap();
+        let memory: serde_json::Value = serde_json::from_str(&memory).unwrap();
+        assert!(memory["figures"]["bytes_per_user"].as_f64().is_some());
     }
     let saved = std::fs::read_to_string(dir.path("out/spec.txt")).unwrap();
     assert!(saved.contains("median of 2 runs"));

@@ -5,7 +5,8 @@
 //! independent: memory an earlier run freed but malloc kept would hide the
 //! next run's growth, and a warm heap would flatter its throughput. The
 //! children write their `.hgrm` files and plots under `--out/run-N/`; this
-//! module reads their JSON reports and summarises.
+//! module reads their JSON reports (kept there as `<bench>.json`) and
+//! summarises.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -296,8 +297,12 @@ fn child(
     if !output.status.success() {
         bail!("tally bench {} failed ({})", bench.name(), output.status);
     }
-    serde_json::from_slice(&output.stdout)
-        .with_context(|| format!("reading the JSON report of tally bench {}", bench.name()))
+    let report = serde_json::from_slice(&output.stdout)
+        .with_context(|| format!("reading the JSON report of tally bench {}", bench.name()))?;
+    // Kept beside the run's .hgrm files: the facts behind each figure.
+    let path = out.join(format!("{}.json", bench.name()));
+    std::fs::write(&path, &output.stdout).with_context(|| format!("writing {}", path.display()))?;
+    Ok(report)
 }
 
 /// The median: the middle value, or the mean of the two middle ones.
@@ -319,6 +324,7 @@ fn show(value: f64, unit: Unit) -> String {
         Unit::Bytes if value >= GIB => format!("{:.2} GiB", value / GIB),
         Unit::Bytes if value >= MIB => format!("{:.0} MiB", value / MIB),
         Unit::Bytes => format!("{} B", thousands(value.round() as u64)),
+        Unit::Micros if value >= 10_000_000.0 => format!("{:.1} s", value / 1e6),
         Unit::Micros if value >= 10_000.0 => format!("{:.1} ms", value / 1000.0),
         Unit::Micros => format!("{} µs", thousands(value.round() as u64)),
     }
