@@ -217,6 +217,15 @@ impl Meter {
         self.last = Some(Instant::now());
     }
 
+    /// The time-per-MiB series measured so far, for a report.
+    pub fn series_of(meter: &Mutex<Meter>) -> anyhow::Result<Series> {
+        Ok(meter
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the ingest meter was poisoned"))?
+            .series
+            .clone())
+    }
+
     fn add(&mut self, n: usize) {
         let before = self.bytes / METER_BYTES;
         self.bytes += n as u64;

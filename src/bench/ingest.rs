@@ -192,11 +192,6 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
         "RSS: VmRSS / VmHWM of /proc/self/status; the peak is reset before ingest starts.".into(),
     ];
     report.table_caption = "Time to ingest each MiB of input, µs:".into();
-    let series = meter
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the ingest meter was poisoned"))?
-        .series
-        .clone();
-    report.series.push(series);
+    report.series.push(Meter::series_of(&meter)?);
     Ok(report)
 }

@@ -206,11 +206,6 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
             .into(),
     ];
     report.table_caption = "Time to ingest each MiB of generated input, µs:".into();
-    let series = meter
-        .lock()
-        .map_err(|_| anyhow::anyhow!("the ingest meter was poisoned"))?
-        .series
-        .clone();
-    report.series.push(series);
+    report.series.push(Meter::series_of(&meter)?);
     Ok(report)
 }
