@@ -18,7 +18,7 @@ use clap::Args;
 
 use super::feed::{check_in_memory, Meter, Metered, Recorded};
 use super::report::{per_second, thousands, Progress, Report};
-use super::rss::{mib, Rss};
+use super::rss::{self, mib, Rss};
 use super::{positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::gen::GenConfig;
@@ -161,24 +161,13 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
             bytes as f64 / 1e6 / elapsed.as_secs_f64().max(1e-9)
         ),
     );
+    let note = match args.input.is_empty() {
+        true => " (the generated input included; it is freed by the end)",
+        false => "",
+    };
     report.fact(
         "RSS",
-        format!(
-            "{} before ingest{}, {} after, {} peak {}",
-            mib(before.map(|r| r.current)),
-            if args.input.is_empty() {
-                " (the generated input included; it is freed by the end)"
-            } else {
-                ""
-            },
-            mib(after.map(|r| r.current)),
-            mib(after.map(|r| r.peak)),
-            if peak_reset {
-                "during ingest"
-            } else {
-                "of the process"
-            }
-        ),
+        rss::describe(before, after, peak_reset, "ingest", note),
     );
     report.method = vec![
         "Timed: Engine::ingest over the whole input (read, parse, admit, route, apply), \

@@ -21,7 +21,7 @@ use clap::Args;
 
 use super::feed::{Meter, Metered, Streamed};
 use super::report::{per_second, thousands, Progress, Report};
-use super::rss::{mib, Rss};
+use super::rss::{self, mib, Rss};
 use super::{duration, positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::gen::DEFAULT_START_MS;
@@ -168,17 +168,7 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
     );
     report.fact(
         "RSS",
-        format!(
-            "{} before ingest, {} after, {} peak {}",
-            mib(before.map(|r| r.current)),
-            mib(after.map(|r| r.current)),
-            mib(after.map(|r| r.peak)),
-            if peak_reset {
-                "during ingest"
-            } else {
-                "of the process"
-            }
-        ),
+        rss::describe(before, after, peak_reset, "ingest", ""),
     );
     if let (Some(b), Some(a)) = (before, after) {
         let grown = a.current.saturating_sub(b.current);

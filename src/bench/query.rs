@@ -32,7 +32,7 @@ use super::feed::{check_in_memory, streamed_generator, Recorded};
 use super::histogram::Series;
 use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
-use super::rss::{mib, Rss};
+use super::rss::{self, Rss};
 use super::{duration, positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::gen::{GenConfig, DEFAULT_START_MS};
@@ -283,15 +283,8 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
     report.fact(
         "RSS",
         format!(
-            "{} before the run, {} after, {} peak {} (the live stream in memory included)",
-            mib(rss_before.map(|r| r.current)),
-            mib(rss_after.map(|r| r.current)),
-            mib(rss_after.map(|r| r.peak)),
-            if peak_reset {
-                "during the run"
-            } else {
-                "of the process"
-            }
+            "{} (the live stream in memory included)",
+            rss::describe(rss_before, rss_after, peak_reset, "the run", "")
         ),
     );
     for q in &queries {

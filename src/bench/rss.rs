@@ -50,6 +50,28 @@ pub fn mib(bytes: Option<u64>) -> String {
     bytes.map_or("n/a".into(), |b| format!("{:.1} MiB", b as f64 / 1048576.0))
 }
 
+/// A report's `RSS` fact: resident memory before and after `phase`, and
+/// the peak — during the phase when the peak could be reset, else of the
+/// whole process. `before_note` follows the "before" figure.
+pub fn describe(
+    before: Option<Rss>,
+    after: Option<Rss>,
+    peak_reset: bool,
+    phase: &str,
+    before_note: &str,
+) -> String {
+    let peak = match peak_reset {
+        true => format!("during {phase}"),
+        false => "of the process".into(),
+    };
+    format!(
+        "{} before {phase}{before_note}, {} after, {} peak {peak}",
+        mib(before.map(|r| r.current)),
+        mib(after.map(|r| r.current)),
+        mib(after.map(|r| r.peak)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
