@@ -12,7 +12,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tally::engine::split_batch;
 use tally::event::{Event, Key, LineParser, Parsed, Schema, PRESETS};
-use tally::gen::{GenConfig, Generator};
+use tally::generator::{GenConfig, Generator};
 use tally::ingest::{Admission, Limits, Origin, Verdicts};
 use tally::query::{Accs, FinishedRow, Groups, Statement};
 use tally::value::Value;

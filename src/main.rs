@@ -8,7 +8,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 
 use tally::event::Schema;
-use tally::gen::{GenConfig, Generator};
+use tally::generator::{GenConfig, Generator};
 use tally::ingest::Merge;
 use tally::query::{param_value, Params, Statement};
 use tally::shell::{self, Format, ShellOptions};
@@ -348,9 +348,9 @@ fn gen_command(args: GenArgs) -> anyhow::Result<()> {
         Some(path) => {
             let mut file = std::fs::File::create(path)
                 .with_context(|| format!("creating {}", path.display()))?;
-            tally::gen::generate(&config, &mut file)?
+            tally::generator::generate(&config, &mut file)?
         }
-        None => tally::gen::generate(&config, &mut std::io::stdout().lock())?,
+        None => tally::generator::generate(&config, &mut std::io::stdout().lock())?,
     };
     if args.out.is_some() || std::io::stderr().is_terminal() {
         eprintln!(

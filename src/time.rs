@@ -1,11 +1,30 @@
 //! Time: event timestamps and window durations, both in milliseconds.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use chrono::{DateTime, NaiveDateTime};
 
 use crate::error::{Error, Result};
 
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
+
+/// Which clock defines "now" for windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// Now is the largest event time accepted so far (replays are exact).
+    #[default]
+    Event,
+    /// Now is the system clock (for live services).
+    Wall,
+}
+
+/// The system clock in epoch milliseconds.
+pub fn wall_clock_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
 
 /// Epoch numbers at or above this are milliseconds, below it seconds.
 /// 10^11 s is the year 5138; 10^11 ms is March 1973.

@@ -219,3 +219,22 @@ fn time_bucket_errors_say_what_to_write() {
         assert!(err.contains(want), "{sql}: {err}");
     }
 }
+
+#[test]
+fn raw_aggregate_and_rule_queries_refuse_the_same_windows() {
+    let mut e = engine(1);
+    e.ingest_lines("t", [line("2025-01-15T00:00:00Z", 1, 10, "view")])
+        .unwrap();
+    // 5430 s is 90.5 minutes: over an hour windows use 1-minute panes, so
+    // it is not a whole number of panes, whatever reads it.
+    for sql in [
+        "SELECT * FROM events WINDOW 5430s",
+        "SELECT COUNT(*) FROM events WINDOW 5430s",
+        "CREATE RULE r AS SELECT customer_id, COUNT(*) AS n FROM events \
+         GROUP BY customer_id HAVING n > 1 WINDOW 5430s",
+    ] {
+        let err = e.execute(sql).unwrap_err().to_string();
+        assert!(err.contains("whole number of minutes"), "{sql}: {err}");
+    }
+    assert_eq!(one(&mut e, "SELECT * FROM events WINDOW 90m").rows.len(), 1);
+}

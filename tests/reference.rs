@@ -72,7 +72,7 @@ fn limits(s: &Scenario) -> Limits {
     Limits {
         retention_ms: s.retention_ms,
         max_jump_ms: s.max_jump_ms,
-        wall_ms: tally::ingest::wall_clock_ms(),
+        wall_ms: tally::time::wall_clock_ms(),
     }
 }
 

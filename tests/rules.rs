@@ -323,7 +323,7 @@ fn admitted(lines: &[String], cuts: &[usize]) -> Vec<Event> {
     let limits = Limits {
         retention_ms: 24 * 3_600_000,
         max_jump_ms: 3_600_000,
-        wall_ms: tally::ingest::wall_clock_ms(),
+        wall_ms: tally::time::wall_clock_ms(),
     };
     let mut admitted = Admitted::default();
     let mut from = 0;

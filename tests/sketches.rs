@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tally::event::Schema;
-use tally::window::{hash_int, ALPHA};
+use tally::hash::hash_int;
+use tally::window::ALPHA;
 use tally::{Config, Engine, Value};
 
 const T0_MS: i64 = 1_736_899_200_000; // 2025-01-15T00:00:00Z

@@ -12,7 +12,7 @@ use std::io::{BufRead, Read};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::gen::{GenConfig, Generator};
+use crate::generator::{GenConfig, Generator};
 use crate::ingest::Merge;
 use crate::Result;
 

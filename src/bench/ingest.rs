@@ -21,7 +21,7 @@ use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, mib, Rss};
 use super::{positive, start_engine, CommonArgs};
 use crate::event::Schema;
-use crate::gen::GenConfig;
+use crate::generator::GenConfig;
 use crate::ingest::Merge;
 
 /// Read buffer per input: small against a MiB, so the per-MiB samples are

@@ -24,7 +24,7 @@ use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, mib, Rss};
 use super::{duration, positive, start_engine, CommonArgs};
 use crate::event::Schema;
-use crate::gen::DEFAULT_START_MS;
+use crate::generator::DEFAULT_START_MS;
 use crate::ingest::Merge;
 use crate::time::{format_timestamp, Millis};
 use crate::value::Value;

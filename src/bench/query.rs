@@ -35,7 +35,7 @@ use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, Rss};
 use super::{duration, positive, start_engine, CommonArgs};
 use crate::event::Schema;
-use crate::gen::{GenConfig, DEFAULT_START_MS};
+use crate::generator::{GenConfig, DEFAULT_START_MS};
 use crate::ingest::Merge;
 use crate::query::{Params, Statement};
 use crate::time::Millis;

@@ -24,7 +24,7 @@ use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
 use super::{duration, positive, start_engine, CommonArgs};
 use crate::event::Schema;
-use crate::gen::{GenConfig, DEFAULT_START_MS};
+use crate::generator::{GenConfig, DEFAULT_START_MS};
 use crate::query::Params;
 use crate::time::Millis;
 use crate::value::Value;

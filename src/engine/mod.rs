@@ -42,8 +42,9 @@ use crate::ingest::{
     Admission, CellDictionary, Counters, IngestProgress, IngestSummary, Limits, Line, Merge,
     Origin, RejectFile, Verdicts,
 };
-use crate::query::{Catalog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
+use crate::query::{Catalog, HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
 use crate::rules::{Hit, Rules};
+pub use crate::time::Clock;
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
@@ -60,16 +61,6 @@ const BATCH: usize = 4096;
 /// Batches in flight before ingest waits for the oldest: bounds memory and
 /// keeps the shards busy while the next batch is parsed.
 const IN_FLIGHT: usize = 8;
-
-/// Which clock defines "now" for windows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Clock {
-    /// Now is the largest event time accepted so far (replays are exact).
-    #[default]
-    Event,
-    /// Now is the system clock (for live services).
-    Wall,
-}
 
 /// Everything that shapes an engine.
 #[derive(Debug, Clone)]
@@ -352,9 +343,14 @@ impl Engine {
     /// clock.
     pub fn plan_raw(&mut self, select: &Select) -> Result<RawPlan> {
         let now_ms = self.admission.now_ms();
-        let catalog = catalog(&self.schema, &self.config, now_ms, &[]);
         let hit_columns = self.rules.hit_columns();
-        crate::query::plan_raw(select, &catalog, self.recent.capacity(), &hit_columns)
+        let mut catalog = catalog(&self.schema, &self.config, now_ms, &[]);
+        catalog.recent_events = self.recent.capacity();
+        catalog.rule_hits = HitLog {
+            columns: &hit_columns,
+            capacity: crate::rules::RECENT_HITS,
+        };
+        crate::query::plan_raw(select, &catalog)
     }
 
     /// Runs a raw-row query over the ring of recent events (or the recent
@@ -617,6 +613,8 @@ fn catalog<'a>(
         now_ms,
         retention_ms: config.retention.as_millis() as Millis,
         shards: config.shards,
+        recent_events: 0,
+        rule_hits: HitLog::default(),
     }
 }
 

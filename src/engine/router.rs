@@ -7,9 +7,9 @@ use futures::future::join_all;
 use super::messages::{Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
 use super::shard::Shard;
 use crate::event::{Event, Key};
+use crate::hash::{hash_bytes, GOLDEN_GAMMA};
 use crate::rules::Hit;
 use crate::time::Millis;
-use crate::window::hash_bytes;
 
 pub struct Router {
     shards: Vec<Addr<Shard>>,
@@ -43,7 +43,7 @@ pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
     // Two rounds of a multiply-xorshift mixer (Murmur3's constants): a
     // different function from the sketches' hashes, so a shard's share of
     // keys is not biased in the bits its sketches read.
-    let mut z = h ^ (kind as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let mut z = h ^ (kind as u64 + 1).wrapping_mul(GOLDEN_GAMMA);
     z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
     z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     z ^= z >> 33;

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use super::extract::{FieldTree, Raw};
 use super::model::{AttrHashes, DimKey, Key, Keys, Metrics};
 use super::schema::{Field, FieldType, Schema, TimeSource};
+use crate::hash::{hash_bytes, hash_int, nonzero};
 use crate::time::{parse_timestamp_number, parse_timestamp_str, Millis};
 use crate::value::Value;
-use crate::window::{hash_bytes, hash_int, nonzero};
 
 /// Why a line was rejected. The names are part of the interface: they appear
 /// in `SHOW STATS` as `rejected.<name>` and in reject files.

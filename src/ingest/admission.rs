@@ -15,23 +15,13 @@
 //! and are rejected as `too_far_in_future`. Held events at the end of input
 //! are rejected the same way.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use super::cells::CellInterner;
 use super::history::IdHistory;
-use crate::engine::Clock;
 use crate::event::{Event, Parsed, Reason, Reject};
-use crate::time::Millis;
+use crate::time::{wall_clock_ms, Clock, Millis};
 
 /// Held far-future events in a row that confirm a jump of the clock.
 pub const JUMP_CONFIRMATIONS: usize = 3;
-
-/// The system clock in epoch milliseconds.
-pub fn wall_clock_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
 
 /// The limits admission enforces.
 #[derive(Debug, Clone, Copy)]

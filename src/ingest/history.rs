@@ -52,6 +52,7 @@
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 
+use crate::hash::mix64;
 use crate::time::Millis;
 
 /// An empty slot: every entry has its marker bit set, so none is 0.
@@ -390,13 +391,6 @@ fn fresh_matches(w: u64, rest: u64) -> bool {
     let n = 63 - field.leading_zeros();
     let low = (1u64 << n) - 1;
     field & low == rest & low
-}
-
-/// splitmix64's finalizer: a bijection of u64 with full avalanche.
-fn mix64(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 #[cfg(test)]

@@ -14,9 +14,7 @@ mod source;
 
 use std::time::Duration;
 
-pub use admission::{
-    wall_clock_ms, Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS,
-};
+pub use admission::{Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS};
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use history::IdHistory;
 pub use reject::RejectFile;

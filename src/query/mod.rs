@@ -15,6 +15,6 @@ mod scalar;
 pub use ast::*;
 pub use parser::{param_value, parse, Params};
 pub use plan::{Accs, Finish, FinishedRow, Groups, Plan, Route, Scan, Scratch, SketchAcc};
-pub use planner::{plan, Catalog};
-pub use raw::{is_raw, plan_raw, RawPlan, RawRow, RawSource, RULE_HIT_COLUMNS};
+pub use planner::{plan, Catalog, HitLog};
+pub use raw::{is_raw, plan_raw, RawPlan, RawRow, RawSource};
 pub use scalar::Scalar;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::event::{FieldType, Key, Schema, TimeSource};
 use crate::time::{format_duration, Millis};
 use crate::value::Value;
-use crate::window::{SketchLayout, WindowSpec, FINE_SPAN_SECS};
+use crate::window::{SketchLayout, WindowSpec};
 
 /// What the planner needs to know about the engine's state.
 pub struct Catalog<'a> {
@@ -26,6 +26,20 @@ pub struct Catalog<'a> {
     pub now_ms: Option<Millis>,
     pub retention_ms: Millis,
     pub shards: usize,
+    /// How many recent accepted events raw-row queries can read (0: none).
+    pub recent_events: usize,
+    /// The `rule_hits` table, for raw-row queries over it.
+    pub rule_hits: HitLog<'a>,
+}
+
+/// What the planner knows of the `rule_hits` table: the engine keeps the
+/// last hits of its rules, and its columns are the fields every hit has
+/// followed by the rules' select-list columns.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HitLog<'a> {
+    pub columns: &'a [String],
+    /// How many hits the log keeps, for EXPLAIN.
+    pub capacity: usize,
 }
 
 /// What a column name is.
@@ -376,30 +390,11 @@ impl<'a> Planner<'a> {
 
     fn window(&self, window_ms: Option<Millis>) -> Result<WindowSpec> {
         let retention = self.catalog.retention_ms;
-        let length_ms = window_ms.unwrap_or(retention);
-        if length_ms > retention {
-            return Err(Error::Query(format!(
-                "WINDOW {} is longer than the retention of {}; start tally with --retention {}",
-                format_duration(length_ms),
-                format_duration(retention),
-                format_duration(length_ms)
-            )));
-        }
-        if length_ms < 1000 || length_ms % 1000 != 0 {
-            return Err(Error::Query(format!(
-                "WINDOW {}: windows are whole seconds (panes are 1 s)",
-                format_duration(length_ms)
-            )));
-        }
-        if length_ms > FINE_SPAN_SECS * 1000 && length_ms % 60_000 != 0 {
-            return Err(Error::Query(format!(
-                "WINDOW {}: windows over 1h use 1-minute panes; use a whole number of minutes",
-                format_duration(length_ms)
-            )));
-        }
-        // Before the first event every window is empty: put now before time.
-        let now_ms = self.catalog.now_ms.unwrap_or(Millis::MIN / 4);
-        Ok(WindowSpec { length_ms, now_ms })
+        WindowSpec::new(
+            window_ms.unwrap_or(retention),
+            self.catalog.now_ms,
+            retention,
+        )
     }
 
     fn column(&self, name: &str) -> Result<Column> {

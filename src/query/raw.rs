@@ -43,10 +43,6 @@ impl RawSource {
     }
 }
 
-/// The columns of `rule_hits` every hit has; the rule's select-list columns
-/// follow them.
-pub const RULE_HIT_COLUMNS: [&str; 4] = ["rule", "kind", "key", "window_end"];
-
 /// Whether a select reads rows rather than aggregates: it names
 /// `rule_hits`, or it has no aggregate, no GROUP BY and no TOP.
 pub fn is_raw(select: &Select) -> bool {
@@ -87,8 +83,9 @@ pub struct RawPlan {
     /// queries keep arrival order).
     pub order: Vec<(Scalar, bool)>,
     pub limit: Option<u64>,
-    /// The ring's bound, for EXPLAIN.
-    pub ring_capacity: usize,
+    /// How many rows the source keeps (the ring of recent events, or the
+    /// log of rule hits), for EXPLAIN.
+    pub capacity: usize,
     /// WHERE and ORDER BY as written, for EXPLAIN.
     pub filter_text: Option<String>,
     pub order_text: Vec<String>,
@@ -180,14 +177,8 @@ fn lookup(json: &serde_json::Value, path: &str) -> Value {
     }
 }
 
-/// Plans a raw-row query. `hit_columns` are the select-list columns of the
-/// registered rules (they follow [`RULE_HIT_COLUMNS`] in `rule_hits`).
-pub fn plan_raw(
-    select: &Select,
-    catalog: &Catalog,
-    ring_capacity: usize,
-    hit_columns: &[String],
-) -> Result<RawPlan> {
+/// Plans a raw-row query over recent events or the rule hits.
+pub fn plan_raw(select: &Select, catalog: &Catalog) -> Result<RawPlan> {
     let source = match select.from.as_str() {
         "events" => RawSource::Events,
         "rule_hits" => RawSource::RuleHits,
@@ -211,17 +202,13 @@ pub fn plan_raw(
             };
             (catalog.schema.columns(), time)
         }
-        RawSource::RuleHits => {
-            let mut cols: Vec<String> = RULE_HIT_COLUMNS.iter().map(|c| c.to_string()).collect();
-            for c in hit_columns {
-                if !cols.contains(c) {
-                    cols.push(c.clone());
-                }
-            }
-            (cols, None)
-        }
+        RawSource::RuleHits => (catalog.rule_hits.columns.to_vec(), None),
     };
-    if source == RawSource::Events && ring_capacity == 0 {
+    let capacity = match source {
+        RawSource::Events => catalog.recent_events,
+        RawSource::RuleHits => catalog.rule_hits.capacity,
+    };
+    if source == RawSource::Events && capacity == 0 {
         return Err(Error::Query(
             "raw-event queries read the ring of recent events, which is off \
              (--recent-events 0); add an aggregate such as COUNT(*), or keep events"
@@ -230,16 +217,9 @@ pub fn plan_raw(
     }
     let window = match source {
         RawSource::Events => {
-            let length_ms = select.window_ms.unwrap_or(catalog.retention_ms);
-            if length_ms > catalog.retention_ms || length_ms < 1000 || length_ms % 1000 != 0 {
-                return Err(Error::Query(format!(
-                    "WINDOW {}: raw-event windows are whole seconds up to the retention of {}",
-                    format_duration(length_ms),
-                    format_duration(catalog.retention_ms)
-                )));
-            }
-            let now_ms = catalog.now_ms.unwrap_or(Millis::MIN / 4);
-            Some(WindowSpec { length_ms, now_ms })
+            let retention = catalog.retention_ms;
+            let length_ms = select.window_ms.unwrap_or(retention);
+            Some(WindowSpec::new(length_ms, catalog.now_ms, retention)?)
         }
         RawSource::RuleHits if select.window_ms.is_some() => {
             return Err(Error::Query(
@@ -320,7 +300,7 @@ pub fn plan_raw(
         filter,
         order,
         limit: select.limit,
-        ring_capacity,
+        capacity,
         filter_text: select.filter.as_ref().map(|f| f.to_string()),
         order_text: select
             .order_by
@@ -370,12 +350,12 @@ impl fmt::Display for RawPlan {
         lines.push(match (self.source, &self.window) {
             (RawSource::Events, Some(w)) => format!(
                 "Scan raw events: the ring of the last {} accepted events, window {}",
-                self.ring_capacity,
+                self.capacity,
                 format_duration(w.length_ms)
             ),
             _ => format!(
                 "Scan rule hits (the engine's last {}, in delivery order)",
-                crate::rules::RECENT_HITS
+                self.capacity
             ),
         });
         for (depth, line) in lines.iter().enumerate() {

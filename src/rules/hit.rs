@@ -9,7 +9,7 @@ use crate::value::Value;
 /// The fields every hit has, before its select-list columns. A rule's
 /// select list may not reuse them. They are the first columns of
 /// `rule_hits`.
-pub use crate::query::RULE_HIT_COLUMNS as HIT_FIELDS;
+pub const HIT_FIELDS: [&str; 4] = ["rule", "kind", "key", "window_end"];
 
 /// One rising edge of a rule for one actor.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use crate::error::{Error, Result};
 use crate::query::{plan, Catalog, Route, RuleDef};
 use crate::time::format_duration;
 use crate::value::{ResultSet, Value};
-use crate::window::FINE_SPAN_SECS;
+use crate::window::WindowSpec;
 
 /// How many recent hits the engine keeps in memory (`Engine::rule_hits`).
 /// Older ones are still counted, and written to `--emit` when asked.
@@ -148,10 +148,10 @@ impl Rules {
             .collect()
     }
 
-    /// The select-list columns of every rule, first seen first: the
-    /// columns `rule_hits` has after the fields every hit has.
+    /// The columns of `rule_hits`: the fields every hit has, then the
+    /// select-list columns of every rule, first seen first.
     pub fn hit_columns(&self) -> Vec<String> {
-        let mut columns: Vec<String> = Vec::new();
+        let mut columns: Vec<String> = HIT_FIELDS.iter().map(|c| c.to_string()).collect();
         for entry in &self.entries {
             for c in entry.compiled.columns.iter() {
                 if !columns.contains(c) {
@@ -280,11 +280,7 @@ fn compile(def: &RuleDef, id: u64, catalog: &Catalog) -> Result<CompiledRule> {
             HIT_FIELDS.join(", ")
         )));
     }
-    let pane_secs = if length_ms <= FINE_SPAN_SECS * 1000 {
-        1
-    } else {
-        60
-    };
+    let pane_secs = WindowSpec::pane_secs_of(length_ms);
     Ok(CompiledRule {
         id,
         name: Arc::from(def.name.as_str()),

@@ -37,8 +37,8 @@
 use std::cell::RefCell;
 
 use super::agg::{Agg, MetricAgg};
-use super::pane::{WindowSpec, FINE_SPAN_SECS};
 use super::sketch::{SketchInput, Sketches};
+use super::spec::{WindowSpec, FINE_SPAN_SECS};
 use crate::event::CellId;
 use crate::time::Millis;
 

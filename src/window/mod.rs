@@ -15,10 +15,12 @@ mod distinct;
 mod pane;
 mod quantile;
 mod sketch;
+mod spec;
 
 pub use agg::{Agg, MetricAgg, Metrics};
 pub use compact::COMPACT_EVENTS;
-pub use distinct::{hash_bytes, hash_int, Hll};
-pub use pane::{PaneStore, WindowSpec, FINE_SPAN_SECS};
+pub use distinct::Hll;
+pub use pane::PaneStore;
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
-pub use sketch::{hash_key, nonzero, SketchInput, SketchLayout, Sketches};
+pub use sketch::{hash_key, SketchInput, SketchLayout, Sketches};
+pub use spec::{WindowSpec, FINE_SPAN_SECS};

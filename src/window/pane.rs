@@ -31,44 +31,9 @@
 use super::agg::Agg;
 use super::compact::Compact;
 use super::sketch::{SketchInput, SketchLayout};
+use super::spec::{WindowSpec, FINE_SPAN_SECS};
 use crate::event::CellId;
 use crate::time::Millis;
-
-/// Fine panes cover the last hour; windows longer than this use minutes.
-pub const FINE_SPAN_SECS: i64 = 3600;
-
-/// Which panes a window reads and from where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowSpec {
-    /// Window length in milliseconds (a whole number of panes).
-    pub length_ms: Millis,
-    /// The clock: the end of the window.
-    pub now_ms: Millis,
-}
-
-impl WindowSpec {
-    /// Pane size in seconds: 1 for windows up to an hour, 60 beyond.
-    pub fn pane_secs(&self) -> i64 {
-        if self.length_ms <= FINE_SPAN_SECS * 1000 {
-            1
-        } else {
-            60
-        }
-    }
-
-    /// The first pane (in units of [`Self::pane_secs`]) inside the window:
-    /// a pane p counts when p > floor(now/P) − d/P.
-    pub fn first_pane(&self) -> i64 {
-        let p = self.pane_secs();
-        self.now_ms.div_euclid(1000 * p) - self.length_ms / (1000 * p) + 1
-    }
-
-    /// Whether an event at `ts_ms` is inside the window (the rule of SPEC §4).
-    pub fn contains(&self, ts_ms: Millis) -> bool {
-        let p = self.pane_secs();
-        ts_ms.div_euclid(1000 * p) >= self.first_pane() && ts_ms <= self.now_ms
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 struct Slot {

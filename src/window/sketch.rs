@@ -14,9 +14,10 @@
 //! A slot's sketches live behind one `Option<Box<_>>`: a store that keeps
 //! none pays 8 bytes per slot.
 
-use super::distinct::{hash_bytes, hash_int, Hll};
+use super::distinct::Hll;
 use super::quantile::QuantileSketch;
 use crate::event::{DistinctSource, Key, Schema};
+use crate::hash::{hash_bytes, hash_int, nonzero};
 
 /// The sketches one kind of store keeps. Indices are the schema's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -76,12 +77,6 @@ pub fn hash_key(key: &Key) -> u64 {
         Key::Int(i) => hash_int(*i),
         Key::Str(s) => hash_bytes(s.as_bytes()),
     })
-}
-
-/// 0 marks an absent value in [`crate::event::Event::attr_hashes`], so no
-/// real hash is 0 (one value in 2⁶⁴ moves to 1).
-pub fn nonzero(h: u64) -> u64 {
-    h.max(1)
 }
 
 /// What one event gives a store's sketches.

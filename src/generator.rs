@@ -30,6 +30,7 @@ use std::io::Write;
 
 use crate::error::{Error, Result};
 use crate::event::PRESETS;
+use crate::hash::{mix64, GOLDEN_GAMMA};
 use crate::time::Millis;
 
 /// Share of picks that ignore popularity and choose any user or video
@@ -434,12 +435,15 @@ impl Generator {
         push_rfc3339(b, ms, true);
         b.push_str("\",\"session_id\":\"sess_");
         // A session is a user's half hour.
-        push_u64(b, mix(user ^ mix((ms / 1_800_000) as u64)) % 1_000_000_000);
+        push_u64(
+            b,
+            mix64(user ^ mix64((ms / 1_800_000) as u64)) % 1_000_000_000,
+        );
         b.push_str("\",\"metadata\":{");
         match event_type {
             "video_view" => {
                 // Video length 5–90 s from the video; 30% watch to the end.
-                let length_ms = 5_000 + mix(video) % 85_000;
+                let length_ms = 5_000 + mix64(video) % 85_000;
                 let hundredths = if self.rng.f64() < 0.3 {
                     100
                 } else {
@@ -737,8 +741,8 @@ impl Rng {
     fn new(seed: u64) -> Rng {
         let mut x = seed;
         let mut next = || {
-            x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            mix(x)
+            x = x.wrapping_add(GOLDEN_GAMMA);
+            mix64(x)
         };
         Rng {
             s: [next(), next(), next(), next()],
@@ -768,14 +772,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
-}
-
-/// SplitMix64's finaliser: a fixed hash for per-user and per-video traits
-/// (device, video length, creator, price) that must not use the stream.
-fn mix(mut z: u64) -> u64 {
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Picks from a weighted list.
@@ -813,7 +809,7 @@ fn creator_id(video_rank: u64, videos: u64) -> u64 {
         return HOT_CREATOR_ID;
     }
     let creators = videos.div_ceil(5);
-    CREATOR_ID_BASE + 1 + mix(video_rank ^ 0xc4ea) % creators
+    CREATOR_ID_BASE + 1 + mix64(video_rank ^ 0xc4ea) % creators
 }
 
 /// Mostly the user's own device (60% of users on mobile, 30% desktop, 10%
@@ -826,7 +822,7 @@ fn device(user: u64, rng: &mut Rng) -> &'static str {
     let slot = if rng.below(10) == 0 {
         rng.below(10)
     } else {
-        mix(user ^ 0xde71ce) % 10
+        mix64(user ^ 0xde71ce) % 10
     };
     DEVICES[slot as usize]
 }
@@ -834,7 +830,7 @@ fn device(user: u64, rng: &mut Rng) -> &'static str {
 /// A stable price per item in cents, log-uniform from $2 to $500, ending in
 /// .99, .50 or .00.
 fn price_cents(item: u64) -> i64 {
-    let h = mix(item ^ 0x9e1ce);
+    let h = mix64(item ^ 0x9e1ce);
     let u = (h >> 11) as f64 / (1u64 << 53) as f64;
     let dollars = (2.0f64.ln() + u * (500.0f64 / 2.0).ln()).exp().floor() as i64;
     dollars * 100 + [99, 50, 0][(h % 3) as usize]
