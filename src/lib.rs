@@ -20,7 +20,7 @@
 //!    first event — and to its share of the global state.
 //! 5. An entity's state is [`window::PaneStore`]: sparse 1-second panes for
 //!    the last hour and 1-minute panes beyond, each a partial aggregate
-//!    per cell (an entity's first few events are kept raw, packed in one
+//!    per cell (an entity's first few events are kept packed in one
 //!    allocation, until it outgrows them). Old seconds fold into minutes;
 //!    panes past retention expire, and an entity with none left is
 //!    passivated.

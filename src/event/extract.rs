@@ -3,7 +3,7 @@
 //! Building a full `serde_json::Value` per line costs a map (and a hash) per
 //! object and an allocation per string. Instead, the schema's field paths
 //! are compiled into a [`FieldTree`]; the deserializer walks the line once,
-//! stores the values of the fields it knows into numbered slots as [`Raw`]
+//! stores the values of the fields it knows into numbered slots as [`JsonScalar`]
 //! scalars (borrowing strings from the line where it can), and skips
 //! everything else without building it.
 
@@ -14,7 +14,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 
 /// A field's value as found in the line.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub enum Raw<'a> {
+pub enum JsonScalar<'a> {
     /// The field is not in the line.
     #[default]
     Missing,
@@ -29,38 +29,38 @@ pub enum Raw<'a> {
     Composite,
 }
 
-impl Raw<'_> {
+impl JsonScalar<'_> {
     /// Absent or null: a required field is then missing.
     pub fn is_absent(&self) -> bool {
-        matches!(self, Raw::Missing | Raw::Null)
+        matches!(self, JsonScalar::Missing | JsonScalar::Null)
     }
 
     pub fn as_f64(&self) -> Option<f64> {
         match self {
-            Raw::Int(i) => Some(*i as f64),
-            Raw::BigInt(u) => Some(*u as f64),
-            Raw::Float(f) => Some(*f),
+            JsonScalar::Int(i) => Some(*i as f64),
+            JsonScalar::BigInt(u) => Some(*u as f64),
+            JsonScalar::Float(f) => Some(*f),
             _ => None,
         }
     }
 }
 
 /// Shown in reject details: `got "abc"`, `got 1.5`, `got an object or array`.
-impl fmt::Display for Raw<'_> {
+impl fmt::Display for JsonScalar<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Raw::Missing => f.write_str("nothing"),
-            Raw::Null => f.write_str("null"),
-            Raw::Bool(b) => write!(f, "{b}"),
-            Raw::Int(i) => write!(f, "{i}"),
-            Raw::BigInt(u) => write!(f, "{u}"),
-            Raw::Float(x) => write!(f, "{x}"),
-            Raw::Str(s) => {
+            JsonScalar::Missing => f.write_str("nothing"),
+            JsonScalar::Null => f.write_str("null"),
+            JsonScalar::Bool(b) => write!(f, "{b}"),
+            JsonScalar::Int(i) => write!(f, "{i}"),
+            JsonScalar::BigInt(u) => write!(f, "{u}"),
+            JsonScalar::Float(x) => write!(f, "{x}"),
+            JsonScalar::Str(s) => {
                 let cut = s.char_indices().nth(40).map_or(s.len(), |(i, _)| i);
                 let more = if cut < s.len() { "…" } else { "" };
                 write!(f, "{:?}{more}", &s[..cut])
             }
-            Raw::Composite => f.write_str("an object or array"),
+            JsonScalar::Composite => f.write_str("an object or array"),
         }
     }
 }
@@ -102,8 +102,8 @@ impl FieldTree {
     }
 
     /// Parses one line (a JSON object) into `slots`, which must have one
-    /// entry per path and start as [`Raw::Missing`].
-    pub fn extract<'a>(&self, line: &'a str, slots: &mut [Raw<'a>]) -> Result<(), String> {
+    /// entry per path and start as [`JsonScalar::Missing`].
+    pub fn extract<'a>(&self, line: &'a str, slots: &mut [JsonScalar<'a>]) -> Result<(), String> {
         let mut de = serde_json::Deserializer::from_str(line);
         let top = Node {
             tree: self,
@@ -118,7 +118,7 @@ impl FieldTree {
 /// Deserializes the value at one tree node into the slots.
 struct Node<'t, 's, 'a> {
     tree: &'t FieldTree,
-    slots: &'s mut [Raw<'a>],
+    slots: &'s mut [JsonScalar<'a>],
     /// The whole line: it must be an object.
     top: bool,
 }
@@ -143,7 +143,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Node<'_, '_, 'a> {
     }
 
     fn visit_map<M: MapAccess<'de>>(mut self, mut map: M) -> Result<(), M::Error> {
-        self.set(Raw::Composite);
+        self.set(JsonScalar::Composite);
         while let Some(Key(name)) = map.next_key()? {
             match self.tree.child(&name) {
                 Some(tree) => map.next_value_seed(Node {
@@ -160,48 +160,48 @@ impl<'de: 'a, 'a> Visitor<'de> for Node<'_, '_, 'a> {
     }
 
     fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<(), S::Error> {
-        self.scalar(Raw::Composite)?;
+        self.scalar(JsonScalar::Composite)?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
-        self.scalar(Raw::Bool(v))
+        self.scalar(JsonScalar::Bool(v))
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        self.scalar(Raw::Int(v))
+        self.scalar(JsonScalar::Int(v))
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        self.scalar(i64::try_from(v).map_or(Raw::BigInt(v), Raw::Int))
+        self.scalar(i64::try_from(v).map_or(JsonScalar::BigInt(v), JsonScalar::Int))
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        self.scalar(Raw::Float(v))
+        self.scalar(JsonScalar::Float(v))
     }
 
     fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<(), E> {
-        self.scalar(Raw::Str(Cow::Borrowed(v)))
+        self.scalar(JsonScalar::Str(Cow::Borrowed(v)))
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
-        self.scalar(Raw::Str(Cow::Owned(v.to_string())))
+        self.scalar(JsonScalar::Str(Cow::Owned(v.to_string())))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        self.scalar(Raw::Null)
+        self.scalar(JsonScalar::Null)
     }
 }
 
 impl<'a> Node<'_, '_, 'a> {
-    fn set(&mut self, value: Raw<'a>) {
+    fn set(&mut self, value: JsonScalar<'a>) {
         if let Some(slot) = self.tree.slot.and_then(|i| self.slots.get_mut(i)) {
             *slot = value;
         }
     }
 
-    fn scalar<E: de::Error>(mut self, value: Raw<'a>) -> Result<(), E> {
+    fn scalar<E: de::Error>(mut self, value: JsonScalar<'a>) -> Result<(), E> {
         if self.top {
             return Err(E::custom("not a JSON object"));
         }
@@ -236,21 +236,21 @@ impl<'de> de::Deserialize<'de> for Key<'de> {
 mod tests {
     use super::*;
 
-    fn extract(paths: &[&str], line: &str) -> Result<Vec<Raw<'static>>, String> {
+    fn extract(paths: &[&str], line: &str) -> Result<Vec<JsonScalar<'static>>, String> {
         let tree = FieldTree::new(paths.iter().copied());
-        let mut slots = vec![Raw::Missing; paths.len()];
+        let mut slots = vec![JsonScalar::Missing; paths.len()];
         tree.extract(line, &mut slots)?;
         Ok(slots
             .into_iter()
             .map(|r| match r {
-                Raw::Str(s) => Raw::Str(Cow::Owned(s.into_owned())),
-                Raw::Missing => Raw::Missing,
-                Raw::Null => Raw::Null,
-                Raw::Bool(b) => Raw::Bool(b),
-                Raw::Int(i) => Raw::Int(i),
-                Raw::BigInt(u) => Raw::BigInt(u),
-                Raw::Float(f) => Raw::Float(f),
-                Raw::Composite => Raw::Composite,
+                JsonScalar::Str(s) => JsonScalar::Str(Cow::Owned(s.into_owned())),
+                JsonScalar::Missing => JsonScalar::Missing,
+                JsonScalar::Null => JsonScalar::Null,
+                JsonScalar::Bool(b) => JsonScalar::Bool(b),
+                JsonScalar::Int(i) => JsonScalar::Int(i),
+                JsonScalar::BigInt(u) => JsonScalar::BigInt(u),
+                JsonScalar::Float(f) => JsonScalar::Float(f),
+                JsonScalar::Composite => JsonScalar::Composite,
             })
             .collect())
     }
@@ -265,10 +265,10 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                Raw::Str("hé".into()),
-                Raw::Int(1),
-                Raw::BigInt(u64::MAX),
-                Raw::Missing
+                JsonScalar::Str("hé".into()),
+                JsonScalar::Int(1),
+                JsonScalar::BigInt(u64::MAX),
+                JsonScalar::Missing
             ]
         );
     }
@@ -276,7 +276,7 @@ mod tests {
     #[test]
     fn composite_where_a_scalar_was_expected() {
         let got = extract(&["a", "b"], r#"{"a":[1],"b":{"c":1}}"#).unwrap();
-        assert_eq!(got, vec![Raw::Composite, Raw::Composite]);
+        assert_eq!(got, vec![JsonScalar::Composite, JsonScalar::Composite]);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::extract::{FieldTree, Raw};
+use super::extract::{FieldTree, JsonScalar};
 use super::model::{AttrHashes, DimKey, Key, Keys, Metrics};
 use super::schema::{Field, FieldType, Schema, TimeSource};
 use crate::hash::{hash_bytes, hash_int, nonzero};
@@ -152,12 +152,12 @@ impl LineParser {
         }
         let text = std::str::from_utf8(trimmed)
             .map_err(|e| Reject::new(Reason::MalformedJson, format!("invalid UTF-8: {e}")))?;
-        let mut on_stack: [Raw; STACK_SLOTS] = std::array::from_fn(|_| Raw::Missing);
+        let mut on_stack: [JsonScalar; STACK_SLOTS] = std::array::from_fn(|_| JsonScalar::Missing);
         let mut on_heap = Vec::new();
-        let slots: &mut [Raw] = if self.slots <= STACK_SLOTS {
+        let slots: &mut [JsonScalar] = if self.slots <= STACK_SLOTS {
             &mut on_stack[..self.slots]
         } else {
-            on_heap.resize(self.slots, Raw::Missing);
+            on_heap.resize(self.slots, JsonScalar::Missing);
             &mut on_heap
         };
         self.tree
@@ -196,8 +196,8 @@ impl LineParser {
             .hashed
             .iter()
             .map(|&a| match &slots[at.attributes + a] {
-                Raw::Int(i) => nonzero(hash_int(*i)),
-                Raw::Str(s) => nonzero(hash_bytes(s.as_bytes())),
+                JsonScalar::Int(i) => nonzero(hash_int(*i)),
+                JsonScalar::Str(s) => nonzero(hash_bytes(s.as_bytes())),
                 _ => 0,
             })
             .collect();
@@ -212,7 +212,7 @@ impl LineParser {
     }
 }
 
-fn required<'r, 'a>(raw: &'r Raw<'a>, field: &str) -> Result<&'r Raw<'a>, Reject> {
+fn required<'r, 'a>(raw: &'r JsonScalar<'a>, field: &str) -> Result<&'r JsonScalar<'a>, Reject> {
     if raw.is_absent() {
         return Err(Reject::new(
             Reason::MissingField,
@@ -222,16 +222,16 @@ fn required<'r, 'a>(raw: &'r Raw<'a>, field: &str) -> Result<&'r Raw<'a>, Reject
     Ok(raw)
 }
 
-fn invalid(field: &str, expected: &str, got: &Raw) -> Reject {
+fn invalid(field: &str, expected: &str, got: &JsonScalar) -> Reject {
     Reject::new(
         Reason::InvalidField,
         format!("{field}: expected {expected}, got {got}"),
     )
 }
 
-fn time(raw: &Raw, field: &str) -> Result<Millis, Reject> {
+fn time(raw: &JsonScalar, field: &str) -> Result<Millis, Reject> {
     let parsed = match required(raw, field)? {
-        Raw::Str(s) => parse_timestamp_str(s),
+        JsonScalar::Str(s) => parse_timestamp_str(s),
         other => other.as_f64().and_then(parse_timestamp_number),
     };
     parsed.ok_or_else(|| {
@@ -243,20 +243,20 @@ fn time(raw: &Raw, field: &str) -> Result<Millis, Reject> {
     })
 }
 
-fn id(raw: &Raw, field: &str) -> Result<u64, Reject> {
+fn id(raw: &JsonScalar, field: &str) -> Result<u64, Reject> {
     let mut digits = [0u8; 20];
     Ok(match required(raw, field)? {
-        Raw::Str(s) => hash_bytes(s.as_bytes()),
-        Raw::Int(i) if *i < 0 => {
+        JsonScalar::Str(s) => hash_bytes(s.as_bytes()),
+        JsonScalar::Int(i) if *i < 0 => {
             let n = decimal(i.unsigned_abs(), &mut digits[1..]);
             digits[n] = b'-';
             hash_bytes(&digits[n..])
         }
-        Raw::Int(i) => {
+        JsonScalar::Int(i) => {
             let n = decimal(*i as u64, &mut digits);
             hash_bytes(&digits[n..])
         }
-        Raw::BigInt(u) => {
+        JsonScalar::BigInt(u) => {
             let n = decimal(*u, &mut digits);
             hash_bytes(&digits[n..])
         }
@@ -278,18 +278,18 @@ fn decimal(mut n: u64, buf: &mut [u8]) -> usize {
     }
 }
 
-fn key(raw: &Raw, field: &str, ty: FieldType) -> Result<Key, Reject> {
+fn key(raw: &JsonScalar, field: &str, ty: FieldType) -> Result<Key, Reject> {
     match (ty, required(raw, field)?) {
-        (FieldType::Int, Raw::Int(i)) => Ok(Key::Int(*i)),
-        (FieldType::String, Raw::Str(s)) => Ok(Key::Str(Arc::from(&**s))),
-        (FieldType::Int, Raw::BigInt(_)) => Err(invalid(field, "a 64-bit integer", raw)),
+        (FieldType::Int, JsonScalar::Int(i)) => Ok(Key::Int(*i)),
+        (FieldType::String, JsonScalar::Str(s)) => Ok(Key::Str(Arc::from(&**s))),
+        (FieldType::Int, JsonScalar::BigInt(_)) => Err(invalid(field, "a 64-bit integer", raw)),
         (FieldType::Int, _) => Err(invalid(field, "an integer", raw)),
         _ => Err(invalid(field, "a string", raw)),
     }
 }
 
 /// Checks a field's type; `Ok(None)` when an optional field is absent.
-fn typed<'r, 'a>(raw: &'r Raw<'a>, f: &Field) -> Result<Option<&'r Raw<'a>>, Reject> {
+fn typed<'r, 'a>(raw: &'r JsonScalar<'a>, f: &Field) -> Result<Option<&'r JsonScalar<'a>>, Reject> {
     if raw.is_absent() {
         return if f.required {
             Err(Reject::new(
@@ -301,13 +301,16 @@ fn typed<'r, 'a>(raw: &'r Raw<'a>, f: &Field) -> Result<Option<&'r Raw<'a>>, Rej
         };
     }
     let (ok, expected) = match f.ty {
-        FieldType::Int => (matches!(raw, Raw::Int(_)), "a 64-bit integer"),
+        FieldType::Int => (matches!(raw, JsonScalar::Int(_)), "a 64-bit integer"),
         FieldType::Float => (
-            matches!(raw, Raw::Int(_) | Raw::BigInt(_) | Raw::Float(_)),
+            matches!(
+                raw,
+                JsonScalar::Int(_) | JsonScalar::BigInt(_) | JsonScalar::Float(_)
+            ),
             "a number",
         ),
-        FieldType::String => (matches!(raw, Raw::Str(_)), "a string"),
-        FieldType::Bool => (matches!(raw, Raw::Bool(_)), "true or false"),
+        FieldType::String => (matches!(raw, JsonScalar::Str(_)), "a string"),
+        FieldType::Bool => (matches!(raw, JsonScalar::Bool(_)), "true or false"),
     };
     if ok {
         Ok(Some(raw))
@@ -317,18 +320,20 @@ fn typed<'r, 'a>(raw: &'r Raw<'a>, f: &Field) -> Result<Option<&'r Raw<'a>>, Rej
 }
 
 /// Checks a dimension and appends its value to `dims`.
-fn dimension(raw: &Raw, f: &Field, dims: &mut DimKey) -> Result<(), Reject> {
+fn dimension(raw: &JsonScalar, f: &Field, dims: &mut DimKey) -> Result<(), Reject> {
     match typed(raw, f)? {
-        Some(Raw::Str(s)) => dims.push_str(s),
-        Some(Raw::Bool(b)) => dims.push(&Value::Bool(*b)),
-        Some(Raw::Int(i)) => dims.push(&Value::Int(*i)),
+        Some(JsonScalar::Str(s)) => dims.push_str(s),
+        Some(JsonScalar::Bool(b)) => dims.push(&Value::Bool(*b)),
+        Some(JsonScalar::Int(i)) => dims.push(&Value::Int(*i)),
         _ => dims.push(&Value::Null),
     }
     Ok(())
 }
 
-fn metric(raw: &Raw, f: &Field) -> Result<f64, Reject> {
-    let value = typed(raw, f)?.and_then(Raw::as_f64).unwrap_or(f64::NAN);
+fn metric(raw: &JsonScalar, f: &Field) -> Result<f64, Reject> {
+    let value = typed(raw, f)?
+        .and_then(JsonScalar::as_f64)
+        .unwrap_or(f64::NAN);
     if value.is_infinite() {
         return Err(Reject::new(
             Reason::InvalidField,

@@ -44,7 +44,7 @@ impl MetricAgg {
     }
 }
 
-/// Metrics kept inline in an [`Agg`]: every preset has at most this many.
+/// Metric aggregates kept inline in an [`Agg`]: every preset has at most this many.
 const INLINE_METRICS: usize = 2;
 
 /// The metric aggregates of one slot. Up to [`INLINE_METRICS`] live in the
@@ -52,7 +52,7 @@ const INLINE_METRICS: usize = 2;
 /// `malloc` per slot was a quarter of ingest time); more go to the heap.
 /// Reads and writes go through the slice it derefs to.
 #[derive(Debug, Clone)]
-pub enum Metrics {
+pub enum MetricAggs {
     Inline {
         len: u8,
         items: [MetricAgg; INLINE_METRICS],
@@ -60,41 +60,41 @@ pub enum Metrics {
     Heap(Box<[MetricAgg]>),
 }
 
-impl Metrics {
-    pub fn new(n: usize) -> Metrics {
+impl MetricAggs {
+    pub fn new(n: usize) -> MetricAggs {
         match u8::try_from(n) {
-            Ok(len) if n <= INLINE_METRICS => Metrics::Inline {
+            Ok(len) if n <= INLINE_METRICS => MetricAggs::Inline {
                 len,
                 items: [MetricAgg::default(); INLINE_METRICS],
             },
-            _ => Metrics::Heap(vec![MetricAgg::default(); n].into_boxed_slice()),
+            _ => MetricAggs::Heap(vec![MetricAgg::default(); n].into_boxed_slice()),
         }
     }
 }
 
-impl std::ops::Deref for Metrics {
+impl std::ops::Deref for MetricAggs {
     type Target = [MetricAgg];
 
     fn deref(&self) -> &[MetricAgg] {
         match self {
-            Metrics::Inline { len, items } => &items[..usize::from(*len)],
-            Metrics::Heap(items) => items,
+            MetricAggs::Inline { len, items } => &items[..usize::from(*len)],
+            MetricAggs::Heap(items) => items,
         }
     }
 }
 
-impl std::ops::DerefMut for Metrics {
+impl std::ops::DerefMut for MetricAggs {
     fn deref_mut(&mut self) -> &mut [MetricAgg] {
         match self {
-            Metrics::Inline { len, items } => &mut items[..usize::from(*len)],
-            Metrics::Heap(items) => items,
+            MetricAggs::Inline { len, items } => &mut items[..usize::from(*len)],
+            MetricAggs::Heap(items) => items,
         }
     }
 }
 
 /// Equal when the metrics are, however they are kept.
-impl PartialEq for Metrics {
-    fn eq(&self, other: &Metrics) -> bool {
+impl PartialEq for MetricAggs {
+    fn eq(&self, other: &MetricAggs) -> bool {
         **self == **other
     }
 }
@@ -104,7 +104,7 @@ impl PartialEq for Metrics {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Agg {
     pub count: u64,
-    pub metrics: Metrics,
+    pub metrics: MetricAggs,
     /// Percentile and distinct sketches, laid out by the store's
     /// [`super::SketchLayout`]; `None` in stores that keep none, so those
     /// pay one pointer per slot.
@@ -115,7 +115,7 @@ impl Agg {
     pub fn new(metrics: usize) -> Agg {
         Agg {
             count: 0,
-            metrics: Metrics::new(metrics),
+            metrics: MetricAggs::new(metrics),
             sketches: None,
         }
     }

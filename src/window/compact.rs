@@ -1,4 +1,4 @@
-//! The compact form of a small store: its raw events, packed in one
+//! The compact form of a small store: its events, packed in one
 //! allocation.
 //!
 //! Most entities see a handful of events in a day. As panes, each event
@@ -42,8 +42,8 @@ use super::spec::{WindowSpec, FINE_SPAN_SECS};
 use crate::event::CellId;
 use crate::time::Millis;
 
-/// Events a store keeps raw before it is promoted to panes. Chosen by
-/// measurement (README, Performance): past this, folding raw events costs
+/// Events a store keeps packed before it is promoted to panes. Chosen by
+/// measurement (README, Performance): past this, folding packed events costs
 /// more than reading slots, and few entities of a day-long stream have
 /// between this and the point where panes are smaller.
 pub const COMPACT_EVENTS: usize = 8;
@@ -57,13 +57,13 @@ const MAX_DISTINCT: usize = 7;
 /// Metrics per record (4 bits of the shape byte).
 const MAX_METRICS: usize = 15;
 
-/// Raw events; see the module docs.
+/// Packed events; see the module docs.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub(super) struct Compact {
     bytes: Box<[u8]>,
 }
 
-/// One raw event, read from its record.
+/// One packed event, read from its record.
 pub(super) struct Record<'a> {
     pub sec: i64,
     pub cell: CellId,

@@ -1,7 +1,7 @@
 //! Windows: rolling state as time panes of partial aggregates.
 //!
 //! This module owns how state is laid out in time (two tiers of sparse
-//! panes, and a compact form for stores with few events: their raw events
+//! panes, and a compact form for stores with few events: their packed events
 //! packed in one allocation) and how partial aggregates merge. It knows nothing of actors or
 //! queries: entities and shards own [`PaneStore`]s, queries read them
 //! through [`PaneStore::fold`] with a [`WindowSpec`].
@@ -17,7 +17,7 @@ mod quantile;
 mod sketch;
 mod spec;
 
-pub use agg::{Agg, MetricAgg, Metrics};
+pub use agg::{Agg, MetricAgg, MetricAggs};
 pub use compact::COMPACT_EVENTS;
 pub use distinct::Hll;
 pub use pane::PaneStore;

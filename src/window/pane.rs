@@ -13,18 +13,18 @@
 //! give the same answer before and after it.
 //!
 //! Slots are sparse: an entity that saw five events holds at most five slots.
-//! A slot's metric aggregates live in the slot ([`super::Metrics`] keeps up
+//! A slot's metric aggregates live in the slot ([`super::MetricAggs`] keeps up
 //! to two inline), so a new slot allocates only for its sketches.
 //!
 //! **Compact form.** Most entities of a day-long stream see a handful of
 //! events, and as slots each would cost far more than the event itself. So
 //! a store starts *compact*: its first [`super::COMPACT_EVENTS`] events are
-//! kept raw, packed in one allocation (see `compact.rs`: 27 bytes per
+//! kept packed in one allocation (see `compact.rs`: 27 bytes per
 //! reels user event), and the store is promoted to the two tiers when it
 //! takes one more, by replaying them in arrival order. A compact store
 //! answers through the same methods with the same answers: `fold` hands
-//! over one aggregate per raw event where panes hand one per slot (callers
-//! sum them), and each raw event remembers whether panes would have folded
+//! over one aggregate per packed event where panes hand one per slot (callers
+//! sum them), and each packed event remembers whether panes would have folded
 //! it into its minute, so 1 s windows, pane lists and bucket starts match.
 //! A [`PaneStore`] is 16 bytes either way.
 
@@ -52,7 +52,7 @@ pub struct PaneStore {
 /// The two forms of a store. An entity is 16 bytes in its map either way.
 #[derive(Debug, Clone, PartialEq)]
 enum Repr {
-    /// Up to [`super::COMPACT_EVENTS`] raw events in one allocation.
+    /// Up to [`super::COMPACT_EVENTS`] packed events in one allocation.
     Compact(Compact),
     /// Two-tier panes, once the store has taken more events.
     Panes(Box<Tiers>),
@@ -72,7 +72,7 @@ impl PaneStore {
         }
     }
 
-    /// Number of slots held (raw events, for a compact store), for stats
+    /// Number of slots held (packed events, for a compact store), for stats
     /// and memory accounting.
     pub fn slots(&self) -> usize {
         match &self.repr {
@@ -81,7 +81,7 @@ impl PaneStore {
         }
     }
 
-    /// Whether the store still keeps raw events (not promoted to panes).
+    /// Whether the store still keeps packed events (not promoted to panes).
     pub fn is_compact(&self) -> bool {
         matches!(self.repr, Repr::Compact(_))
     }
@@ -98,7 +98,7 @@ impl PaneStore {
 
     /// Adds one event, feeding the sketches its store keeps. A compact
     /// store that is full (or cannot record the event) is promoted first:
-    /// its raw events are replayed into panes in arrival order.
+    /// its packed events are replayed into panes in arrival order.
     pub fn add_sketched(
         &mut self,
         ts_ms: Millis,
@@ -141,7 +141,7 @@ impl PaneStore {
 
     /// Calls `f` for every slot inside the window. Slots after `now` (events
     /// admitted after the query was planned) are skipped. A compact store
-    /// calls `f` once per raw event, with that event's aggregate, where
+    /// calls `f` once per packed event, with that event's aggregate, where
     /// panes would call it once per slot: callers sum what they are given
     /// (in any order), so the answer is the same.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
@@ -149,7 +149,7 @@ impl PaneStore {
     }
 
     /// [`Self::fold`], also passing each slot's pane start in epoch
-    /// milliseconds (for time buckets). A coarse slot (or raw event in the
+    /// milliseconds (for time buckets). A coarse slot (or packed event in the
     /// coarse range) starts on its minute.
     pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
         match &self.repr {
