@@ -46,15 +46,20 @@
 //! 4. The engine merges the partials, computes the final values, HAVING,
 //!    ORDER BY and LIMIT, and returns a [`ResultSet`], which
 //!    [`shell::render`] prints as a table, CSV or JSON.
+#[cfg(feature = "cli")]
 pub mod bench;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod event;
+#[cfg(feature = "cli")]
 pub mod generator;
 pub mod hash;
 pub mod ingest;
 pub mod query;
 pub mod rules;
+#[cfg(feature = "cli")]
 pub mod shell;
 pub mod time;
 pub mod value;

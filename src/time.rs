@@ -1,6 +1,6 @@
 //! Time: event timestamps and window durations, both in milliseconds.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, NaiveDateTime};
 
@@ -87,6 +87,38 @@ pub fn parse_duration(text: &str) -> Result<Millis> {
     n.checked_mul(unit_ms).ok_or_else(bad)
 }
 
+/// Parses a duration that may also be zero (`0`, `0s`): for settings where
+/// zero means "none", like the generator's disorder. Anything else must
+/// parse as [`parse_duration`] does.
+pub fn parse_duration_or_zero(text: &str) -> Result<Millis> {
+    let t = text.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let unit = unit.trim();
+    if !number.is_empty()
+        && number.bytes().all(|b| b == b'0')
+        && (unit.is_empty() || unit_millis(unit).is_some())
+    {
+        return Ok(0);
+    }
+    parse_duration(text).map_err(|_| {
+        Error::InvalidInput(format!(
+            "invalid duration '{t}': expected 0 or a whole number and a unit, \
+             like 90s, 5m, 1h or 2d"
+        ))
+    })
+}
+
+/// [`parse_duration`] as a [`Duration`], for command-line flags.
+pub fn parse_flag_duration(text: &str) -> Result<Duration> {
+    parse_duration(text).map(|ms| Duration::from_millis(ms as u64))
+}
+
+/// [`parse_duration_or_zero`] as a [`Duration`], for command-line flags.
+pub fn parse_flag_duration_or_zero(text: &str) -> Result<Duration> {
+    parse_duration_or_zero(text).map(|ms| Duration::from_millis(ms as u64))
+}
+
 /// Milliseconds in one of the duration units, or `None`.
 pub fn unit_millis(unit: &str) -> Option<Millis> {
     Some(match unit.to_ascii_lowercase().as_str() {
@@ -156,5 +188,18 @@ mod tests {
         assert_eq!(format_duration(90_000), "90s");
         assert_eq!(format_duration(86_400_000), "24h");
         assert_eq!(format_duration(172_800_000), "2d");
+    }
+
+    #[test]
+    fn zero_durations_only_where_asked_for() {
+        for zero in ["0", "0s", "00m", "0 hours"] {
+            assert_eq!(parse_duration_or_zero(zero).unwrap(), 0, "{zero}");
+            assert!(parse_duration(zero).is_err(), "{zero}");
+        }
+        assert_eq!(parse_duration_or_zero("5m").unwrap(), 300_000);
+        for bad in ["abc", "", "0x", "s", "-1s", "1.5s"] {
+            assert!(parse_duration_or_zero(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_flag_duration("2s").unwrap(), Duration::from_secs(2));
     }
 }

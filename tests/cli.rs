@@ -245,6 +245,19 @@ fn gen_unknown_preset_lists_the_presets() {
     assert!(err.contains("reels, shop, clicks, stats, ledger"), "{err}");
 }
 
+#[test]
+fn gen_refuses_a_disorder_that_is_not_a_duration() {
+    // `abc` used to mean "no disorder"; only a real zero may.
+    let out = tally(&["gen", "--disorder", "abc", "-n", "3"], "");
+    assert_eq!(out.code, 2, "{out:?}");
+    assert!(out.stdout.is_empty(), "{out:?}");
+    assert!(out.stderr.contains("invalid duration 'abc'"), "{out:?}");
+    for zero in ["0", "0s"] {
+        let lines = ok(&["gen", "--disorder", zero, "-n", "3"]);
+        assert_eq!(lines.lines().count(), 3);
+    }
+}
+
 // --------------------------------------------------------------- ingest --
 
 #[test]

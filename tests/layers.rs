@@ -19,6 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["rules"],
     &["engine"],
     &["generator", "shell", "bench", "server"],
+    &["cli"],
 ];
 
 /// One source file: its module path (`["query", "raw"]`) and its code.

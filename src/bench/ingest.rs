@@ -28,9 +28,6 @@ use crate::ingest::Merge;
 /// not lumpy.
 const READ_BUFFER: usize = 256 << 10;
 
-/// Lines read from the first file to detect its schema.
-const SAMPLE_LINES: usize = 64;
-
 #[derive(Args, Debug, Clone)]
 pub struct IngestArgs {
     /// NDJSON files to ingest (k-way merged by time); none = generated events
@@ -79,7 +76,7 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
         let schema = match &args.schema {
             Some(s) => Schema::load(s)?,
             None => {
-                let (sample, _) = Merge::open_sampled(&args.input[..1], SAMPLE_LINES)?;
+                let (sample, _) = Merge::open_sampled(&args.input[..1])?;
                 Schema::detect(sample.iter().map(String::as_str))?
             }
         };

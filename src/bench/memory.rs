@@ -22,7 +22,7 @@ use clap::Args;
 use super::feed::{Meter, Metered, Streamed};
 use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, mib, Rss};
-use super::{duration, positive, start_engine, CommonArgs};
+use super::{positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::generator::DEFAULT_START_MS;
 use crate::ingest::Merge;
@@ -46,7 +46,7 @@ pub struct MemoryArgs {
     #[arg(long, default_value = "5", value_parser = positive)]
     pub events_per_user: u64,
     /// Time span the events cover (within the 24 h retention)
-    #[arg(long, default_value = "24h", value_parser = duration)]
+    #[arg(long, default_value = "24h", value_parser = crate::time::parse_flag_duration)]
     pub span: Duration,
     /// Distinct videos the events go to
     #[arg(long, default_value = "100", value_parser = positive)]

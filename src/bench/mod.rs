@@ -34,7 +34,6 @@ mod spec;
 mod visible;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
@@ -98,15 +97,6 @@ fn start_engine(schema: Schema, common: &CommonArgs) -> anyhow::Result<Engine> {
         config.shards = n;
     }
     Ok(Engine::start(config)?)
-}
-
-/// A clap parser for durations (`10s`, `1m`, `24h`) that must not be zero.
-fn duration(s: &str) -> Result<Duration, String> {
-    let ms = crate::time::parse_duration(s).map_err(|e| e.to_string())?;
-    if ms <= 0 {
-        return Err(format!("{s}: the duration must be positive"));
-    }
-    Ok(Duration::from_millis(ms as u64))
 }
 
 /// A clap parser for rates and counts that must be positive.

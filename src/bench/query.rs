@@ -33,7 +33,7 @@ use super::histogram::Series;
 use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, Rss};
-use super::{duration, positive, start_engine, CommonArgs};
+use super::{positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::generator::{GenConfig, DEFAULT_START_MS};
 use crate::ingest::Merge;
@@ -64,7 +64,7 @@ pub struct QueryArgs {
     #[arg(long, default_value = "50000", value_parser = positive)]
     pub rate: u64,
     /// How long the measured run lasts
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::time::parse_flag_duration)]
     pub duration: Duration,
     /// Queries per second, all queries together (round-robin)
     #[arg(long, default_value = "50", value_parser = positive)]

@@ -18,7 +18,7 @@ use clap::Args;
 use serde_json::Value as Json;
 
 use super::report::{machine, thousands};
-use super::{duration, positive, CommonArgs};
+use super::{positive, CommonArgs};
 
 #[derive(Args, Debug, Clone)]
 pub struct SpecArgs {
@@ -33,7 +33,7 @@ pub struct SpecArgs {
     #[arg(long, default_value = "10000000", value_parser = positive)]
     pub users: u64,
     /// How long each query and visible run lasts
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::time::parse_flag_duration)]
     pub duration: Duration,
     /// Events the query bench preloads over the 24 h before its run
     #[arg(long, default_value = "2000000", value_parser = positive)]

@@ -22,7 +22,7 @@ use super::feed::{check_in_memory, Recorded};
 use super::histogram::Series;
 use super::pace::{wait_until, Schedule};
 use super::report::{per_second, thousands, Progress, Report};
-use super::{duration, positive, start_engine, CommonArgs};
+use super::{positive, start_engine, CommonArgs};
 use crate::event::Schema;
 use crate::generator::{GenConfig, DEFAULT_START_MS};
 use crate::query::Params;
@@ -38,7 +38,7 @@ pub struct VisibleArgs {
     #[arg(long, default_value = "500000", value_parser = positive)]
     pub rate: u64,
     /// How long the run lasts
-    #[arg(long, default_value = "10s", value_parser = duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::time::parse_flag_duration)]
     pub duration: Duration,
     /// Distinct users of the generated events
     #[arg(long, default_value = "10000", value_parser = positive)]

@@ -9,6 +9,13 @@ use crate::query::{FinishedRow, Groups, Scan};
 use crate::rules::{Hit, RuleSet};
 use crate::time::Millis;
 
+/// The mailbox capacity of the router and the shards: never reached.
+/// Flow control is the engine's (a bounded number of batches in flight),
+/// and a mailbox that never fills never parks a sender, so messages keep
+/// their send order. Not `usize::MAX`: actix counts senders against the
+/// capacity, and that overflowed (a panic in debug builds).
+pub const MAILBOX_CAPACITY: usize = 1 << 30;
+
 /// Engine → router: admitted events, in admission order. The reply is the
 /// rule hits they caused.
 #[derive(Message)]

@@ -4,7 +4,9 @@
 use actix::prelude::*;
 use futures::future::join_all;
 
-use super::messages::{Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
+use super::messages::{
+    Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAILBOX_CAPACITY,
+};
 use super::shard::Shard;
 use crate::event::{Event, Key};
 use crate::hash::{hash_bytes, GOLDEN_GAMMA};
@@ -136,7 +138,7 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
     }
 }
 

@@ -9,6 +9,6 @@ mod schema;
 pub use model::{AttrHashes, CellId, DimKey, DimValues, Event, Key, Keys, Metrics};
 pub use parse::{LineParser, Parsed, Reason, Reject};
 pub use schema::{
-    lookup, ActorKind, DistinctSource, Field, FieldType, Schema, TimeSource, MAX_DISTINCT_SKETCHES,
-    PRESETS,
+    lookup, ActorKind, DistinctSource, Field, FieldType, Schema, TimeSource, DETECT_LINES,
+    MAX_DISTINCT_SKETCHES, PRESETS,
 };

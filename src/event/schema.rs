@@ -143,6 +143,9 @@ pub enum DistinctSource {
 pub const MAX_DISTINCT_SKETCHES: usize = 16;
 
 /// The names of the built-in presets, in detection order.
+/// Lines from the start of the first input that schema detection reads.
+pub const DETECT_LINES: usize = 64;
+
 pub const PRESETS: [&str; 5] = ["reels", "shop", "clicks", "stats", "ledger"];
 
 impl Schema {
@@ -395,7 +398,7 @@ impl Schema {
         let objects: Vec<serde_json::Map<String, serde_json::Value>> = lines
             .into_iter()
             .filter_map(|l| serde_json::from_str(l).ok())
-            .take(64)
+            .take(DETECT_LINES)
             .collect();
         if objects.is_empty() {
             return Err(Error::InvalidInput(

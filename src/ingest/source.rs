@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::admission::Origin;
 use crate::error::{Error, Result};
-use crate::event::{LineParser, Parsed, Reason, Reject};
+use crate::event::{LineParser, Parsed, Reason, Reject, DETECT_LINES};
 
 /// Lines longer than this are rejected without being parsed.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -89,13 +89,20 @@ pub struct Merge {
 impl Merge {
     /// Opens files; `-` is standard input.
     pub fn open(paths: &[impl AsRef<Path>]) -> Result<Merge> {
-        Ok(Merge::open_sampled(paths, 0)?.1)
+        Ok(Merge::open_reading_ahead(paths, 0)?.1)
     }
 
-    /// Opens files, and returns up to `sample` lines from the start of the
-    /// first one (for schema detection) without consuming them: what was
+    /// Opens files, and returns the first [`DETECT_LINES`] lines of the
+    /// first one, for schema detection, without consuming them: what was
     /// read ahead is replayed, so this works on standard input too.
-    pub fn open_sampled(paths: &[impl AsRef<Path>], sample: usize) -> Result<(Vec<String>, Merge)> {
+    pub fn open_sampled(paths: &[impl AsRef<Path>]) -> Result<(Vec<String>, Merge)> {
+        Merge::open_reading_ahead(paths, DETECT_LINES)
+    }
+
+    fn open_reading_ahead(
+        paths: &[impl AsRef<Path>],
+        sample: usize,
+    ) -> Result<(Vec<String>, Merge)> {
         let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
         let mut lines = Vec::new();
         for (i, path) in paths.iter().enumerate() {

@@ -1,0 +1,138 @@
+//! The flags: the settings every engine-running command shares, the
+//! generator's, and how they become a started [`Engine`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+use crate::event::Schema;
+use crate::ingest::Merge;
+use crate::query::{Params, Statement};
+use crate::time::{parse_flag_duration, parse_flag_duration_or_zero};
+use crate::{Clock, Config, Engine};
+
+/// Settings shared by every command that runs an engine.
+#[derive(Args, Clone)]
+pub struct EngineArgs {
+    /// Schema: a preset (reels, shop, clicks, stats, ledger) or a schema file (.json);
+    /// detected from the first lines of input when omitted
+    #[arg(long, short)]
+    pub schema: Option<String>,
+    /// Shard actors, each on its own thread [default: number of cores]
+    #[arg(long)]
+    pub shards: Option<usize>,
+    /// How long state is kept; older events are rejected as too_late
+    #[arg(long, default_value = "24h", value_parser = parse_flag_duration)]
+    pub retention: Duration,
+    /// What "now" is: the largest event time accepted (event), or the system clock (wall)
+    #[arg(long, default_value = "event", value_parser = ["event", "wall"])]
+    pub clock: String,
+    /// Future guard: events further ahead of the clock are held until 3 in a row confirm the jump
+    #[arg(long, default_value = "1h", value_parser = parse_flag_duration)]
+    pub max_jump: Duration,
+    /// Write every rejected line, with its source, line number and reason, to this file (NDJSON)
+    #[arg(long)]
+    pub reject_file: Option<PathBuf>,
+    /// Write every rule hit to this file, one JSON object per line (NDJSON)
+    #[arg(long, value_name = "FILE")]
+    pub emit: Option<PathBuf>,
+    /// CREATE RULE statements to put in force before any input is ingested
+    #[arg(long, value_name = "FILE.sql")]
+    pub rules: Option<PathBuf>,
+    /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
+    #[arg(long, default_value_t = crate::engine::DEFAULT_RECENT_EVENTS)]
+    pub recent_events: usize,
+}
+
+#[derive(Args)]
+pub struct GenArgs {
+    /// reels, shop, clicks, stats or ledger
+    #[arg(long, default_value = "reels")]
+    pub preset: String,
+    /// Lines to write (bad lines and duplicates included)
+    #[arg(long, short = 'n', default_value_t = 100_000)]
+    pub events: u64,
+    /// Distinct users (customers)
+    #[arg(long, default_value_t = 10_000)]
+    pub users: u64,
+    /// Distinct videos (items)
+    #[arg(long, default_value_t = 1_000)]
+    pub items: u64,
+    /// Zipf exponent of user and video popularity (0 = uniform)
+    #[arg(long, default_value_t = 1.1)]
+    pub skew: f64,
+    /// First event time (RFC 3339)
+    #[arg(long, default_value = "2025-01-15T00:00:00Z")]
+    pub start: String,
+    /// Time span the events cover
+    #[arg(long, default_value = "24h", value_parser = parse_flag_duration)]
+    pub span: Duration,
+    /// Shift each event back in time by up to this much (out-of-order lines)
+    #[arg(long, default_value = "0s", value_parser = parse_flag_duration_or_zero)]
+    pub disorder: Duration,
+    /// Fraction of lines that repeat an earlier line (same id)
+    #[arg(long, default_value_t = 0.0)]
+    pub duplicates: f64,
+    /// Fraction of bad lines (malformed JSON, wrong types, missing fields)
+    #[arg(long, default_value_t = 0.0)]
+    pub bad: f64,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output file (default: stdout)
+    #[arg(long, short)]
+    pub out: Option<PathBuf>,
+}
+
+/// Opens inputs as one merged stream, with the first lines of the first
+/// input for schema detection.
+pub fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Merge>)> {
+    if paths.is_empty() {
+        return Ok((Vec::new(), None));
+    }
+    let (sample, merge) = Merge::open_sampled(paths)?;
+    Ok((sample, Some(merge)))
+}
+
+pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> {
+    let schema = match &args.schema {
+        Some(s) => Schema::load(s)?,
+        None if sample.is_empty() => Schema::preset("reels")?,
+        None => Schema::detect(sample.iter().map(String::as_str))?,
+    };
+    let mut config = Config::new(schema);
+    if let Some(n) = args.shards {
+        config.shards = n;
+    }
+    config.retention = args.retention;
+    config.clock = if args.clock == "wall" {
+        Clock::Wall
+    } else {
+        Clock::Event
+    };
+    config.max_jump = args.max_jump;
+    config.reject_file = args.reject_file.clone();
+    config.emit = args.emit.clone();
+    config.recent_events = args.recent_events;
+    let mut engine = Engine::start(config)?;
+    if let Some(path) = &args.rules {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let statements = engine
+            .parse(&text, &Params::new())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        for statement in &statements {
+            if !matches!(statement, Statement::CreateRule(_)) {
+                bail!(
+                    "{}: --rules files hold CREATE RULE statements only",
+                    path.display()
+                );
+            }
+            engine
+                .run(statement)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(engine)
+}

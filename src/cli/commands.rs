@@ -1,0 +1,190 @@
+//! What each command does, once its flags are parsed.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+
+use super::args::{open_inputs, start_engine, EngineArgs, GenArgs};
+use crate::engine::Engine;
+use crate::generator::{GenConfig, Generator};
+use crate::ingest::Merge;
+use crate::query::{param_value, Params, Statement};
+use crate::shell::{self, Format, ShellOptions};
+
+/// Demo stream of the bare `tally`: a day of reels events.
+const DEMO_EVENTS: u64 = 100_000;
+
+pub fn shell(
+    input: Vec<PathBuf>,
+    empty: bool,
+    follow: bool,
+    args: EngineArgs,
+) -> anyhow::Result<()> {
+    let interactive = std::io::stdin().is_terminal();
+    if follow && input.iter().any(|p| p.as_os_str() == "-") {
+        bail!("--follow reads files; standard input cannot be followed");
+    }
+    let banner;
+    let mut engine;
+    if input.is_empty() && !empty {
+        let args = EngineArgs {
+            schema: Some(args.schema.unwrap_or_else(|| "reels".into())),
+            ..args
+        };
+        engine = start_engine(&args, &[])?;
+        let preset = engine.schema().name.clone();
+        let started = Instant::now();
+        let config = GenConfig {
+            preset: preset.clone(),
+            events: DEMO_EVENTS,
+            duplicates: 0.001,
+            bad: 0.001,
+            ..GenConfig::default()
+        };
+        let lines = Generator::new(&config)?;
+        let summary = engine.ingest_lines("demo", lines)?;
+        banner = format!(
+            "tally {} — demo stream loaded: {} {preset} events over 24 h ({} rejected on purpose) in {:.0} ms.\n\
+             Try: SELECT TOP 3 event_type FROM events WINDOW 1h;",
+            env!("CARGO_PKG_VERSION"),
+            summary.accepted,
+            summary.lines - summary.accepted,
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    } else {
+        let (sample, merge) = open_inputs(&input)?;
+        engine = start_engine(&args, &sample)?;
+        if let Some(merge) = merge {
+            let summary = ingest_with_progress(&mut engine, merge)?;
+            if interactive {
+                eprintln!("{summary}");
+            }
+        }
+        banner = format!(
+            "tally {} — schema {}; {} events loaded.",
+            env!("CARGO_PKG_VERSION"),
+            engine.schema().name,
+            engine.counters().accepted
+        );
+    }
+    let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".tally_history"));
+    shell::run(
+        &mut engine,
+        ShellOptions {
+            history,
+            format: Format::Table,
+            banner: Some(banner),
+            follow: if follow { input } else { Vec::new() },
+        },
+    )?;
+    Ok(())
+}
+
+pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
+    let (sample, merge) = open_inputs(&files)?;
+    let mut engine = start_engine(&args, &sample)?;
+    if let Some(merge) = merge {
+        let summary = ingest_with_progress(&mut engine, merge)?;
+        println!("{summary}");
+    }
+    for (rule, hits) in engine.rule_hit_counts() {
+        println!("rule {rule}: {hits} hits");
+    }
+    Ok(())
+}
+
+pub fn run(
+    queries: Vec<PathBuf>,
+    input: Vec<PathBuf>,
+    format: Format,
+    params: Vec<String>,
+    args: EngineArgs,
+) -> anyhow::Result<()> {
+    let mut values = Params::new();
+    for p in &params {
+        let Some((name, value)) = p.split_once('=') else {
+            bail!("--param {p}: expected NAME=VALUE");
+        };
+        values.insert(
+            name.trim().trim_start_matches(':').to_string(),
+            param_value(value),
+        );
+    }
+    let (sample, merge) = open_inputs(&input)?;
+    let mut engine = start_engine(&args, &sample)?;
+    // Parse every file before ingesting: a typo should not cost an ingest.
+    let mut statements = Vec::new();
+    for path in &queries {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let parsed = engine
+            .parse(&text, &values)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        statements.extend(parsed);
+    }
+    // Rules must be in force before the input is ingested, or they would
+    // see nothing: CREATE RULE and DROP RULE run first, in file order.
+    let (rules, queries): (Vec<&Statement>, Vec<&Statement>) = statements
+        .iter()
+        .partition(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule(_)));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for statement in rules {
+        let result = engine.run(statement)?;
+        out.write_all(shell::render(&result, format).as_bytes())?;
+    }
+    if let Some(merge) = merge {
+        let summary = ingest_with_progress(&mut engine, merge)?;
+        if std::io::stderr().is_terminal() {
+            eprintln!("{summary}");
+        }
+    }
+    for statement in queries {
+        let result = engine.run(statement)?;
+        out.write_all(shell::render(&result, format).as_bytes())?;
+    }
+    Ok(())
+}
+
+pub fn gen(args: GenArgs) -> anyhow::Result<()> {
+    let start_ms = crate::time::parse_timestamp_str(&args.start)
+        .with_context(|| format!("--start {}: expected an RFC 3339 time", args.start))?;
+    let config = GenConfig {
+        preset: args.preset,
+        events: args.events,
+        users: args.users,
+        items: args.items,
+        skew: args.skew,
+        start_ms,
+        span_ms: args.span.as_millis() as i64,
+        disorder_ms: args.disorder.as_millis() as i64,
+        duplicates: args.duplicates,
+        bad: args.bad,
+        seed: args.seed,
+    };
+    let summary = match &args.out {
+        Some(path) => {
+            let mut file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            crate::generator::generate(&config, &mut file)?
+        }
+        None => crate::generator::generate(&config, &mut std::io::stdout().lock())?,
+    };
+    if args.out.is_some() || std::io::stderr().is_terminal() {
+        eprintln!(
+            "{} lines ({} duplicates, {} bad)",
+            summary.lines, summary.duplicates, summary.bad
+        );
+    }
+    Ok(())
+}
+
+fn ingest_with_progress(
+    engine: &mut Engine,
+    merge: Merge,
+) -> anyhow::Result<crate::ingest::IngestSummary> {
+    let mut progress = shell::progress_printer();
+    Ok(engine.ingest(merge, &mut progress)?)
+}
