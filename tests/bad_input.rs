@@ -1,4 +1,4 @@
-//! Bad input never stops ingestion and never crashes anything (SPEC §2).
+//! Bad input never stops ingestion and never crashes anything (docs/events.md).
 //!
 //! Each test feeds one family of nasty lines — truncated JSON, wrong types,
 //! huge numbers, absurd nesting, broken UTF-8, huge lines, BOMs, CRLF,

@@ -2,9 +2,9 @@
 //!
 //! `reference_model` re-implements tally's contract in the plainest way
 //! possible: it reads every raw line itself (schema checks, duplicates by id,
-//! too late, the future guard of SPEC §2), keeps the accepted events in a
-//! `Vec`, and answers each query by filtering that `Vec` by the window rule of
-//! SPEC §4 and the WHERE clause, grouping, aggregating, applying HAVING,
+//! too late, the future guard of `src/ingest/admission.rs`), keeps the accepted events in a
+//! `Vec`, and answers each query by filtering that `Vec` by the window rule
+//! (`src/window/spec.rs`, restated here on its own) and the WHERE clause, grouping, aggregating, applying HAVING,
 //! sorting and limiting. The properties below feed the same random stream —
 //! out of order, with duplicates, bad lines, events on window edges, late
 //! and far-future events — to an engine with 1 to 4 shards, in up to four

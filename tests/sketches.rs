@@ -132,7 +132,8 @@ fn percent() -> impl Strategy<Value = f64> {
     ]
 }
 
-/// The events inside `WINDOW length_ms` at the clock `now`, by SPEC §4.
+/// The events inside `WINDOW length_ms` at the clock `now`, by the window
+/// rule (docs/windows.md).
 fn in_window(evs: &[Ev], length_ms: i64) -> Vec<&Ev> {
     let now = evs.iter().map(|e| e.ts_ms).max().unwrap_or(0);
     let p = if length_ms <= 3_600_000 { 1000 } else { 60_000 };

@@ -1,6 +1,7 @@
 //! Bench: `tally bench`, the user-facing latency and throughput tool.
 //!
-//! Four benches measure the targets of SPEC §8, each printing a wrk2-style
+//! Four benches measure tally's performance targets (docs/performance.md),
+//! each printing a wrk2-style
 //! HDR percentile table (p50, p90, p99, p99.9, max, count, in µs) and
 //! writing `.hgrm` percentile distributions and an SVG plot under `--out`:
 //!
@@ -11,8 +12,8 @@
 //! - `visible`: event-to-visible latency, from the time an event is due
 //!   until a query sees it.
 //! - `memory`: resident memory for N users × k events, streamed in.
-//! - `spec`: all of the above, each `--runs` times in a fresh process,
-//!   the medians beside SPEC §8's targets ([`spec`]).
+//! - `targets`: all of the above, each `--runs` times in a fresh process,
+//!   the medians beside the targets ([`targets`]).
 //!
 //! `--json` prints a bench's report as one JSON object instead of the
 //! table, with its headline figures as numbers.
@@ -30,7 +31,7 @@ mod plot;
 mod query;
 mod report;
 mod rss;
-mod spec;
+mod targets;
 mod visible;
 
 use std::path::PathBuf;
@@ -54,8 +55,8 @@ pub enum BenchCommand {
     Visible(visible::VisibleArgs),
     /// Resident memory for N distinct users × k events each, streamed in
     Memory(memory::MemoryArgs),
-    /// Every target of SPEC §8, each bench run --runs times in a fresh process; medians vs targets
-    Spec(spec::SpecArgs),
+    /// Every performance target, each bench run --runs times in a fresh process; medians vs targets
+    Targets(targets::TargetsArgs),
 }
 
 /// Flags every bench takes.
@@ -82,8 +83,8 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Query(args) => (query::run(&args)?, args.common),
         BenchCommand::Visible(args) => (visible::run(&args)?, args.common),
         BenchCommand::Memory(args) => (memory::run(&args)?, args.common),
-        BenchCommand::Spec(args) => {
-            print!("{}", spec::run(&args)?);
+        BenchCommand::Targets(args) => {
+            print!("{}", targets::run(&args)?);
             return Ok(());
         }
     };

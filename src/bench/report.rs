@@ -30,7 +30,7 @@ pub struct Report {
     /// What the table's series measure, printed above it.
     pub table_caption: String,
     /// The headline numbers as numbers (`events_per_s`, `bytes_per_user`),
-    /// for `--json` and for `tally bench spec`, which reads them from a
+    /// for `--json` and for `tally bench targets`, which reads them from a
     /// child process.
     pub figures: Vec<(&'static str, f64)>,
 }

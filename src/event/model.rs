@@ -23,15 +23,6 @@ impl Key {
             Key::Str(s) => Value::Str(s.clone()),
         }
     }
-
-    /// The key a query literal names, if it has a key's type.
-    pub fn from_value(v: &Value) -> Option<Key> {
-        match v {
-            Value::Int(i) => Some(Key::Int(*i)),
-            Value::Str(s) => Some(Key::Str(s.clone())),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Key {

@@ -3,8 +3,9 @@
 //! A schema names the time field (or arrival time), the id used for
 //! de-duplication, the type field, the actor kinds and their key fields, the
 //! dimensions one may filter and group on, and the numeric metrics one may
-//! aggregate. Five presets cover the shapes of SPEC §2; anything else is a
-//! custom schema file with the same structure in JSON.
+//! aggregate. Five presets cover the common shapes (reels, shop, clicks,
+//! stats, ledger: docs/events.md); anything else is a custom schema file
+//! with the same structure in JSON.
 
 use std::fmt;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! The id history: which event ids were admitted within retention, so that
-//! a second event with the same id is rejected as a duplicate (SPEC §7: "id
-//! de-duplication over the retention horizon, bounded memory").
+//! a second event with the same id is rejected as a duplicate: ids are
+//! remembered over the retention horizon, in bounded memory.
 //!
 //! It owns the table and its expiry; it knows nothing of the clock's rules
 //! (admission passes "now") or of ids as text (the parser hashes them).

@@ -1,5 +1,5 @@
 //! The reference's admission: which lines are accepted, and why the others
-//! are rejected (SPEC §2, §4; the guard documented in `src/ingest`).
+//! are rejected (docs/events.md; the guard documented in `src/ingest`).
 //!
 //! A line is read in field order — time, id, actor keys, dimensions,
 //! metrics, attributes — and the first fault decides its reason. A line

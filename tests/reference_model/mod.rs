@@ -5,7 +5,7 @@
 //! except `tally::time` (timestamp parsing) and `tally::Value` (the answer's
 //! values, so both sides can be compared):
 //!
-//! - [`admission`] reads raw lines the way SPEC §2 and §4 say (schema checks
+//! - [`admission`] reads raw lines the way docs/events.md and docs/windows.md say (schema checks
 //!   per preset, de-duplication by id, too late, the future guard) into a
 //!   plain `Vec` of accepted events;
 //! - [`query`] holds queries as small structs, renders them to SQL for the
@@ -24,7 +24,7 @@ pub enum Kind {
     Str,
 }
 
-/// The reference's own description of a built-in preset (SPEC §2), written
+/// The reference's own description of a built-in preset (docs/events.md), written
 /// out by hand rather than read from `tally::event::Schema`.
 #[derive(Debug)]
 pub struct Preset {

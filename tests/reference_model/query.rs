@@ -166,7 +166,7 @@ impl Query {
         sql + &format!(" WINDOW {}", duration_sql(self.window(retention_ms)))
     }
 
-    /// `TOP k col` spelled out, as SPEC §5.1 defines it: the k values of col
+    /// `TOP k col` spelled out, as docs/sql.md defines it: the k values of col
     /// with the largest COUNT(*), ties broken by col ascending.
     fn desugared(&self) -> Query {
         let Some(k) = self.top else {
@@ -289,7 +289,7 @@ fn duration_sql(ms: i64) -> String {
     format!("{}s", ms / 1000)
 }
 
-/// SPEC §4: with pane size P (1 s for windows up to 1 h, 1 min beyond), an
+/// The window rule: with pane size P (1 s for windows up to 1 h, 1 min beyond), an
 /// event counts when floor(ts/P) > floor(now/P) − d/P, and ts ≤ now.
 pub fn in_window(ts: i64, now: i64, window_ms: i64) -> bool {
     let pane = if window_ms <= 3_600_000 { 1000 } else { 60_000 };

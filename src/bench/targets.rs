@@ -1,4 +1,5 @@
-//! `tally bench spec`: every target of SPEC §8, measured `--runs` times,
+//! `tally bench targets`: every performance target of tally (listed in
+//! docs/performance.md), measured `--runs` times,
 //! each figure the median of its runs, printed beside its target.
 //!
 //! Every run is a child process (`tally bench <what> --json`), so runs are
@@ -21,7 +22,7 @@ use super::report::{machine, thousands};
 use super::{positive, CommonArgs};
 
 #[derive(Args, Debug, Clone)]
-pub struct SpecArgs {
+pub struct TargetsArgs {
     /// Runs of each bench; each figure is the median of its runs
     #[arg(long, default_value = "3", value_parser = positive)]
     pub runs: u64,
@@ -43,7 +44,7 @@ pub struct SpecArgs {
 }
 
 /// Lines generated for the ingest target when no `--input` is given: the
-/// size of the file SPEC §8 compares with.
+/// size of the file the ingest target is stated for.
 const GENERATED_LINES: u64 = 2_000_000;
 
 /// Which way a figure must go to meet its target.
@@ -112,7 +113,7 @@ fn p99(report: &Json, name: &str, measure: &str) -> Option<f64> {
 const GIB: f64 = (1u64 << 30) as f64;
 const MIB: f64 = (1u64 << 20) as f64;
 
-/// SPEC §8, row by row (latencies corrected for coordinated omission, with
+/// The targets, row by row (latencies corrected for coordinated omission, with
 /// the uncorrected figure under each for context).
 fn targets() -> Vec<Target> {
     use Goal::*;
@@ -198,7 +199,7 @@ fn targets() -> Vec<Target> {
     ]
 }
 
-pub fn run(args: &SpecArgs) -> anyhow::Result<String> {
+pub fn run(args: &TargetsArgs) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding the tally binary")?;
     std::fs::create_dir_all(&args.common.out)
         .with_context(|| format!("creating {}", args.common.out.display()))?;
@@ -213,7 +214,7 @@ pub fn run(args: &SpecArgs) -> anyhow::Result<String> {
         let out = args.common.out.join(format!("run-{run}"));
         for (i, bench) in Bench::ALL.into_iter().enumerate() {
             eprintln!(
-                "tally bench spec: run {run}/{}: {}",
+                "tally bench targets: run {run}/{}: {}",
                 args.runs,
                 bench.name()
             );
@@ -222,7 +223,7 @@ pub fn run(args: &SpecArgs) -> anyhow::Result<String> {
         }
     }
     let summary = summary(args, &input, &reports);
-    let path = args.common.out.join("spec.txt");
+    let path = args.common.out.join("targets.txt");
     std::fs::write(&path, &summary).with_context(|| format!("writing {}", path.display()))?;
     Ok(format!("{summary}Wrote {}\n", path.display()))
 }
@@ -237,7 +238,7 @@ fn generated_input(exe: &Path, common: &CommonArgs) -> anyhow::Result<PathBuf> {
         return Ok(path);
     }
     eprintln!(
-        "tally bench spec: writing {} reels lines to {}",
+        "tally bench targets: writing {} reels lines to {}",
         thousands(GENERATED_LINES),
         path.display()
     );
@@ -260,7 +261,7 @@ fn generated_input(exe: &Path, common: &CommonArgs) -> anyhow::Result<PathBuf> {
 fn child(
     exe: &Path,
     bench: Bench,
-    args: &SpecArgs,
+    args: &TargetsArgs,
     input: &Path,
     out: &Path,
 ) -> anyhow::Result<Json> {
@@ -332,9 +333,9 @@ fn show(value: f64, unit: Unit) -> String {
 
 /// The summary table: each target, the median of its runs, every run,
 /// and whether the median meets it.
-fn summary(args: &SpecArgs, input: &Path, reports: &[Vec<Json>]) -> String {
+fn summary(args: &TargetsArgs, input: &Path, reports: &[Vec<Json>]) -> String {
     let mut rows = vec![[
-        "SPEC §8".to_string(),
+        "what".to_string(),
         "target".into(),
         "median".into(),
         "runs".into(),
@@ -374,7 +375,7 @@ fn summary(args: &SpecArgs, input: &Path, reports: &[Vec<Json>]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "tally bench spec: SPEC §8, median of {} runs, each a fresh process",
+        "tally bench targets: median of {} runs, each a fresh process",
         args.runs
     );
     let _ = writeln!(out, "  {}", machine());
@@ -450,7 +451,7 @@ mod tests {
 
     #[test]
     fn the_summary_says_which_targets_are_met() {
-        let args = SpecArgs {
+        let args = TargetsArgs {
             runs: 3,
             input: None,
             users: 1000,
