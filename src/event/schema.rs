@@ -419,7 +419,7 @@ impl Schema {
         best.map(|(_, s)| s).ok_or_else(|| {
             Error::InvalidInput(format!(
                 "cannot detect the schema: the first lines match none of the presets ({}); \
-                 pass --schema FILE.json (see README, \"Custom schemas\")",
+                 pass --schema FILE.json (see docs/events.md, \"Custom schemas\")",
                 PRESETS.join(", ")
             ))
         })

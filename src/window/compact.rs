@@ -43,7 +43,7 @@ use crate::event::CellId;
 use crate::time::Millis;
 
 /// Events a store keeps packed before it is promoted to panes. Chosen by
-/// measurement (README, Performance): past this, folding packed events costs
+/// measurement (`tally bench memory` and `tally bench ingest`): past this, folding packed events costs
 /// more than reading slots, and few entities of a day-long stream have
 /// between this and the point where panes are smaller.
 pub const COMPACT_EVENTS: usize = 8;
