@@ -143,10 +143,10 @@ pub enum DistinctSource {
 /// At most this many sketched distinct columns (keys and attributes).
 pub const MAX_DISTINCT_SKETCHES: usize = 16;
 
-/// The names of the built-in presets, in detection order.
 /// Lines from the start of the first input that schema detection reads.
 pub const DETECT_LINES: usize = 64;
 
+/// The names of the built-in presets, in detection order.
 pub const PRESETS: [&str; 5] = ["reels", "shop", "clicks", "stats", "ledger"];
 
 impl Schema {
