@@ -1,9 +1,11 @@
-//! Every message the actors exchange, in one place (actix chat style).
+//! Every message between the engine, the router and the shards, in one
+//! place (actix chat style), and how the engine's thread waits for a reply.
 
 use std::sync::{Arc, Mutex};
 
-use actix::Message;
+use actix::{MailboxError, Message};
 
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::query::{FinishedRow, Groups, Scan};
 use crate::rules::{Hit, RuleSet};
@@ -66,6 +68,10 @@ impl BatchPool {
 /// Bit of [`Routed::targets`] meaning "add to this shard's global partial".
 pub const GLOBAL_TARGET: u8 = 1 << 7;
 
+/// The most actor kinds a schema may declare: one bit of
+/// [`Routed::targets`] each, below [`GLOBAL_TARGET`].
+pub const MAX_ACTOR_KINDS: usize = 7;
+
 /// One event as a shard receives it.
 pub struct Routed {
     pub event: Event,
@@ -103,7 +109,7 @@ pub enum Partial {
     Rows(Vec<FinishedRow>),
 }
 
-/// Engine → router → shards: entity counts for `SHOW STATS`.
+/// Engine → router → shards: the shards' counters for `SHOW STATS`.
 #[derive(Message)]
 #[rtype(result = "ShardStats")]
 pub struct GetStats;
@@ -130,4 +136,13 @@ impl ShardStats {
         self.slots += other.slots;
         self.passivated += other.passivated;
     }
+}
+
+/// Waits for an actor's reply from outside the actor system (the engine's
+/// thread, which is never one of the actors' own).
+pub fn block<T>(
+    request: impl std::future::Future<Output = std::result::Result<T, MailboxError>>,
+) -> Result<T> {
+    futures::executor::block_on(request)
+        .map_err(|e| Error::Internal(format!("the actor system stopped: {e}")))
 }

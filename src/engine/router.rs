@@ -4,7 +4,9 @@
 use actix::prelude::*;
 use futures::future::join_all;
 
-use super::messages::{Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET};
+use super::messages::{
+    Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAX_ACTOR_KINDS,
+};
 use super::shard::Shard;
 use crate::event::{Event, Key};
 use crate::hash::{hash_bytes, GOLDEN_GAMMA};
@@ -76,8 +78,8 @@ pub fn split_batch_clocked(
     let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::with_capacity(room)).collect();
     for event in events {
         // (shard, target bits) for each shard this event goes to: at
-        // most one per key (a schema has at most 7) plus the home.
-        let mut targets = [(0usize, 0u8); 8];
+        // most one per key plus the home.
+        let mut targets = [(0usize, 0u8); MAX_ACTOR_KINDS + 1];
         let mut len = 0;
         let mut mark =
             |shard: usize, bit: u8| match targets[..len].iter_mut().find(|(s, _)| *s == shard) {
