@@ -138,6 +138,12 @@ impl ShardStats {
     }
 }
 
+/// The mailbox capacity actix reads as "unbounded". Not `usize::MAX`:
+/// actix subtracts the capacity from its own limit when an address is
+/// cloned, which overflows (a panic in debug builds) for any capacity past
+/// that limit.
+pub const UNBOUNDED_MAILBOX: usize = 0;
+
 /// Waits for an actor's reply from outside the actor system (the engine's
 /// thread, which is never one of the actors' own).
 pub fn block<T>(

@@ -6,6 +6,7 @@ use futures::future::join_all;
 
 use super::messages::{
     Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAX_ACTOR_KINDS,
+    UNBOUNDED_MAILBOX,
 };
 use super::shard::Shard;
 use crate::event::{Event, Key};
@@ -138,7 +139,8 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(usize::MAX);
+        // Unbounded, as the shards' (see there).
+        ctx.set_mailbox_capacity(UNBOUNDED_MAILBOX);
     }
 }
 

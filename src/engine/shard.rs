@@ -13,7 +13,9 @@ use actix::prelude::*;
 
 use super::key_hash::KeyMap;
 
-use super::messages::{Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET};
+use super::messages::{
+    Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET, UNBOUNDED_MAILBOX,
+};
 use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
 use crate::rules::Watcher;
@@ -150,7 +152,7 @@ impl Actor for Shard {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Flow control is the engine's (a bounded number of batches in
         // flight); an unbounded mailbox keeps messages in send order.
-        ctx.set_mailbox_capacity(usize::MAX);
+        ctx.set_mailbox_capacity(UNBOUNDED_MAILBOX);
     }
 }
 
