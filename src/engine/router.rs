@@ -29,8 +29,10 @@ pub struct Router {
 /// [`Routed::clock_ms`] moves in steps of this much. Every step folds the
 /// seconds that left the last hour into minutes, which shifts a pane
 /// store's whole fine tier: once per event (a clock in milliseconds) that
-/// cost ~60% of ingest time; once per 5 minutes of stream time it is
-/// noise. The fine tier then holds up to 1 h 5 min, which no window sees.
+/// dominated ingest; once per 5 minutes of stream time it does not show
+/// (measured by `tally bench ingest` and the `ingest` bench of
+/// `benches/pipeline.rs`). The fine tier then holds up to 1 h 5 min, which
+/// no window sees.
 const CLOCK_STEP_MS: Millis = 5 * 60_000;
 
 /// The shard that hosts the entity `(kind, key)`. Stable for a given shard
