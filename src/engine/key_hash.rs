@@ -14,7 +14,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A map from actor keys, hashed with [`KeyHasher`].
+/// A map from entity keys (an actor kind's key values), hashed with
+/// [`KeyHasher`].
 pub type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// See the module docs.

@@ -16,6 +16,8 @@ use crate::time::Millis;
 #[derive(Message)]
 #[rtype(result = "Vec<Hit>")]
 pub struct Ingest {
+    /// A batch of up to 4,096 events; the vector goes back to the
+    /// [`BatchPool`] once split.
     pub events: Vec<Event>,
     /// The clock after admitting the last of them.
     pub now_ms: Millis,
@@ -92,8 +94,11 @@ pub struct Routed {
 #[derive(Message)]
 #[rtype(result = "Vec<Hit>")]
 pub struct Apply {
+    /// This shard's part of the batch, in admission order.
     pub events: Vec<Routed>,
+    /// [`Ingest::now_ms`]: the passivation sweep after the batch runs by it.
     pub now_ms: Millis,
+    /// [`Ingest::rules`], for the entities to evaluate.
     pub rules: Arc<RuleSet>,
 }
 

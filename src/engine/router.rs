@@ -1,5 +1,9 @@
-//! The router: splits batches of events by key and hands each shard its
-//! part. Queries skip it (see [`super::fanout`]).
+//! The router: an actix actor that splits batches of events by key and
+//! hands each shard its part, and sums the shards' counters for
+//! `SHOW STATS`. It owns the shards' arbiters, so their threads live as
+//! long as it does. Queries skip it: the caller's thread sends them to
+//! the shards and merges the partials ([`super::fanout`]), choosing the
+//! shards with this file's [`shard_of`].
 
 use actix::prelude::*;
 use futures::future::join_all;
@@ -14,13 +18,14 @@ use crate::hash::{hash_bytes, GOLDEN_GAMMA};
 use crate::rules::Hit;
 use crate::time::Millis;
 
+/// See the module docs.
 pub struct Router {
     shards: Vec<Addr<Shard>>,
     /// Emptied batches go back here for the engine to fill again.
     batches: BatchPool,
     /// Kept so the shard threads live as long as the router.
     _arbiters: Vec<Arbiter>,
-    /// Round-robin home for events without actor keys.
+    /// Round-robin home for events with no key of any actor kind.
     next_home: usize,
     /// The largest event time routed so far (see [`Routed::clock_ms`]).
     clock_ms: Millis,
@@ -59,7 +64,7 @@ pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
 /// [`Ingest`], public so `benches/` can time it on its own). An event goes
 /// to the shard of each of its keys; the shard of its first key is its
 /// home, where it counts in the global partial. Events without keys take
-/// turns at `next_home`.
+/// turns at `next_home`, so they still spread over the shards.
 pub fn split_batch(events: Vec<Event>, shards: usize, next_home: &mut usize) -> Vec<Vec<Routed>> {
     let mut clock_ms = Millis::MIN;
     split_batch_clocked(events.into_iter(), shards, next_home, &mut clock_ms)
