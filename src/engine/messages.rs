@@ -16,8 +16,7 @@ use crate::time::Millis;
 #[derive(Message)]
 #[rtype(result = "Vec<Hit>")]
 pub struct Ingest {
-    /// A batch of up to 4,096 events; the vector goes back to the
-    /// [`BatchPool`] once split.
+    /// The events; their vector goes back to the [`BatchPool`] once split.
     pub events: Vec<Event>,
     /// The clock after admitting the last of them.
     pub now_ms: Millis,
