@@ -1,6 +1,7 @@
 //! Engine behaviour through the public API: activation and passivation of
 //! entities, empty windows, and errors a query can meet.
 
+use tally::engine::Stats;
 use tally::event::Schema;
 use tally::{Config, Engine, ResultSet, Value};
 
@@ -16,17 +17,8 @@ fn line(time: &str, customer: i64, item: i64, event: &str) -> String {
     )
 }
 
-fn stat(engine: &mut Engine, counter: &str) -> i64 {
-    let stats = engine.execute("SHOW STATS").unwrap().remove(0);
-    let row = stats
-        .rows
-        .iter()
-        .find(|r| r[0] == Value::str(counter))
-        .unwrap_or_else(|| panic!("no counter {counter}"));
-    match row[1] {
-        Value::Int(n) => n,
-        ref other => panic!("{counter} = {other:?}"),
-    }
+fn stats(engine: &mut Engine) -> Stats {
+    engine.stats().unwrap()
 }
 
 fn one(engine: &mut Engine, sql: &str) -> ResultSet {
@@ -44,8 +36,9 @@ fn entities_are_activated_by_events_and_passivated_after_retention() {
         ],
     )
     .unwrap();
-    assert_eq!(stat(&mut e, "actors.customers"), 2);
-    assert_eq!(stat(&mut e, "actors.items"), 1);
+    let s = stats(&mut e);
+    assert_eq!(s.entities_of("customers"), Some(2));
+    assert_eq!(s.entities_of("items"), Some(1));
     // A day and more later (three events confirm the jump of the clock):
     // customers 1 and 2 leave retention and are passivated.
     e.ingest_lines(
@@ -57,12 +50,61 @@ fn entities_are_activated_by_events_and_passivated_after_retention() {
         ],
     )
     .unwrap();
-    assert_eq!(stat(&mut e, "accepted"), 5);
-    assert_eq!(stat(&mut e, "actors.customers"), 1);
-    assert_eq!(stat(&mut e, "actors.items"), 1);
-    assert_eq!(stat(&mut e, "actors.passivated"), 3);
+    let s = stats(&mut e);
+    assert_eq!(s.accepted, 5);
+    assert_eq!(s.entities_of("customers"), Some(1));
+    assert_eq!(s.entities_of("items"), Some(1));
+    assert_eq!(s.passivated, 3);
     let r = one(&mut e, "SELECT COUNT(*) FROM events WHERE customer_id = 1");
     assert_eq!(r.rows, vec![vec![Value::Int(0)]]);
+}
+
+#[test]
+fn show_stats_shows_every_counter_as_a_row_in_order() {
+    let mut e = engine(2);
+    e.ingest_lines(
+        "t",
+        [
+            line("2025-01-15T00:00:00Z", 1, 10, "view"),
+            line("2025-01-15T00:00:01Z", 2, 11, "purchase"),
+            "not json".to_string(),
+        ],
+    )
+    .unwrap();
+    let s = stats(&mut e);
+    let shown = one(&mut e, "SHOW STATS");
+    assert_eq!(shown.columns, ["counter", "value"]);
+    let rows: Vec<(String, String)> = shown
+        .rows
+        .iter()
+        .map(|r| (r[0].to_string(), r[1].to_string()))
+        .collect();
+    let row = |name: &str, value: &dyn ToString| (name.to_string(), value.to_string());
+    let expected = vec![
+        row("lines", &s.lines),
+        row("accepted", &s.accepted),
+        row("rejected", &s.rejected_total()),
+        row("rejected.malformed_json", &1),
+        row("rejected.missing_field", &0),
+        row("rejected.invalid_field", &0),
+        row("rejected.duplicate", &0),
+        row("rejected.too_late", &0),
+        row("rejected.too_far_in_future", &0),
+        row("actors.customers", &s.entities_of("customers").unwrap()),
+        row("actors.items", &s.entities_of("items").unwrap()),
+        row("actors.passivated", &s.passivated),
+        row("state.pane_slots", &s.pane_slots),
+        row("state.cells", &s.cells),
+        row("state.remembered_ids", &s.remembered_ids),
+        row("state.id_history_bytes", &s.id_history_bytes),
+        row("state.recent_events", &s.recent_events),
+        row("shards", &2),
+        row("clock.now", &"2025-01-15T00:00:01.000Z"),
+    ];
+    assert_eq!(rows, expected);
+    assert_eq!((s.lines, s.accepted, s.rejected_total()), (3, 2, 1));
+    assert_eq!(s.entities_of("customers"), Some(2));
+    assert_eq!(s.recent_events, 2);
 }
 
 #[test]

@@ -27,7 +27,6 @@ use crate::event::Schema;
 use crate::generator::DEFAULT_START_MS;
 use crate::ingest::Merge;
 use crate::time::{format_timestamp, Millis};
-use crate::value::Value;
 
 /// User ids start here (so they look like the seed data's 9-digit ids).
 const USER_BASE: u64 = 100_000_000;
@@ -118,19 +117,8 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
     progress.clear();
     let after = Rss::now();
     let stats = engine.stats()?;
-    let stat = |name: &str| -> u64 {
-        stats
-            .rows
-            .iter()
-            .find(|r| matches!(r.first(), Some(Value::Str(s)) if &**s == name))
-            .and_then(|r| match r.get(1) {
-                Some(Value::Int(n)) => Some(*n as u64),
-                _ => None,
-            })
-            .unwrap_or(0)
-    };
-    let ids = stat("state.remembered_ids");
-    let id_bytes = stat("state.id_history_bytes");
+    let ids = stats.remembered_ids;
+    let id_bytes = stats.id_history_bytes;
 
     let mut report = Report::new("memory", "resident memory per user");
     report.fact(
@@ -159,10 +147,10 @@ pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
         "state",
         format!(
             "{} users, {} videos (actors), {} pane slots, {} cells, {} remembered ids",
-            thousands(stat("actors.users")),
-            thousands(stat("actors.videos")),
-            thousands(stat("state.pane_slots")),
-            thousands(stat("state.cells")),
+            thousands(stats.entities_of("users").unwrap_or(0)),
+            thousands(stats.entities_of("videos").unwrap_or(0)),
+            thousands(stats.pane_slots),
+            thousands(stats.cells),
             thousands(ids)
         ),
     );

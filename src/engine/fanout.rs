@@ -4,11 +4,10 @@
 //! Events travel through the [`super::Router`] actor, which batches and
 //! splits them. Queries do not: a query is one request and one reply per
 //! shard it needs, and passing it through the router's thread as well would
-//! add two thread wake-ups to every query — about 50 µs of a point query's
-//! 100 µs budget on a 2-core machine (`tally bench query`, j6_user p50
-//! 150 µs through the router, 100 µs direct). The routing decision is the
+//! add two thread wake-ups to every query, a large share of a point query's
+//! latency (measured by `tally bench query`). The routing decision is the
 //! same function the router uses for events ([`shard_of`]), so a point
-//! query reaches exactly the one shard that hosts its actor.
+//! query reaches exactly the one shard that hosts its entity.
 
 use actix::prelude::*;
 use futures::future::join_all;

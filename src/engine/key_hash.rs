@@ -1,7 +1,9 @@
 //! The hasher of the shards' entity maps.
 //!
-//! A shard looks up one entity per key of every event, and std's SipHash
-//! showed in ingest profiles. Keys are integers or short strings, so this
+//! A shard looks up one entity per key of every event, so this hash is on
+//! ingest's hottest path, where std's SipHash costs more than short keys
+//! need (measured by the `ingest` bench of `benches/pipeline.rs` and
+//! `tally bench ingest`). Keys are integers or short strings, so this
 //! hasher folds 8-byte words with a rotate-xor-multiply step (FxHash's)
 //! and finishes with splitmix64's finalizer, which spreads every input bit
 //! over the high bits hashbrown's control bytes use. It is not keyed: a
@@ -12,7 +14,8 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// A map from actor keys, hashed with [`KeyHasher`].
+/// A map from entity keys (an actor kind's key values), hashed with
+/// [`KeyHasher`].
 pub type KeyMap<K, V> = HashMap<K, V, BuildHasherDefault<KeyHasher>>;
 
 /// See the module docs.
@@ -94,7 +97,7 @@ mod tests {
         let top: std::collections::HashSet<u64> = hashes.iter().map(|h| h >> 57).collect();
         let low: std::collections::HashSet<u64> = hashes.iter().map(|h| h & 0xfff).collect();
         assert_eq!(top.len(), 128);
-        assert!(low.len() > 2500, "{}", low.len()); // 4096 random draws: ~2,590
+        assert!(low.len() > 2500, "{}", low.len()); // expected of 4096 random draws: ~2,590
         assert_ne!(hash(&Key::Int(1)), hash(&Key::Str("1".into())));
         assert_ne!(hash(&Key::Str("ab".into())), hash(&Key::Str("ab\0".into())));
         let mut map: KeyMap<Key, u32> = KeyMap::default();

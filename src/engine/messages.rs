@@ -1,26 +1,22 @@
-//! Every message the actors exchange, in one place (actix chat style).
+//! Every message between the engine, the router and the shards, in one
+//! place (actix chat style), and how the engine's thread waits for a reply.
 
 use std::sync::{Arc, Mutex};
 
-use actix::Message;
+use actix::{MailboxError, Message};
 
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::query::{FinishedRow, Groups, Scan};
 use crate::rules::{Hit, RuleSet};
 use crate::time::Millis;
-
-/// The mailbox capacity of the router and the shards: never reached.
-/// Flow control is the engine's (a bounded number of batches in flight),
-/// and a mailbox that never fills never parks a sender, so messages keep
-/// their send order. Not `usize::MAX`: actix counts senders against the
-/// capacity, and that overflowed (a panic in debug builds).
-pub const MAILBOX_CAPACITY: usize = 1 << 30;
 
 /// Engine → router: admitted events, in admission order. The reply is the
 /// rule hits they caused.
 #[derive(Message)]
 #[rtype(result = "Vec<Hit>")]
 pub struct Ingest {
+    /// The events; their vector goes back to the [`BatchPool`] once split.
     pub events: Vec<Event>,
     /// The clock after admitting the last of them.
     pub now_ms: Millis,
@@ -31,9 +27,10 @@ pub struct Ingest {
 
 /// Emptied [`Ingest::events`] vectors, handed back by the router for the
 /// engine to fill again. A fresh 4,096-event vector is over half a MiB,
-/// which the allocator maps fresh and the kernel faults in page by page:
-/// that cost ~10% of the ingest thread's time. Shared by the engine and
-/// the router only; the lock is taken twice per batch.
+/// which the allocator maps fresh and the kernel faults in page by page,
+/// on the ingest thread; reusing vectors takes that off it (measured by
+/// `tally bench ingest`). Shared by the engine and the router only; the
+/// lock is taken twice per batch.
 #[derive(Debug, Clone, Default)]
 pub struct BatchPool(Arc<Mutex<Vec<Vec<Event>>>>);
 
@@ -73,6 +70,10 @@ impl BatchPool {
 /// Bit of [`Routed::targets`] meaning "add to this shard's global partial".
 pub const GLOBAL_TARGET: u8 = 1 << 7;
 
+/// The most actor kinds a schema may declare: one bit of
+/// [`Routed::targets`] each, below [`GLOBAL_TARGET`].
+pub const MAX_ACTOR_KINDS: usize = 7;
+
 /// One event as a shard receives it.
 pub struct Routed {
     pub event: Event,
@@ -92,8 +93,11 @@ pub struct Routed {
 #[derive(Message)]
 #[rtype(result = "Vec<Hit>")]
 pub struct Apply {
+    /// This shard's part of the batch, in admission order.
     pub events: Vec<Routed>,
+    /// [`Ingest::now_ms`]: the passivation sweep after the batch runs by it.
     pub now_ms: Millis,
+    /// [`Ingest::rules`], for the entities to evaluate.
     pub rules: Arc<RuleSet>,
 }
 
@@ -110,7 +114,7 @@ pub enum Partial {
     Rows(Vec<FinishedRow>),
 }
 
-/// Engine → router → shards: entity counts for `SHOW STATS`.
+/// Engine → router → shards: the shards' counters for `SHOW STATS`.
 #[derive(Message)]
 #[rtype(result = "ShardStats")]
 pub struct GetStats;
@@ -137,4 +141,19 @@ impl ShardStats {
         self.slots += other.slots;
         self.passivated += other.passivated;
     }
+}
+
+/// The mailbox capacity actix reads as "unbounded". Not `usize::MAX`:
+/// actix subtracts the capacity from its own limit when an address is
+/// cloned, which overflows (a panic in debug builds) for any capacity past
+/// that limit.
+pub const UNBOUNDED_MAILBOX: usize = 0;
+
+/// Waits for an actor's reply from outside the actor system (the engine's
+/// thread, which is never one of the actors' own).
+pub fn block<T>(
+    request: impl std::future::Future<Output = std::result::Result<T, MailboxError>>,
+) -> Result<T> {
+    futures::executor::block_on(request)
+        .map_err(|e| Error::Internal(format!("the actor system stopped: {e}")))
 }

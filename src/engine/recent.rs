@@ -1,10 +1,12 @@
-//! The ring of recent events: what raw-row queries read (SPEC §5.4).
+//! The ring of recent events: what raw-row queries (`SELECT` without
+//! aggregates, planned by [`crate::query::plan_raw`]) read.
 //!
 //! Rolling state keeps aggregates, so `SELECT event_id, user_id FROM events
-//! ...` needs the events themselves. Until the durable log exists, the
-//! engine keeps the last accepted lines in memory, as ingested, bounded
-//! both by count and by bytes: whichever bound is reached first evicts the
-//! oldest. A line is moved here, not copied, once admission accepts it.
+//! ...` needs the events themselves. The engine keeps the last accepted
+//! lines in memory, as ingested, bounded both by count and by bytes:
+//! whichever bound is reached first evicts the oldest. Once admission
+//! accepts a line, its text is copied into large shared chunks, so
+//! keeping it costs no allocation of its own.
 
 use std::collections::VecDeque;
 
@@ -25,9 +27,11 @@ pub struct RecentEvent<'a> {
     pub ts_ms: Millis,
     /// Position in acceptance order since the engine started.
     pub seq: u64,
+    /// The line as read, without its line ending.
     pub text: &'a [u8],
 }
 
+/// Where one kept line's text is, and what raw-row queries need besides.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     ts_ms: Millis,

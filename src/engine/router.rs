@@ -1,11 +1,16 @@
-//! The router: splits batches of events by key and hands each shard its
-//! part. Queries skip it (see [`super::fanout`]).
+//! The router: an actix actor that splits batches of events by key and
+//! hands each shard its part, and sums the shards' counters for
+//! `SHOW STATS`. It owns the shards' arbiters, so their threads live as
+//! long as it does. Queries skip it: the caller's thread sends them to
+//! the shards and merges the partials ([`super::fanout`]), choosing the
+//! shards with this file's [`shard_of`].
 
 use actix::prelude::*;
 use futures::future::join_all;
 
 use super::messages::{
-    Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAILBOX_CAPACITY,
+    Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAX_ACTOR_KINDS,
+    UNBOUNDED_MAILBOX,
 };
 use super::shard::Shard;
 use crate::event::{Event, Key};
@@ -13,13 +18,14 @@ use crate::hash::{hash_bytes, GOLDEN_GAMMA};
 use crate::rules::Hit;
 use crate::time::Millis;
 
+/// See the module docs.
 pub struct Router {
     shards: Vec<Addr<Shard>>,
     /// Emptied batches go back here for the engine to fill again.
     batches: BatchPool,
     /// Kept so the shard threads live as long as the router.
     _arbiters: Vec<Arbiter>,
-    /// Round-robin home for events without actor keys.
+    /// Round-robin home for events with no key of any actor kind.
     next_home: usize,
     /// The largest event time routed so far (see [`Routed::clock_ms`]).
     clock_ms: Millis,
@@ -28,8 +34,10 @@ pub struct Router {
 /// [`Routed::clock_ms`] moves in steps of this much. Every step folds the
 /// seconds that left the last hour into minutes, which shifts a pane
 /// store's whole fine tier: once per event (a clock in milliseconds) that
-/// cost ~60% of ingest time; once per 5 minutes of stream time it is
-/// noise. The fine tier then holds up to 1 h 5 min, which no window sees.
+/// dominated ingest; once per 5 minutes of stream time it does not show
+/// (measured by `tally bench ingest` and the `ingest` bench of
+/// `benches/pipeline.rs`). The fine tier then holds up to 1 h 5 min, which
+/// no window sees.
 const CLOCK_STEP_MS: Millis = 5 * 60_000;
 
 /// The shard that hosts the entity `(kind, key)`. Stable for a given shard
@@ -56,7 +64,7 @@ pub fn shard_of(kind: usize, key: &Key, shards: usize) -> usize {
 /// [`Ingest`], public so `benches/` can time it on its own). An event goes
 /// to the shard of each of its keys; the shard of its first key is its
 /// home, where it counts in the global partial. Events without keys take
-/// turns at `next_home`.
+/// turns at `next_home`, so they still spread over the shards.
 pub fn split_batch(events: Vec<Event>, shards: usize, next_home: &mut usize) -> Vec<Vec<Routed>> {
     let mut clock_ms = Millis::MIN;
     split_batch_clocked(events.into_iter(), shards, next_home, &mut clock_ms)
@@ -78,8 +86,8 @@ pub fn split_batch_clocked(
     let mut per_shard: Vec<Vec<Routed>> = (0..n).map(|_| Vec::with_capacity(room)).collect();
     for event in events {
         // (shard, target bits) for each shard this event goes to: at
-        // most one per key (a schema has at most 7) plus the home.
-        let mut targets = [(0usize, 0u8); 8];
+        // most one per key plus the home.
+        let mut targets = [(0usize, 0u8); MAX_ACTOR_KINDS + 1];
         let mut len = 0;
         let mut mark =
             |shard: usize, bit: u8| match targets[..len].iter_mut().find(|(s, _)| *s == shard) {
@@ -138,7 +146,8 @@ impl Actor for Router {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        // Unbounded, as the shards' (see there).
+        ctx.set_mailbox_capacity(UNBOUNDED_MAILBOX);
     }
 }
 

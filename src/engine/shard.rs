@@ -1,20 +1,23 @@
-//! A shard: an actix actor hosting many virtual actors (entities).
+//! A shard: an actix actor hosting many entities, on its own arbiter.
 //!
-//! Entities are plain structs in a map per actor kind, activated by their
-//! first event and passivated when their panes leave retention. A shard
-//! also keeps its share of the global state (the events whose home it is),
-//! so global queries never scan entities.
+//! An entity is one key's rolling state (a user's, a video's): a plain
+//! struct in the shard's map for its actor kind, not an actix actor, in the
+//! manner of virtual actors. It is activated by its first event and
+//! passivated by the sweep once its window state is empty (every pane past
+//! retention). A shard also keeps its share of the global state (the
+//! events whose home it is), so global queries never scan entities.
 //!
 //! When rules are in force, an entity that takes an event evaluates its
 //! kind's rules at once (a [`Watcher`]), and the hits go back to the engine
-//! in the reply to the batch.
+//! in the reply to the batch. Which events reach a shard is the router's
+//! decision; merging shards' partials is the query side's ([`super::fanout`]).
 
 use actix::prelude::*;
 
 use super::key_hash::KeyMap;
 
 use super::messages::{
-    Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET, MAILBOX_CAPACITY,
+    Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET, UNBOUNDED_MAILBOX,
 };
 use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
@@ -22,13 +25,14 @@ use crate::rules::Watcher;
 use crate::time::Millis;
 use crate::window::{hash_key, PaneStore, SketchInput, SketchLayout, FINE_SPAN_SECS};
 
-/// A virtual actor: one user's (video's, item's...) rolling state. Its kind
-/// and key are the map it lives in and its key there.
+/// One key's rolling state (a user's, a video's...). Its actor kind and key
+/// are the map it lives in and its key there, so it stores neither.
 #[derive(Debug, Default)]
 struct Entity {
     panes: PaneStore,
 }
 
+/// See the module docs.
 pub struct Shard {
     /// One map per actor kind of the schema, key → entity (16 bytes: the
     /// store's compact or pane form).
@@ -40,14 +44,17 @@ pub struct Shard {
     entity_sketches: Vec<SketchLayout>,
     /// Where each sketched distinct column's value comes from.
     distinct_sources: Vec<DistinctSource>,
+    /// State older than this behind the clock is dropped by the sweep.
     retention_ms: Millis,
     /// Passivation sweeps run when the clock passes this.
     next_sweep_ms: Millis,
+    /// Entities passivated since start, for `SHOW STATS`.
     passivated: u64,
     /// The largest clock any pane of this shard was placed or folded with:
     /// every second after it minus an hour is still in the fine tier, so a
     /// rule's 1 s-pane window starting there can be evaluated exactly.
     fold_clock_ms: Millis,
+    /// The rules in force for this shard's entities and their edge state.
     watcher: Watcher,
 }
 
@@ -74,6 +81,8 @@ impl Shard {
         }
     }
 
+    /// Adds one routed event to this shard's global partial and to the
+    /// entities it targets here, activating any it is the first event of.
     fn apply(&mut self, routed: &Routed) {
         let e = &routed.event;
         let now_ms = routed.clock_ms;
@@ -150,7 +159,9 @@ impl Actor for Shard {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        // Flow control is the engine's (a bounded number of batches in
+        // flight); an unbounded mailbox keeps messages in send order.
+        ctx.set_mailbox_capacity(UNBOUNDED_MAILBOX);
     }
 }
 

@@ -1,0 +1,156 @@
+//! Statement execution: a parsed [`Statement`] applied to the engine.
+//!
+//! Aggregate queries are planned against the schema, the interned cells and
+//! the clock, then fanned out to the shards and merged on the caller's
+//! thread ([`super::fanout`]). Raw-row queries (no aggregates) read the
+//! ring of recent events or the recent rule hits here, without the shards.
+//! `EXPLAIN` prints a plan instead of running it. Every statement that
+//! reads state first waits for the events ingested before it
+//! ([`Engine::sync`]). Parsing and planning are [`crate::query`]'s; this
+//! file only decides which runs, over what.
+
+use std::collections::VecDeque;
+
+use super::fanout;
+use super::Engine;
+use crate::error::Result;
+use crate::query::{HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
+use crate::rules::Hit;
+use crate::value::{ResultSet, Value};
+
+impl Engine {
+    /// Parses statement text (one or more statements separated by `;`),
+    /// substituting `:name` parameters. Nothing runs yet.
+    pub fn parse(&self, sql: &str, params: &Params) -> Result<Vec<Statement>> {
+        crate::query::parse(sql, params)
+    }
+
+    /// Parses and runs every statement in `sql`, stopping at the first error.
+    pub fn execute(&mut self, sql: &str) -> Result<Vec<ResultSet>> {
+        let statements = self.parse(sql, &Params::new())?;
+        statements.iter().map(|s| self.run(s)).collect()
+    }
+
+    /// Runs one parsed statement. It sees every event ingested before it.
+    pub fn run(&mut self, statement: &Statement) -> Result<ResultSet> {
+        match statement {
+            Statement::Select(select) if crate::query::is_raw(select) => {
+                let plan = self.plan_raw(select)?;
+                self.run_raw(&plan)
+            }
+            Statement::Explain(select) if crate::query::is_raw(select) => {
+                Ok(explain(&self.plan_raw(select)?))
+            }
+            Statement::Select(select) => {
+                let plan = self.plan(select)?;
+                self.sync()?;
+                fanout::run(&self.shards, &plan)
+            }
+            Statement::Explain(select) => Ok(explain(&self.plan(select)?)),
+            Statement::ShowStats => Ok(self.stats()?.to_result_set()),
+            // Rule changes take effect between two events: everything
+            // ingested before is applied under the old rules first.
+            Statement::CreateRule(def) => {
+                self.sync()?;
+                let cells = self.cells.snapshot();
+                let catalog = self.config.catalog(self.admission.now_ms(), &cells);
+                self.rules.create(def, &catalog)
+            }
+            Statement::DropRule(name) => {
+                self.sync()?;
+                self.rules.drop_rule(name, self.cells.len())
+            }
+            Statement::ShowRules => {
+                self.sync()?;
+                Ok(self.rules.show())
+            }
+        }
+    }
+
+    /// Plans a select against the current schema, cells and clock.
+    pub fn plan(&mut self, select: &Select) -> Result<Plan> {
+        let cells = self.cells.snapshot();
+        let catalog = self.config.catalog(self.admission.now_ms(), &cells);
+        crate::query::plan(select, &catalog)
+    }
+
+    /// Plans a raw-row query (no aggregates) against the current schema and
+    /// clock.
+    pub fn plan_raw(&mut self, select: &Select) -> Result<RawPlan> {
+        let hit_columns = self.rules.hit_columns();
+        let mut catalog = self.config.catalog(self.admission.now_ms(), &[]);
+        catalog.recent_events = self.recent.capacity();
+        catalog.rule_hits = HitLog {
+            columns: &hit_columns,
+            capacity: crate::rules::RECENT_HITS,
+        };
+        crate::query::plan_raw(select, &catalog)
+    }
+
+    /// Runs a raw-row query over the ring of recent events (or the recent
+    /// rule hits), oldest first; without ORDER BY the scan stops at LIMIT.
+    fn run_raw(&mut self, plan: &RawPlan) -> Result<ResultSet> {
+        let stop = plan.stops_at_limit().unwrap_or(usize::MAX);
+        let mut rows = Vec::new();
+        if plan.source == RawSource::RuleHits {
+            self.sync()?;
+            for (seq, hit) in self.rules.recent().iter().enumerate() {
+                if rows.len() >= stop {
+                    break;
+                }
+                let json = hit.to_json();
+                let row = RawRow {
+                    json: &json,
+                    ts_ms: None,
+                };
+                rows.extend(plan.row(&row, seq as u64));
+            }
+            return Ok(plan.finish(rows));
+        }
+        // The ring is filled as lines are admitted, before their batch is
+        // applied, so reading it needs no sync.
+        for event in self.recent.iter() {
+            if rows.len() >= stop {
+                break;
+            }
+            if plan.window.is_some_and(|w| !w.contains(event.ts_ms)) {
+                continue;
+            }
+            // Accepted lines are valid JSON; a line that is not is skipped.
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(event.text) else {
+                continue;
+            };
+            let row = RawRow {
+                json: &json,
+                ts_ms: Some(event.ts_ms),
+            };
+            rows.extend(plan.row(&row, event.seq));
+        }
+        Ok(plan.finish(rows))
+    }
+
+    /// The last [`crate::rules::RECENT_HITS`] rule hits, oldest first, after
+    /// every event ingested so far has been applied. Each turns into a JSON
+    /// object with [`Hit::to_json`].
+    pub fn rule_hits(&mut self) -> Result<&VecDeque<Hit>> {
+        self.sync()?;
+        Ok(self.rules.recent())
+    }
+
+    /// Hits counted per rule so far, in creation order.
+    pub fn rule_hit_counts(&self) -> Vec<(String, u64)> {
+        self.rules.counts()
+    }
+}
+
+/// `EXPLAIN`: a plan's tree, one row per line.
+fn explain(plan: &dyn std::fmt::Display) -> ResultSet {
+    ResultSet {
+        columns: vec!["plan".into()],
+        rows: plan
+            .to_string()
+            .lines()
+            .map(|l| vec![Value::str(l)])
+            .collect(),
+    }
+}

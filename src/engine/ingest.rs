@@ -1,0 +1,192 @@
+//! The ingest loop: lines in, batches of admitted events out to the router.
+//!
+//! Every line read is counted and offered to [`crate::ingest::Admission`];
+//! its verdicts are settled here: a rejected line goes to the reject file,
+//! an accepted one to the ring of recent events and the current batch. A
+//! full batch goes to the router with the rules in force, and at most
+//! [`IN_FLIGHT`] batches are in flight: past that the loop waits for the
+//! oldest reply and delivers its hits. [`Engine::sync`] waits for all of
+//! them, which is how a query sees every event ingested before it.
+//!
+//! Parsing, de-duplication and the clock are [`crate::ingest`]'s; routing
+//! is the router's; this file only moves lines between them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::messages::{block, Ingest};
+use super::Engine;
+use crate::error::Result;
+use crate::ingest::{IngestProgress, IngestSummary, Line, Merge, Origin, Verdicts};
+
+/// Events per batch handed to the router.
+pub(super) const BATCH: usize = 4096;
+/// Batches in flight before ingest waits for the oldest: bounds memory and
+/// keeps the shards busy while the next batch is parsed.
+const IN_FLIGHT: usize = 8;
+
+impl Engine {
+    /// Ingests NDJSON files (`-` is stdin); several files are merged by
+    /// event time (k-way). `progress` is called now and then.
+    pub fn ingest_files(
+        &mut self,
+        paths: &[PathBuf],
+        progress: &mut dyn FnMut(&IngestProgress),
+    ) -> Result<IngestSummary> {
+        let merge = Merge::open(paths)?;
+        self.ingest(merge, progress)
+    }
+
+    /// Ingests lines already in memory (generated demo data, tests).
+    pub fn ingest_lines<I, S>(&mut self, source: &str, lines: I) -> Result<IngestSummary>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<[u8]>,
+    {
+        let mut text = Vec::new();
+        for line in lines {
+            text.extend_from_slice(line.as_ref());
+            text.push(b'\n');
+        }
+        let reader: Box<dyn std::io::BufRead + Send> = Box::new(std::io::Cursor::new(text));
+        self.ingest(
+            Merge::from_readers(vec![(Arc::from(source), reader)]),
+            &mut |_| {},
+        )
+    }
+
+    /// Ingests from an already opened [`Merge`] of sources. Returns when
+    /// every line has been applied by the shards.
+    pub fn ingest(
+        &mut self,
+        mut merge: Merge,
+        progress: &mut dyn FnMut(&IngestProgress),
+    ) -> Result<IngestSummary> {
+        let start = Instant::now();
+        let before = self.counters.clone();
+        let mut verdicts = Verdicts::default();
+        let mut last_report = start;
+        while let Some(line) = merge.next(&self.parser)? {
+            self.counters.lines += 1;
+            let bytes = self.offer(line, &mut verdicts)?;
+            merge.recycle(bytes);
+            // Checking the time only every 8,192 lines keeps the clock
+            // read off the per-line path.
+            if self.counters.lines.is_multiple_of(8192)
+                && last_report.elapsed() >= Duration::from_millis(200)
+            {
+                last_report = Instant::now();
+                progress(&IngestProgress {
+                    lines: self.counters.lines - before.lines,
+                    accepted: self.counters.accepted - before.accepted,
+                    rejected: self.counters.rejected_total() - before.rejected_total(),
+                    elapsed: start.elapsed(),
+                });
+            }
+        }
+        // End of input: lines the future guard still holds were never
+        // confirmed, and are rejected now.
+        self.admission.finish(&mut verdicts);
+        self.settle(&mut verdicts, None)?;
+        self.sync()?;
+        if let Some(r) = &mut self.rejects {
+            r.flush()?;
+        }
+        Ok(self.counters.since(&before, start.elapsed()))
+    }
+
+    /// Offers one line to admission and settles the verdicts; gives the
+    /// line's buffer back for reuse.
+    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<Vec<u8>> {
+        let Line {
+            origin,
+            bytes,
+            parsed,
+        } = line;
+        match parsed {
+            Ok(parsed) => self
+                .admission
+                .offer(origin.clone(), parsed, &bytes, verdicts),
+            Err(reject) => verdicts.reject(origin.clone(), reject),
+        }
+        self.settle(verdicts, Some((&origin, &bytes)))?;
+        Ok(bytes)
+    }
+
+    /// Counts and records verdicts, and hands full batches to the router.
+    /// `line` is the line just offered, if any: its text goes to the reject
+    /// file or, once accepted, to the ring of recent events.
+    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
+        for r in verdicts.rejected.drain(..) {
+            self.counters.reject(r.reject.reason);
+            if let Some(file) = &mut self.rejects {
+                let current = line
+                    .filter(|(o, _)| **o == r.origin)
+                    .map(|(_, bytes)| bytes);
+                file.write(&r.origin, &r.reject, r.text.as_deref().or(current))?;
+            }
+        }
+        let mut current = line.map(|(_, bytes)| bytes);
+        for (event, text) in verdicts
+            .admitted
+            .iter()
+            .zip(verdicts.admitted_text.drain(..))
+        {
+            // A held line comes with its text; the offered line is `current`.
+            let text = match &text {
+                Some(held) => Some(&held[..]),
+                None => current.take(),
+            };
+            if let Some(text) = text {
+                self.recent.push(event.ts_ms, text);
+            }
+        }
+        self.counters.accepted += verdicts.admitted.len() as u64;
+        self.batch.append(&mut verdicts.admitted);
+        if self.batch.len() >= BATCH {
+            self.flush_batch()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the current batch to the router, waiting for the oldest batch
+    /// in flight when too many are.
+    fn flush_batch(&mut self) -> Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        // A rule never ignores cells interned after it was created: it is
+        // planned again before the events that brought them are applied.
+        if self.rules.needs_replan(self.cells.len()) {
+            let cells = self.cells.snapshot();
+            let catalog = self.config.catalog(self.admission.now_ms(), &cells);
+            self.rules.replan(&catalog)?;
+        }
+        let events = std::mem::replace(&mut self.batch, self.batches.take(BATCH));
+        let now_ms = self.admission.now_ms().unwrap_or(0);
+        self.in_flight.push_back(self.router.send(Ingest {
+            events,
+            now_ms,
+            rules: self.rules.active().clone(),
+        }));
+        while self.in_flight.len() > IN_FLIGHT {
+            if let Some(oldest) = self.in_flight.pop_front() {
+                let hits = block(oldest)?;
+                self.delivery.deliver(&mut self.rules, hits)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits until every admitted event has been applied by its shards, and
+    /// delivers the hits they caused.
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush_batch()?;
+        while let Some(request) = self.in_flight.pop_front() {
+            let hits = block(request)?;
+            self.delivery.deliver(&mut self.rules, hits)?;
+        }
+        Ok(())
+    }
+}
