@@ -172,8 +172,9 @@ impl goldenscript::Runner for Language {
             return Ok(String::new());
         }
         let mut out = format!(
-            "loaded {} lines: {} accepted, {} rejected",
+            "loaded {} line{}: {} accepted, {} rejected",
             loaded.lines,
+            if loaded.lines == 1 { "" } else { "s" },
             loaded.accepted,
             loaded.rejected.iter().map(|(_, n)| n).sum::<u64>()
         );
