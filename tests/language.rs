@@ -75,7 +75,16 @@ macro_rules! scripts {
     };
 }
 
-scripts!(parse_errors, unsupported, refusals, windows, explain, raw, rules, show);
+scripts!(
+    parse_errors,
+    unsupported,
+    refusals,
+    windows,
+    explain,
+    raw,
+    rules,
+    show
+);
 
 #[test]
 fn every_script_is_listed() {
@@ -90,7 +99,10 @@ fn every_script_is_listed() {
     found.sort();
     let mut listed: Vec<String> = SCRIPTS.iter().map(|s| s.to_string()).collect();
     listed.sort();
-    assert_eq!(found, listed, "add each script of tests/language/ to scripts!(...)");
+    assert_eq!(
+        found, listed,
+        "add each script of tests/language/ to scripts!(...)"
+    );
 }
 
 fn scripts_dir() -> PathBuf {
@@ -118,7 +130,10 @@ fn run_script(name: &str) {
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", path.display()));
         return;
     }
-    panic!("{}", mismatch(&format!("tests/language/{name}.txt"), &input, &output));
+    panic!(
+        "{}",
+        mismatch(&format!("tests/language/{name}.txt"), &input, &output)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -156,10 +171,9 @@ impl goldenscript::Runner for Language {
             // A `>` line: the whole line is the statement.
             statement => {
                 if !command.args.is_empty() {
-                    return Err(format!(
-                        "unknown command {statement:?}; write SQL after `> `"
-                    )
-                    .into());
+                    return Err(
+                        format!("unknown command {statement:?}; write SQL after `> `").into(),
+                    );
                 }
                 self.execute(statement)
             }
@@ -391,7 +405,10 @@ fn mismatch(script: &str, want: &str, got: &str) -> String {
     if !aligned {
         return format!(
             "{script}: the output does not match (- expected, + actual):\n{}\n{hint}",
-            diff(&want.lines().collect::<Vec<_>>(), &got.lines().collect::<Vec<_>>())
+            diff(
+                &want.lines().collect::<Vec<_>>(),
+                &got.lines().collect::<Vec<_>>()
+            )
         );
     }
     let mut report = String::new();
