@@ -32,8 +32,9 @@
 //!   clock. The block prints one summary of what its `load`s accepted and
 //!   rejected.
 //! - `> STATEMENT` runs the rest of the line through [`Engine::execute`]; a
-//!   line ending in `\` continues on the next one (joined without a
-//!   newline). Each result prints as a table; an `EXPLAIN` as its tree.
+//!   line ending in `\` continues on the next one (joined as is, so keep a
+//!   blank before the `\`). Each result prints as a table; an `EXPLAIN` as
+//!   its tree.
 //! - `sql "TEXT"` does the same for text that must span lines (`\n` in the
 //!   quoted string), to check line numbers in syntax errors.
 //!
