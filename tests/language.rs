@@ -230,7 +230,7 @@ impl Language {
         args.reject_rest()?;
         // The old engine stops before the new one starts.
         self.engine = None;
-        self.engine = Some(start_engine(config)?);
+        self.engine = Some(Engine::start(config)?);
         Ok(String::new())
     }
 
@@ -266,52 +266,6 @@ impl Language {
             .as_mut()
             .ok_or_else(|| "no engine: start one first with `engine PRESET`".into())
     }
-}
-
-/// [`Engine::start`], retried while it fails to start its actors.
-///
-/// A workaround, to remove once the engine is fixed: the router and shards
-/// set their mailbox capacity to `usize::MAX` in `started()`, and in builds
-/// with overflow checks (the debug test profile) actix's `max_senders`
-/// (`MAX_CAPACITY - capacity`) then panics in any `Addr::clone` that runs
-/// after it. `Engine::start` clones the shards' addresses while the shards
-/// start on their own threads, so it often loses that race (up to ~90
-/// attempts in a row have been seen) and answers "the actor system failed
-/// to start". Release builds wrap around and never see it. Each lost start
-/// leaves its idle arbiter threads behind, for the rest of the test run.
-fn start_engine(config: Config) -> tally::Result<Engine> {
-    quiet_mailbox_overflow();
-    let mut attempts = 1;
-    loop {
-        match Engine::start(config.clone()) {
-            Err(tally::Error::Internal(m)) if m.contains("failed to start") && attempts < 1000 => {
-                attempts += 1
-            }
-            started => return started,
-        }
-    }
-}
-
-/// Keeps the panics [`start_engine`] retries after out of the test output,
-/// so that a failing script shows its diff, not actix backtraces. Every
-/// other panic is reported as usual.
-fn quiet_mailbox_overflow() {
-    static HOOK: std::sync::Once = std::sync::Once::new();
-    HOOK.call_once(|| {
-        let report = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_actix_channel = info
-                .location()
-                .is_some_and(|l| l.file().ends_with("src/address/channel.rs"));
-            let overflow = info
-                .payload()
-                .downcast_ref::<&str>()
-                .is_some_and(|m| m.contains("subtract with overflow"));
-            if !(in_actix_channel && overflow) {
-                report(info);
-            }
-        }));
-    });
 }
 
 /// A result as text. `EXPLAIN` answers one `plan` column, a line of the tree
