@@ -1077,6 +1077,52 @@ mod tests {
         }
     }
 
+    /// The bytes of every preset, pinned: a 64-bit hash of the whole output
+    /// (2,000 lines) for a config that takes every path (duplicates, bad
+    /// lines, disorder, viral bursts), and for an edge config (one user,
+    /// five items, no skew, so no Zipf and no viral video). A change to any
+    /// draw or any writer shows here; change the constants only when the
+    /// stream is meant to change.
+    #[test]
+    fn same_seed_same_bytes_as_pinned() {
+        const PINNED: [(&str, u64, u64); 5] = [
+            ("reels", 0x8ea6_5b89_6efd_e57c, 0xffc1_ce30_13cf_036e),
+            ("shop", 0x9f4d_5e36_ea3d_ea26, 0xf028_f63b_81e8_c2cf),
+            ("clicks", 0x4627_5598_4ae9_1608, 0x33ef_2dcf_5e12_7817),
+            ("stats", 0x787f_7ff6_f8ab_814e, 0xa2df_80eb_4e6f_f857),
+            ("ledger", 0xa6db_df2a_8dd4_a841, 0xf228_a91d_2ec2_836a),
+        ];
+        assert_eq!(PINNED.map(|(name, ..)| name), PRESETS, "one row per preset");
+        let hash_of = |c: &GenConfig| {
+            let mut out = Vec::new();
+            let summary = generate(c, &mut out).unwrap();
+            assert_eq!(summary.lines, 2_000);
+            assert!(summary.duplicates > 0 && summary.bad > 0, "{c:?}");
+            crate::hash::hash_bytes(&out)
+        };
+        for (preset, busy, edge) in PINNED {
+            let busy_config = GenConfig {
+                disorder_ms: 5_000,
+                duplicates: 0.05,
+                bad: 0.05,
+                seed: 42,
+                ..config(preset, 2_000)
+            };
+            let edge_config = GenConfig {
+                users: 1,
+                items: 5,
+                skew: 0.0,
+                disorder_ms: 60_000,
+                duplicates: 0.2,
+                bad: 0.2,
+                seed: 7,
+                ..config(preset, 2_000)
+            };
+            assert_eq!(hash_of(&busy_config), busy, "{preset}: the bytes changed");
+            assert_eq!(hash_of(&edge_config), edge, "{preset}: the bytes changed");
+        }
+    }
+
     #[test]
     fn every_preset_is_detected_and_well_typed() {
         for preset in PRESETS {
