@@ -13,7 +13,8 @@
 //!   `disorder_ms` moves each one back by a random amount up to that.
 //! - Users (customers) and videos (items) are picked by popularity, with the
 //!   hottest carrying the ids of the README's example reels event; a few
-//!   reels videos go viral near the end of the span.
+//!   reels videos have viral bursts, the last one running to the end of the
+//!   span.
 //! - `duplicates` repeats recent good lines verbatim (same id); `bad` mixes
 //!   truncated JSON, a wrongly typed field, a missing required field, empty
 //!   lines and garbage.
@@ -254,8 +255,13 @@ impl Generator {
     fn write_event(&mut self) {
         self.sequence += 1;
         let micros = spoiling::disorder(self.slot_micros(), self.config.disorder_ms, &mut self.rng);
-        let (line, actors, rng) = (&mut self.line, &self.actors, &mut self.rng);
-        self.preset.write(line, actors, rng, self.sequence, micros);
+        self.preset.write(
+            &mut self.line,
+            &self.actors,
+            &mut self.rng,
+            self.sequence,
+            micros,
+        );
     }
 
     /// The time of the current slot in microseconds, before disorder.
@@ -445,25 +451,27 @@ mod tests {
 
     #[test]
     fn the_hottest_user_gets_about_twelve_percent() {
-        let mut counts = HashMap::new();
-        for line in lines(&config("reels", 20_000)) {
-            let v: Json = serde_json::from_str(&line).unwrap();
-            *counts.entry(v["user_id"].as_u64().unwrap()).or_insert(0u64) += 1;
-        }
+        let events_per_user = |c: &GenConfig| {
+            let mut counts: HashMap<u64, u64> = HashMap::new();
+            for line in lines(c) {
+                let v: Json = serde_json::from_str(&line).unwrap();
+                *counts.entry(v["user_id"].as_u64().unwrap()).or_default() += 1;
+            }
+            counts
+        };
+        let counts = events_per_user(&config("reels", 20_000));
         let (&hottest, &n) = counts.iter().max_by_key(|(_, n)| **n).unwrap();
         assert_eq!(hottest, USER_IDS.id(1));
         let share = n as f64 / 20_000.0;
         assert!((0.08..=0.16).contains(&share), "hottest user share {share}");
-        let uniform = lines(&GenConfig {
+        let uniform = events_per_user(&GenConfig {
             skew: 0.0,
             ..config("reels", 20_000)
         });
-        let mut counts = HashMap::new();
-        for line in uniform {
-            let v: Json = serde_json::from_str(&line).unwrap();
-            *counts.entry(v["user_id"].as_u64().unwrap()).or_insert(0u64) += 1;
-        }
-        assert!(counts.values().all(|&n| n < 20), "no hot user when uniform");
+        assert!(
+            uniform.values().all(|&n| n < 20),
+            "no hot user when uniform"
+        );
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl Popularity {
 struct Zipf {
     n: f64,
     s: f64,
+    /// Constants of the method, computed once from `n` and `s`.
     h_integral_x1: f64,
     h_integral_n: f64,
     threshold: f64,
