@@ -1,7 +1,7 @@
 //! tally's own statement tree: what the parser lowers sqlparser's AST into.
 //!
 //! It is deliberately small: only what tally can answer. sqlparser's types
-//! never leave `parser.rs`; the planner and everything after it see these.
+//! never leave `query/parser/`; the planner and everything after it see these.
 
 use std::fmt;
 
