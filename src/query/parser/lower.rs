@@ -284,12 +284,12 @@ fn from_table(from: Vec<sql::TableWithJoins>) -> Result<String> {
     let mut from = from.into_iter();
     let (Some(table), None) = (from.next(), from.next()) else {
         return Err(query_err!(
-            "expected FROM events: tally queries exactly one table, the event stream"
+            "expected FROM events or FROM rule_hits: a query reads exactly one table"
         ));
     };
     if !table.joins.is_empty() {
         return Err(query_err!(
-            "JOIN is not supported; tally queries one table: FROM events"
+            "JOIN is not supported; a query reads one table: FROM events or FROM rule_hits"
         ));
     }
     let shown = table.relation.to_string();
@@ -427,6 +427,22 @@ mod tests {
         );
         assert_eq!(s.limit, Some(5));
         assert_eq!(s.window_ms, None);
+    }
+
+    #[test]
+    fn one_table_refusals_name_both_tables() {
+        for sql in [
+            "SELECT a",
+            "SELECT a FROM events, rule_hits",
+            "SELECT a FROM events JOIN users ON events.u = users.u",
+            "SELECT a FROM events WHERE a IN (SELECT a FROM events)",
+        ] {
+            let e = query_error(sql);
+            assert!(
+                e.contains("FROM events or FROM rule_hits") && !e.contains("the event stream"),
+                "{sql}: {e}"
+            );
+        }
     }
 
     #[test]

@@ -390,7 +390,7 @@ fn unsupported_expr(expr: &sql::Expr) -> Error {
     use sql::Expr as E;
     let hint = match expr {
         E::Subquery(_) | E::InSubquery { .. } | E::Exists { .. } => {
-            "subqueries are not supported; tally queries one table: FROM events"
+            "subqueries are not supported; a query reads one table: FROM events or FROM rule_hits"
         }
         E::Like { .. } | E::ILike { .. } | E::SimilarTo { .. } | E::RLike { .. } => {
             "pattern matching (LIKE) is not supported; use = or IN (...)"
