@@ -146,7 +146,7 @@ fn time_bucket(schema: &Schema, e: &Expr) -> Result<Option<Millis>> {
 /// The buckets of `window` for a width, checked against its panes.
 /// `fill_empty` asks for buckets without events too (when the bucket is
 /// the only group column); `dim_groups` bounds the groups in all.
-pub(super) fn buckets(
+pub(super) fn time_buckets(
     catalog: &Catalog,
     window: &WindowSpec,
     width_ms: Millis,

@@ -38,12 +38,14 @@ mod outputs;
 mod raw;
 mod route;
 mod sketches;
+#[cfg(test)]
+mod test_support;
 mod top;
 
 use std::sync::Arc;
 
 use self::aggregates::Aggregates;
-use self::group_by::{buckets, cell_groups, group_by};
+use self::group_by::{cell_groups, group_by, time_buckets};
 use self::outputs::plan_outputs;
 use self::route::plan_where;
 use super::ast::Select;
@@ -55,6 +57,7 @@ pub use self::raw::{is_raw, plan_raw};
 
 /// Plans an aggregate query.
 pub fn plan(select: &Select, catalog: &Catalog) -> Result<Plan> {
+    // TOP k → GROUP BY, ORDER BY, LIMIT; the table and the window.
     let select = top::desugar(select)?;
     if select.from != "events" {
         return Err(query_err!(
@@ -64,16 +67,19 @@ pub fn plan(select: &Select, catalog: &Catalog) -> Result<Plan> {
     }
     let schema = catalog.schema;
     let window = catalog.window(select.window_ms)?;
+    // What a group is, and WHERE with the route it implies.
     let grouping = group_by(&select, schema)?;
     let filter = plan_where(&select, schema, grouping.key)?;
+    // The group of every cell WHERE admits, and the time buckets.
     let cells = cell_groups(catalog, &filter.cell_filter, &grouping.dims);
     let buckets = grouping
         .bucket
         .map(|(_, width)| {
             let fill_empty = grouping.key.is_none() && grouping.dims.is_empty();
-            buckets(catalog, &window, width, fill_empty, cells.dim_groups.len())
+            time_buckets(catalog, &window, width, fill_empty, cells.dim_groups.len())
         })
         .transpose()?;
+    // The select list, HAVING and ORDER BY, and the aggregates they read.
     let aggs = Aggregates::new(catalog, filter.route.clone(), grouping.key);
     let outputs = plan_outputs(&select, schema, &grouping, aggs)?;
 

@@ -192,26 +192,13 @@ fn not_grouped(name: &str) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use crate::event::Schema;
-    use crate::query::{parse, plan, Catalog, HitLog, Statement};
+    use super::super::test_support::{catalog, preset, select};
+    use crate::query::plan;
 
     /// The refusal `plan` gives `sql`, on the shop preset before any event.
     fn refusal(sql: &str) -> String {
-        let schema = Schema::preset("shop").unwrap_or_else(|e| panic!("{e}"));
-        let catalog = Catalog {
-            schema: &schema,
-            cells: &[],
-            now_ms: None,
-            retention_ms: 24 * 3_600_000,
-            shards: 1,
-            recent_events: 100,
-            rule_hits: HitLog::default(),
-        };
-        let statements = parse(sql, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
-        let [Statement::Select(select)] = statements.as_slice() else {
-            panic!("{sql}: not one select");
-        };
-        match plan(select, &catalog) {
+        let schema = preset("shop");
+        match plan(&select(sql), &catalog(&schema)) {
             Ok(_) => panic!("{sql}: planned"),
             Err(e) => e.to_string(),
         }

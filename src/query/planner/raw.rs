@@ -207,17 +207,10 @@ fn lower_raw(e: &Expr, paths: &mut Paths, list: Option<&SelectList>) -> Result<S
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{catalog, preset, select};
     use super::*;
-
-    fn select(sql: &str) -> Select {
-        match crate::query::parse(sql, &Default::default()) {
-            Ok(mut s) => match s.remove(0) {
-                crate::query::Statement::Select(s) => s,
-                other => panic!("not a select: {other:?}"),
-            },
-            Err(e) => panic!("{e}"),
-        }
-    }
+    use crate::query::ast::BinaryOp;
+    use crate::value::Value;
 
     #[test]
     fn raw_means_no_aggregate_no_group_no_top() {
@@ -232,5 +225,38 @@ mod tests {
         assert!(!is_raw(&select(
             "SELECT user_id FROM events ORDER BY COUNT(*) DESC"
         )));
+    }
+
+    #[test]
+    fn order_by_reads_select_aliases_and_ordinals_as_aggregate_queries_do() {
+        let schema = preset("shop");
+        let catalog = catalog(&schema);
+        let plan = |sql: &str| plan_raw(&select(sql), &catalog);
+        let by_alias = plan("SELECT price * 2 AS p, event FROM events ORDER BY p DESC, 2")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let doubled = Scalar::Binary(
+            BinaryOp::Mul,
+            Box::new(Scalar::Dim(0)),
+            Box::new(Scalar::Literal(Value::Int(2))),
+        );
+        assert_eq!(
+            by_alias.order,
+            [
+                (doubled, true),
+                (Scalar::Dim(1), false),
+                (Scalar::Dim(2), false),
+            ],
+            "the alias, the second column, then arrival order"
+        );
+        assert_eq!(by_alias.order_text, ["p DESC", "2 ASC"]);
+        // Two items of one alias: the later one counts.
+        let twice = plan("SELECT price AS x, event AS x FROM events ORDER BY x")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(twice.order[0], (Scalar::Dim(1), false));
+        let e = plan("SELECT price FROM events ORDER BY 2").map_err(|e| e.to_string());
+        assert_eq!(
+            e.err().as_deref(),
+            Some("ORDER BY 2: there are 1 output columns")
+        );
     }
 }
