@@ -47,7 +47,7 @@ impl SketchAcc {
 pub struct Accs {
     /// One per aggregate (unused by distinct counts).
     pub plain: Vec<MetricAgg>,
-    /// One per sketch aggregate ([`AggInput::sketch_acc`]); empty when the
+    /// One per sketch aggregate (`AggInput::sketch_acc`); empty when the
     /// query has none, or the group none yet.
     pub sketches: Vec<SketchAcc>,
 }
