@@ -35,6 +35,17 @@ pub enum Error {
     Internal(String),
 }
 
+/// `query_err!("unknown column '{name}'")`: an [`Error::Query`] built with
+/// `format!`, the statement that parses but cannot be answered. The planner
+/// and the rules refuse this way dozens of times; one spelling keeps the
+/// refusals easy to find and to tell from syntax errors.
+macro_rules! query_err {
+    ($($arg:tt)*) => {
+        $crate::error::Error::Query(format!($($arg)*))
+    };
+}
+pub(crate) use query_err;
+
 impl Error {
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io {

@@ -1,7 +1,7 @@
 //! tally's own statement tree: what the parser lowers sqlparser's AST into.
 //!
 //! It is deliberately small: only what tally can answer. sqlparser's types
-//! never leave `parser.rs`; the planner and everything after it see these.
+//! never leave `query/parser/`; the planner and everything after it see these.
 
 use std::fmt;
 
@@ -36,15 +36,15 @@ pub struct RuleDef {
     pub condition: String,
 }
 
-/// A `SELECT` over the event stream.
+/// A `SELECT` over the event stream (or the log of rule hits).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Select {
     /// `SELECT TOP k col`: the k values of `col` with the largest `COUNT(*)`,
     /// ties broken by `col` ascending. Output columns are `col` and `count`.
     pub top: Option<u64>,
     pub items: Vec<SelectItem>,
-    /// The `FROM` relation, kept so the planner can reject anything but
-    /// `events` with a helpful message.
+    /// The `FROM` relation, lowercased: `events` or `rule_hits`, checked by
+    /// the planner so that anything else gets a helpful message.
     pub from: String,
     /// `WHERE`.
     pub filter: Option<Expr>,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::hit::{Hit, HIT_FIELDS};
 use super::watch::{CompiledRule, RuleSet};
-use crate::error::{Error, Result};
+use crate::error::{query_err, Error, Result};
 use crate::query::{plan, Catalog, Route, RuleDef};
 use crate::time::format_duration;
 use crate::value::{ResultSet, Value};
@@ -54,10 +54,11 @@ impl Rules {
     /// `CREATE RULE`: checks the shape, plans it, and puts it in force.
     pub fn create(&mut self, def: &RuleDef, catalog: &Catalog) -> Result<ResultSet> {
         if self.entries.iter().any(|e| e.def.name == def.name) {
-            return Err(Error::Query(format!(
+            return Err(query_err!(
                 "rule '{}' already exists; DROP RULE {} first, or pick another name",
-                def.name, def.name
-            )));
+                def.name,
+                def.name
+            ));
         }
         let compiled = compile(def, self.next_id, catalog)?;
         self.next_id += 1;
@@ -171,11 +172,11 @@ impl Rules {
 
     fn unknown(&self, name: &str) -> Error {
         let known: Vec<&str> = self.entries.iter().map(|e| e.def.name.as_str()).collect();
-        Error::Query(if known.is_empty() {
-            format!("unknown rule '{name}'; there are no rules (CREATE RULE name AS SELECT ...)")
+        if known.is_empty() {
+            query_err!("unknown rule '{name}'; there are no rules (CREATE RULE name AS SELECT ...)")
         } else {
-            format!("unknown rule '{name}'; rules: {}", known.join(", "))
-        })
+            query_err!("unknown rule '{name}'; rules: {}", known.join(", "))
+        }
     }
 }
 
@@ -192,7 +193,7 @@ fn describe(def: &RuleDef, compiled: &CompiledRule) -> Vec<Value> {
 /// Checks a rule's shape and plans it.
 fn compile(def: &RuleDef, id: u64, catalog: &Catalog) -> Result<CompiledRule> {
     let select = &def.select;
-    let refuse = |why: String| Error::Query(format!("rule '{}': {why}", def.name));
+    let refuse = |why: String| query_err!("rule '{}': {why}", def.name);
     let keys: Vec<&str> = catalog
         .schema
         .actors

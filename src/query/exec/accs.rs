@@ -1,0 +1,125 @@
+//! Accumulators: the partial aggregates of a group, and their final values.
+//!
+//! Shards fill them ([`super::scan`]), the caller merges them across shards
+//! ([`Accs::merge`]) and the finish reads each aggregate's value out of
+//! them ([`AggSpec::value_with`]). This file owns what is accumulated and
+//! how two partials combine, not which slots are read (the scan) nor what
+//! is done with the values (the finish).
+
+use std::collections::HashMap;
+
+use crate::event::Key;
+use crate::query::ast::AggFunc;
+use crate::query::plan::{AggInput, AggSpec};
+use crate::value::Value;
+use crate::window::{Hll, MetricAgg, QuantileSketch};
+
+/// A sketch aggregate's accumulator, one per group.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SketchAcc {
+    Quantile(QuantileSketch),
+    Distinct(Hll),
+    /// Bit set of the dimension value ids seen.
+    Values(Vec<u64>),
+}
+
+impl SketchAcc {
+    /// Adds everything of `other` (accumulators of the same aggregate).
+    pub fn merge(&mut self, other: &SketchAcc) {
+        match (self, other) {
+            (SketchAcc::Quantile(a), SketchAcc::Quantile(b)) => a.merge(b),
+            (SketchAcc::Distinct(a), SketchAcc::Distinct(b)) => a.merge(b),
+            (SketchAcc::Values(a), SketchAcc::Values(b)) => {
+                if a.len() < b.len() {
+                    a.resize(b.len(), 0);
+                }
+                for (x, y) in a.iter_mut().zip(b) {
+                    *x |= y;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A group's accumulators.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Accs {
+    /// One per aggregate (unused by distinct counts).
+    pub plain: Vec<MetricAgg>,
+    /// One per sketch aggregate (`AggInput::sketch_acc`); empty when the
+    /// query has none, or the group none yet.
+    pub sketches: Vec<SketchAcc>,
+}
+
+impl Accs {
+    pub fn merge(&mut self, other: Accs) {
+        for (a, b) in self.plain.iter_mut().zip(&other.plain) {
+            a.merge(b);
+        }
+        if self.sketches.is_empty() {
+            self.sketches = other.sketches;
+        } else {
+            for (a, b) in self.sketches.iter_mut().zip(&other.sketches) {
+                a.merge(b);
+            }
+        }
+    }
+}
+
+impl AggSpec {
+    /// The finished value of an accumulator.
+    pub fn value(&self, acc: &MetricAgg) -> Value {
+        let typed = |x: f64| {
+            if self.integer && x.fract() == 0.0 && x.abs() < 9.0e15 {
+                Value::Int(x as i64)
+            } else {
+                Value::Float(x)
+            }
+        };
+        match self.func {
+            AggFunc::Count => Value::Int(acc.count as i64),
+            _ if acc.count == 0 => Value::Null,
+            AggFunc::Sum => typed(acc.sum),
+            AggFunc::Min => typed(acc.min),
+            AggFunc::Max => typed(acc.max),
+            AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
+            AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
+        }
+    }
+
+    /// The finished value, sketch aggregates included.
+    pub fn value_with(&self, acc: &MetricAgg, sketches: &[SketchAcc]) -> Value {
+        let sketch = self.input.sketch_acc().and_then(|i| sketches.get(i));
+        match (&self.input, sketch) {
+            (AggInput::Presence, _) => Value::Int(acc.count.min(1) as i64),
+            (AggInput::Quantile { .. }, Some(SketchAcc::Quantile(q))) => {
+                let p = match self.func {
+                    AggFunc::Percentile(p) => p.0,
+                    _ => 50.0,
+                };
+                match q.percentile(p, acc.min, acc.max) {
+                    None => Value::Null,
+                    Some(x) if self.integer => Value::Int(x.round() as i64),
+                    Some(x) => Value::Float(x),
+                }
+            }
+            (AggInput::Quantile { .. }, _) => Value::Null,
+            (AggInput::Distinct { .. }, Some(SketchAcc::Distinct(h))) => {
+                Value::Int(h.estimate() as i64)
+            }
+            (AggInput::DimValues { .. }, Some(SketchAcc::Values(bits))) => {
+                Value::Int(bits.iter().map(|w| w.count_ones() as i64).sum())
+            }
+            (AggInput::Distinct { .. } | AggInput::DimValues { .. }, _) => Value::Int(0),
+            _ => self.value(acc),
+        }
+    }
+}
+
+/// A group: the entity key when grouping by it, and the index of the
+/// combination of grouped dimension values.
+pub type GroupKey = (Option<Key>, u32);
+
+/// Partial aggregates by group.
+pub type Groups = HashMap<GroupKey, Accs>;

@@ -1,0 +1,175 @@
+//! Finishing merged groups into result rows.
+//!
+//! This file owns the last stage of an aggregate query: each group's final
+//! aggregate values, HAVING, the select list, ORDER BY (with a total order,
+//! so that answers never depend on hash order or shard count), running
+//! totals and LIMIT; and the per-group finish continuous rules call on
+//! every event. It runs on shards when groups never span them, else on the
+//! caller's thread after the merge. Raw-row queries reuse its sorting.
+
+use super::accs::{Accs, GroupKey, Groups};
+use crate::query::plan::{Finish, Scan};
+use crate::query::scalar::Row;
+use crate::value::{ResultSet, Value};
+use crate::window::MetricAgg;
+
+/// A finished row: its ORDER BY values, then its output values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedRow {
+    pub sort: Vec<Value>,
+    pub out: Vec<Value>,
+}
+
+impl Finish {
+    /// Finishes groups into rows, filtered, sorted and limited.
+    pub fn rows(&self, scan: &Scan, groups: Groups) -> Vec<FinishedRow> {
+        let mut groups: Vec<(GroupKey, Accs)> = groups.into_iter().collect();
+        let empty = || Accs {
+            plain: vec![MetricAgg::default(); scan.aggs.len()],
+            sketches: scan.new_sketch_accs(),
+        };
+        if self.single_row && groups.is_empty() {
+            groups.push(((None, 0), empty()));
+        }
+        if let Some(b) = scan.buckets.filter(|b| b.fill_empty) {
+            let mut seen = vec![false; b.count as usize];
+            for ((_, g), _) in &groups {
+                if let Some(s) = seen.get_mut(*g as usize) {
+                    *s = true;
+                }
+            }
+            for (g, _) in seen.iter().enumerate().filter(|(_, s)| !**s) {
+                groups.push(((None, g as u32), empty()));
+            }
+        }
+        let mut rows = Vec::with_capacity(groups.len());
+        for ((key, dim_group), accs) in groups {
+            let aggs: Vec<Value> = scan
+                .aggs
+                .iter()
+                .zip(&accs.plain)
+                .map(|(s, a)| s.value_with(a, &accs.sketches))
+                .collect();
+            let key = key.map(|k| k.to_value());
+            let dims = scan.group_values(dim_group);
+            let row = Row {
+                key: key.as_ref(),
+                dims: &dims,
+                aggs: &aggs,
+            };
+            if let Some(having) = &self.having {
+                if !having.eval(&row).is_true() {
+                    continue;
+                }
+            }
+            rows.push(FinishedRow {
+                sort: self.order.iter().map(|(e, _)| e.eval(&row)).collect(),
+                out: self.outputs.iter().map(|e| e.eval(&row)).collect(),
+            });
+        }
+        self.sort_and_limit(rows)
+    }
+
+    /// Sorts by ORDER BY (then by the whole output row, so that the answer
+    /// never depends on hash order or shard count), computes running totals
+    /// and applies LIMIT.
+    pub fn sort_and_limit(&self, mut rows: Vec<FinishedRow>) -> Vec<FinishedRow> {
+        let cmp = |a: &FinishedRow, b: &FinishedRow| {
+            for ((x, y), (_, desc)) in a.sort.iter().zip(&b.sort).zip(&self.order) {
+                let o = x.total_cmp(y);
+                if o != std::cmp::Ordering::Equal {
+                    return if *desc { o.reverse() } else { o };
+                }
+            }
+            for (x, y) in a.out.iter().zip(&b.out) {
+                let o = x.total_cmp(y);
+                if o != std::cmp::Ordering::Equal {
+                    return o;
+                }
+            }
+            std::cmp::Ordering::Equal
+        };
+        let limit = self
+            .limit
+            .map_or(usize::MAX, |l| l.min(usize::MAX as u64) as usize);
+        if !self.cumulative.is_empty() {
+            rows.sort_by(cmp);
+            for &c in &self.cumulative {
+                let mut total = Value::Int(0);
+                for row in &mut rows {
+                    if let Some(v) = row.out.get_mut(c) {
+                        total = running_sum(&total, v);
+                        *v = total.clone();
+                    }
+                }
+            }
+            rows.truncate(limit);
+            return rows;
+        }
+        if limit < rows.len() {
+            if limit > 0 {
+                rows.select_nth_unstable_by(limit - 1, cmp);
+            }
+            rows.truncate(limit);
+        }
+        rows.sort_by(cmp);
+        rows
+    }
+
+    /// Finishes one group of a plan without GROUP BY dimensions nor sketch
+    /// aggregates: its aggregate values go into `aggs` (reused between
+    /// calls), and the result is whether HAVING holds. Continuous rules call it on every
+    /// event, so it allocates nothing unless an expression makes strings.
+    pub fn group_passes(
+        &self,
+        scan: &Scan,
+        key: &Value,
+        accs: &[MetricAgg],
+        aggs: &mut Vec<Value>,
+    ) -> bool {
+        aggs.clear();
+        aggs.extend(
+            scan.aggs
+                .iter()
+                .zip(accs)
+                .map(|(s, a)| s.value_with(a, &[])),
+        );
+        let row = Row {
+            key: Some(key),
+            dims: &[],
+            aggs,
+        };
+        self.having.as_ref().is_none_or(|h| h.eval(&row).is_true())
+    }
+
+    /// The select-list values of one group finished by [`Self::group_passes`].
+    pub fn group_outputs(&self, key: &Value, aggs: &[Value]) -> Vec<Value> {
+        let row = Row {
+            key: Some(key),
+            dims: &[],
+            aggs,
+        };
+        self.outputs.iter().map(|e| e.eval(&row)).collect()
+    }
+
+    pub fn result(&self, rows: Vec<FinishedRow>) -> ResultSet {
+        ResultSet {
+            columns: self.columns.clone(),
+            rows: rows.into_iter().map(|r| r.out).collect(),
+        }
+    }
+}
+
+/// `total + v` for running totals: NULL adds nothing, integers stay
+/// integers until a float joins.
+fn running_sum(total: &Value, v: &Value) -> Value {
+    match (total, v) {
+        (Value::Int(a), Value::Int(b)) => a
+            .checked_add(*b)
+            .map_or(Value::Float(*a as f64 + *b as f64), Value::Int),
+        (t, v) => match (t.as_f64(), v.as_f64()) {
+            (Some(a), Some(b)) => Value::Float(a + b),
+            _ => t.clone(),
+        },
+    }
+}

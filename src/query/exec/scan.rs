@@ -1,0 +1,259 @@
+//! Running a [`Scan`] on one actor's (or the global) panes.
+//!
+//! This file owns what a shard does with a plan: fold the pane slots inside
+//! the window into partial aggregates per group ([`Scan::accumulate`]), the
+//! allocation-free single-group fold continuous rules use
+//! ([`Scan::accumulate_group`]), and the per-cell and per-key admission
+//! tests. It does not finish groups ([`super::finish`]) nor choose the
+//! shards ([`crate::query::Route`] is followed by the engine).
+
+use std::borrow::Cow;
+
+use super::accs::{Accs, Groups, SketchAcc};
+use crate::event::{CellId, Key};
+use crate::query::plan::{AggInput, Buckets, Scan, NO_VALUE};
+use crate::query::scalar::Row;
+use crate::time::Millis;
+use crate::value::Value;
+use crate::window::{Agg, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec};
+
+/// Reusable per-query buffers for [`Scan::accumulate`].
+#[derive(Debug, Default)]
+pub struct Scratch {
+    /// Accumulators, `groups × aggregates`, kept at their default between
+    /// stores.
+    accs: Vec<MetricAgg>,
+    touched: Vec<bool>,
+    /// Sketch accumulators per dimension group, created on first touch and
+    /// moved (not copied) into the group map.
+    sketches: Vec<Vec<SketchAcc>>,
+}
+
+impl Scratch {
+    fn reset(&mut self, groups: usize, aggs: usize) {
+        if self.touched.len() != groups || self.accs.len() != groups * aggs {
+            self.accs = vec![MetricAgg::default(); groups * aggs];
+            self.touched = vec![false; groups];
+            self.sketches = vec![Vec::new(); groups];
+        }
+    }
+}
+
+impl Buckets {
+    /// The scan group of a pane starting at `start_ms` in dimension group `g`.
+    fn group(&self, g: usize, start_ms: Millis) -> Option<usize> {
+        let b = start_ms.div_euclid(self.width_ms) - self.first;
+        (0..self.count as i64)
+            .contains(&b)
+            .then(|| g * self.count as usize + b as usize)
+    }
+
+    /// The start of bucket `b` (0-based from `first`), as a timestamp value.
+    fn start(&self, b: u32) -> Value {
+        Value::str(&crate::time::format_timestamp(
+            (self.first + b as i64) * self.width_ms,
+        ))
+    }
+}
+
+impl Scan {
+    /// Adds one store's slots inside the window to `groups`. Slots are
+    /// first summed into `scratch`, a dense array indexed by dimension
+    /// group, so a store with many slots costs one map update per group,
+    /// not one per slot.
+    pub fn accumulate(
+        &self,
+        store: &PaneStore,
+        key: Option<&Key>,
+        groups: &mut Groups,
+        scratch: &mut Scratch,
+    ) {
+        let n = self.aggs.len();
+        let buckets = self.buckets.map_or(1, |b| b.count as usize);
+        scratch.reset(self.dim_groups.len() * buckets, n);
+        let sketched = self.has_sketches();
+        store.fold_timed(&self.window, |start_ms, cell, agg| {
+            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
+                return;
+            };
+            let g = match self.buckets {
+                None => g as usize,
+                Some(b) => match b.group(g as usize, start_ms) {
+                    Some(g) => g,
+                    None => return,
+                },
+            };
+            scratch.touched[g] = true;
+            self.add(cell, agg, &mut scratch.accs[g * n..(g + 1) * n]);
+            if sketched {
+                let accs = &mut scratch.sketches[g];
+                if accs.is_empty() {
+                    *accs = self.new_sketch_accs();
+                }
+                self.add_sketches(cell, agg, accs);
+            }
+        });
+        let group_key = if self.group_by_key {
+            key.cloned()
+        } else {
+            None
+        };
+        for g in 0..scratch.touched.len() {
+            if !std::mem::take(&mut scratch.touched[g]) {
+                continue;
+            }
+            let local = &mut scratch.accs[g * n..(g + 1) * n];
+            let accs = groups
+                .entry((group_key.clone(), g as u32))
+                .or_insert_with(|| Accs {
+                    plain: vec![MetricAgg::default(); n],
+                    sketches: Vec::new(),
+                });
+            for (a, l) in accs.plain.iter_mut().zip(local.iter_mut()) {
+                a.merge(l);
+                *l = MetricAgg::default();
+            }
+            if sketched {
+                let local = std::mem::take(&mut scratch.sketches[g]);
+                if accs.sketches.is_empty() {
+                    accs.sketches = local;
+                } else {
+                    for (a, l) in accs.sketches.iter_mut().zip(&local) {
+                        a.merge(l);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether any aggregate reads sketches (or collects dimension values).
+    pub fn has_sketches(&self) -> bool {
+        self.aggs.iter().any(|a| a.input.sketch_acc().is_some())
+    }
+
+    /// Empty accumulators for the sketch aggregates, in `acc` order.
+    pub fn new_sketch_accs(&self) -> Vec<SketchAcc> {
+        self.aggs
+            .iter()
+            .filter_map(|a| match &a.input {
+                AggInput::Quantile { .. } => Some(SketchAcc::Quantile(QuantileSketch::default())),
+                AggInput::Distinct { .. } => Some(SketchAcc::Distinct(Hll::default())),
+                AggInput::DimValues { .. } => Some(SketchAcc::Values(Vec::new())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn add_sketches(&self, cell: CellId, agg: &Agg, accs: &mut [SketchAcc]) {
+        for spec in &self.aggs {
+            let Some(i) = spec.input.sketch_acc() else {
+                continue;
+            };
+            if let Some(cells) = &spec.cells {
+                if !cells.get(cell as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+            }
+            let slot = agg.sketches.as_deref();
+            match (&spec.input, accs.get_mut(i)) {
+                (AggInput::Quantile { sketch, .. }, Some(SketchAcc::Quantile(q))) => {
+                    if let Some(s) = slot.and_then(|s| s.quantiles.get(*sketch)) {
+                        q.merge(s);
+                    }
+                }
+                (AggInput::Distinct { sketch, .. }, Some(SketchAcc::Distinct(h))) => {
+                    if let Some(s) = slot.and_then(|s| s.distinct.get(*sketch)) {
+                        h.merge(s);
+                    }
+                }
+                (AggInput::DimValues { values, .. }, Some(SketchAcc::Values(bits))) => {
+                    match values.get(cell as usize) {
+                        Some(&v) if v != NO_VALUE && agg.count > 0 => {
+                            let (word, bit) = (v as usize / 64, v % 64);
+                            if bits.len() <= word {
+                                bits.resize(word + 1, 0);
+                            }
+                            bits[word] |= 1 << bit;
+                        }
+                        _ => {}
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// One group's aggregates over `store` inside `window` (not
+    /// [`Self::window`]), added to `accs` (one per aggregate). For plans with
+    /// a single dimension group — continuous rules, which group by the actor
+    /// key alone — this is [`Self::accumulate`] without the group map: no
+    /// allocation. Returns whether any slot passed WHERE, i.e. whether the
+    /// group exists.
+    pub fn accumulate_group(
+        &self,
+        store: &PaneStore,
+        window: &WindowSpec,
+        accs: &mut [MetricAgg],
+    ) -> bool {
+        let mut any = false;
+        store.fold(window, |cell, agg| {
+            if let Some(Some(_)) = self.cell_groups.get(cell as usize) {
+                any = true;
+                self.add(cell, agg, accs);
+            }
+        });
+        any
+    }
+
+    /// Whether WHERE admits a cell: events of other cells cannot change
+    /// this plan's answer.
+    pub fn admits_cell(&self, cell: CellId) -> bool {
+        matches!(self.cell_groups.get(cell as usize), Some(Some(_)))
+    }
+
+    fn add(&self, cell: CellId, agg: &Agg, accs: &mut [MetricAgg]) {
+        for (spec, acc) in self.aggs.iter().zip(accs) {
+            if let Some(cells) = &spec.cells {
+                if !cells.get(cell as usize).copied().unwrap_or(false) {
+                    continue;
+                }
+            }
+            match spec.input {
+                AggInput::Events | AggInput::Presence => acc.count += agg.count,
+                AggInput::Metric(m) | AggInput::Quantile { metric: m, .. } => {
+                    if let Some(x) = agg.metrics.get(m) {
+                        acc.merge(x);
+                    }
+                }
+                AggInput::Distinct { .. } | AggInput::DimValues { .. } => {}
+            }
+        }
+    }
+
+    /// The GROUP BY values of scan group `g`: its dimension values, then
+    /// its time bucket's start when grouping by one.
+    pub fn group_values(&self, g: u32) -> Cow<'_, [Value]> {
+        let dims = |d: usize| self.dim_groups.get(d).map_or(&[][..], |d| d);
+        match self.buckets {
+            None => Cow::Borrowed(dims(g as usize)),
+            Some(b) => {
+                let mut values = dims((g / b.count) as usize).to_vec();
+                values.push(b.start(g % b.count));
+                Cow::Owned(values)
+            }
+        }
+    }
+
+    /// Whether an entity's key passes the key filter.
+    pub fn admits_key(&self, key: &Key) -> bool {
+        self.key_filter.as_ref().is_none_or(|f| {
+            let v = key.to_value();
+            let row = Row {
+                key: Some(&v),
+                dims: &[],
+                aggs: &[],
+            };
+            f.eval(&row).is_true()
+        })
+    }
+}
