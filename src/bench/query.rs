@@ -154,7 +154,40 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
     let rss_before = Rss::now();
     let peak_reset = Rss::reset_peak();
 
-    // The measured run.
+    let driven = drive(&mut engine, args, &live, &mut queries, &mut progress)?;
+    progress.clear();
+    let rss_after = Rss::now();
+    let rss = rss::describe(rss_before, rss_after, peak_reset, "the run", "");
+    Ok(report(
+        args,
+        &engine,
+        &users,
+        queries,
+        preload_time,
+        &driven,
+        rss,
+    ))
+}
+
+/// What the measured run did, for its report.
+struct Driven {
+    ingested: usize,
+    issued: u64,
+    ingest_calls: u64,
+    ingest_time: Duration,
+    query_time: Duration,
+    wall: Duration,
+}
+
+/// The measured run: live events at `--rate` and queries at `--qps`, each
+/// on its own fixed schedule, from this one thread.
+fn drive(
+    engine: &mut Engine,
+    args: &QueryArgs,
+    live: &Recorded,
+    queries: &mut [Measured],
+    progress: &mut Progress,
+) -> anyhow::Result<Driven> {
     let start = Instant::now() + Duration::from_millis(1);
     let end = start + args.duration;
     let events = Schedule::new(start, args.rate as f64);
@@ -184,7 +217,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
             // Events intended before this query go in first.
             let due = (events.due_by(intended) as usize).min(total);
             if due > ingested {
-                ingest_to(&mut engine, ingested, due)?;
+                ingest_to(engine, ingested, due)?;
                 ingested = due;
             }
             let which = issued as usize % queries.len();
@@ -212,7 +245,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
         }
         let due = (events.due_by(now) as usize).min(total);
         if due >= ingested + min_chunk || (due == total && due > ingested) {
-            ingest_to(&mut engine, ingested, due)?;
+            ingest_to(engine, ingested, due)?;
             ingested = due;
             continue;
         }
@@ -226,10 +259,35 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
             _ => wait_until(next_chunk, false),
         }
     }
-    let wall = start.elapsed();
-    progress.clear();
-    let rss_after = Rss::now();
+    Ok(Driven {
+        ingested,
+        issued,
+        ingest_calls,
+        ingest_time,
+        query_time,
+        wall: start.elapsed(),
+    })
+}
 
+/// The report of a run: what was done, the method, and each query's
+/// corrected and uncorrected series.
+fn report(
+    args: &QueryArgs,
+    engine: &Engine,
+    users: &Users,
+    queries: Vec<Measured>,
+    preload_time: Duration,
+    driven: &Driven,
+    rss: String,
+) -> Report {
+    let Driven {
+        ingested,
+        issued,
+        ingest_calls,
+        ingest_time,
+        query_time,
+        wall,
+    } = *driven;
     let mut report = Report::new("query", "query latency while ingesting");
     report.fact(
         "preload",
@@ -282,10 +340,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
     );
     report.fact(
         "RSS",
-        format!(
-            "{} (the live stream in memory included)",
-            rss::describe(rss_before, rss_after, peak_reset, "the run", "")
-        ),
+        format!("{} (the live stream in memory included)", rss),
     );
     for q in &queries {
         report.fact(&q.name, format!("{} ({} rows)", q.sql, q.rows));
@@ -324,7 +379,7 @@ pub fn run(args: &QueryArgs) -> anyhow::Result<Report> {
         report.series.push(q.corrected);
         report.series.push(q.uncorrected);
     }
-    Ok(report)
+    report
 }
 
 /// The users the point queries read: `(user_id, events in 24 h)`.
