@@ -17,6 +17,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 
 use super::feed::{check_in_memory, Meter, Metered, Recorded};
+use super::histogram::Series;
 use super::report::{per_second, thousands, Progress, Report};
 use super::rss::{self, mib, Rss};
 use super::{positive, start_engine, CommonArgs};
@@ -42,6 +43,13 @@ pub struct IngestArgs {
     /// Schema of the input files: a preset or a schema file [default: detected]
     #[arg(long, short, requires = "input")]
     pub schema: Option<String>,
+    /// A query to time on the ingested state, as NAME=SQL (repeatable): run
+    /// back to back --repeat times after the ingest, each run timed
+    #[arg(long = "sql", value_name = "NAME=SQL")]
+    pub sql: Vec<String>,
+    /// Runs of each --sql query (after 5 untimed warm-up runs)
+    #[arg(long, default_value = "200", value_parser = positive)]
+    pub repeat: u64,
     #[command(flatten)]
     pub common: CommonArgs,
 }
@@ -179,5 +187,48 @@ pub fn run(args: &IngestArgs) -> anyhow::Result<Report> {
     ];
     report.table_caption = "Time to ingest each MiB of input, µs:".into();
     report.series.push(Meter::series_of(&meter)?);
+    time_queries(&mut engine, args, &mut report)?;
     Ok(report)
+}
+
+/// Runs each `--sql` query `--repeat` times on the state the ingest left,
+/// one after another, and adds its service times as a series.
+fn time_queries(
+    engine: &mut crate::Engine,
+    args: &IngestArgs,
+    report: &mut Report,
+) -> anyhow::Result<()> {
+    for named in &args.sql {
+        let Some((name, sql)) = named.split_once('=') else {
+            bail!("--sql {named}: expected NAME=SQL");
+        };
+        let statements = engine.parse(sql, &Default::default())?;
+        let [statement] = &statements[..] else {
+            bail!("--sql {name}: expected one statement");
+        };
+        let mut rows = 0;
+        for _ in 0..5 {
+            rows = engine
+                .run(statement)
+                .with_context(|| format!("query {name}"))?
+                .rows
+                .len();
+        }
+        let mut series = Series::new(name.trim(), "service time, back to back");
+        for _ in 0..args.repeat {
+            let t = Instant::now();
+            engine.run(statement)?;
+            series.record(t.elapsed());
+        }
+        report.fact(name.trim(), format!("{} ({rows} rows)", sql.trim()));
+        report.series.push(series);
+    }
+    if !args.sql.is_empty() {
+        report.method.push(format!(
+            "Queries: each --sql query run 5 times untimed, then {} times back to back, \
+             each run timed from the call to its answer (parse excluded).",
+            args.repeat
+        ));
+    }
+    Ok(())
 }
