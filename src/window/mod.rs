@@ -1,7 +1,7 @@
 //! Windows: rolling state as time panes of partial aggregates.
 //!
 //! This module owns how state is laid out in time (two tiers of sparse
-//! panes, and a compact form for stores with few events: their packed events
+//! panes, and a packed form for stores with few events: their events
 //! packed in one allocation) and how partial aggregates merge. It knows nothing of actors or
 //! queries: entities and shards own [`PaneStore`]s, queries read them
 //! through [`PaneStore::fold`] with a [`WindowSpec`].
@@ -10,16 +10,16 @@
 //! ([`QuantileSketch`], [`Hll`]), only in the stores whose
 //! [`SketchLayout`] asks for them.
 mod agg;
-mod compact;
 mod distinct;
+mod log;
 mod pane;
 mod quantile;
 mod sketch;
 mod spec;
 
 pub use agg::{Agg, MetricAgg, MetricAggs};
-pub use compact::COMPACT_EVENTS;
 pub use distinct::Hll;
+pub use log::LOG_MAX_BYTES;
 pub use pane::PaneStore;
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
 pub use sketch::{hash_key, SketchInput, SketchLayout, Sketches};

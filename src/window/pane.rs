@@ -16,20 +16,20 @@
 //! A slot's metric aggregates live in the slot ([`super::MetricAggs`] keeps up
 //! to two inline), so a new slot allocates only for its sketches.
 //!
-//! **Compact form.** Most entities of a day-long stream see a handful of
+//! **Packed form.** Most entities of a day-long stream see a handful of
 //! events, and as slots each would cost far more than the event itself. So
-//! a store starts *compact*: its first [`super::COMPACT_EVENTS`] events are
-//! kept packed in one allocation (see `compact.rs`: 27 bytes per
-//! reels user event), and the store is promoted to the two tiers when it
-//! takes one more, by replaying them in arrival order. A compact store
+//! a store starts *packed*: its events are kept as a log of varint-packed
+//! records, newest first, in one allocation (see `log.rs`: about 14 bytes
+//! for a reels view), and the store is promoted to the two tiers when the
+//! log passes [`super::LOG_MAX_BYTES`], by replaying it. A packed store
 //! answers through the same methods with the same answers: `fold` hands
-//! over one aggregate per packed event where panes hand one per slot (callers
-//! sum them), and each packed event remembers whether panes would have folded
-//! it into its minute, so 1 s windows, pane lists and bucket starts match.
-//! A [`PaneStore`] is 16 bytes either way.
+//! over one aggregate per packed event where panes hand one per slot
+//! (callers sum them), and a packed event an hour behind the store's clock
+//! counts as folded into its minute, so 1 s windows, pane lists and bucket
+//! starts match. A [`PaneStore`] is 16 bytes either way.
 
 use super::agg::Agg;
-use super::compact::Compact;
+use super::log::Log;
 use super::sketch::{SketchInput, SketchLayout};
 use super::spec::{WindowSpec, FINE_SPAN_SECS};
 use crate::event::CellId;
@@ -52,38 +52,46 @@ pub struct PaneStore {
 /// The two forms of a store. An entity is 16 bytes in its map either way.
 #[derive(Debug, Clone, PartialEq)]
 enum Repr {
-    /// Up to [`super::COMPACT_EVENTS`] packed events in one allocation.
-    Compact(Compact),
+    /// Packed events in one allocation, up to [`super::LOG_MAX_BYTES`].
+    Packed(Log),
     /// Two-tier panes, once the store has taken more events.
     Panes(Box<Tiers>),
 }
 
 impl Default for Repr {
     fn default() -> Self {
-        Repr::Compact(Compact::default())
+        Repr::Packed(Log::default())
     }
 }
 
 impl PaneStore {
     pub fn is_empty(&self) -> bool {
         match &self.repr {
-            Repr::Compact(c) => c.is_empty(),
+            Repr::Packed(c) => c.is_empty(),
             Repr::Panes(t) => t.is_empty(),
         }
     }
 
-    /// Number of slots held (packed events, for a compact store), for stats
+    /// Number of slots held (packed events, for a packed store), for stats
     /// and memory accounting.
     pub fn slots(&self) -> usize {
         match &self.repr {
-            Repr::Compact(c) => c.len(),
+            Repr::Packed(c) => c.len(),
             Repr::Panes(t) => t.slots(),
         }
     }
 
+    /// Bytes of a packed store's log (0 once promoted), for tests and stats.
+    pub fn bytes(&self) -> usize {
+        match &self.repr {
+            Repr::Packed(c) => c.bytes(),
+            Repr::Panes(_) => 0,
+        }
+    }
+
     /// Whether the store still keeps packed events (not promoted to panes).
-    pub fn is_compact(&self) -> bool {
-        matches!(self.repr, Repr::Compact(_))
+    pub fn is_packed(&self) -> bool {
+        matches!(self.repr, Repr::Packed(_))
     }
 
     /// Adds one event. `now_ms` is the clock after admitting it.
@@ -96,9 +104,9 @@ impl PaneStore {
         self.add_sketched(ts_ms, cell, metrics, input, now_ms);
     }
 
-    /// Adds one event, feeding the sketches its store keeps. A compact
+    /// Adds one event, feeding the sketches its store keeps. A packed
     /// store that is full (or cannot record the event) is promoted first:
-    /// its packed events are replayed into panes in arrival order.
+    /// its packed events are replayed into panes.
     pub fn add_sketched(
         &mut self,
         ts_ms: Millis,
@@ -107,7 +115,7 @@ impl PaneStore {
         sketches: SketchInput,
         now_ms: Millis,
     ) {
-        if let Repr::Compact(c) = &mut self.repr {
+        if let Repr::Packed(c) = &mut self.repr {
             if c.push(ts_ms, cell, metrics, &sketches, now_ms) {
                 return;
             }
@@ -131,7 +139,7 @@ impl PaneStore {
     /// passivated).
     pub fn expire(&mut self, now_ms: Millis, retention_ms: Millis) -> bool {
         match &mut self.repr {
-            Repr::Compact(c) => {
+            Repr::Packed(c) => {
                 c.expire(now_ms, retention_ms);
                 c.is_empty()
             }
@@ -140,7 +148,7 @@ impl PaneStore {
     }
 
     /// Calls `f` for every slot inside the window. Slots after `now` (events
-    /// admitted after the query was planned) are skipped. A compact store
+    /// admitted after the query was planned) are skipped. A packed store
     /// calls `f` once per packed event, with that event's aggregate, where
     /// panes would call it once per slot: callers sum what they are given
     /// (in any order), so the answer is the same.
@@ -153,7 +161,7 @@ impl PaneStore {
     /// coarse range) starts on its minute.
     pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
         match &self.repr {
-            Repr::Compact(c) => c.fold_timed(window, &mut f),
+            Repr::Packed(c) => c.fold_timed(window, &mut f),
             Repr::Panes(t) => t.fold_timed(window, f),
         }
     }
@@ -161,7 +169,7 @@ impl PaneStore {
     /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
     pub fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
         match &self.repr {
-            Repr::Compact(c) => c.newest_pane(pane_secs),
+            Repr::Packed(c) => c.newest_pane(pane_secs),
             Repr::Panes(t) => t.newest_pane(pane_secs),
         }
     }
@@ -174,16 +182,16 @@ impl PaneStore {
     /// Continuous rules use it to find the windows an event changes.
     pub fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, f: impl FnMut(i64)) {
         match &self.repr {
-            Repr::Compact(c) => c.for_each_pane(pane_secs, first, last, f),
+            Repr::Packed(c) => c.for_each_pane(pane_secs, first, last, f),
             Repr::Panes(t) => t.for_each_pane(pane_secs, first, last, f),
         }
     }
 
-    /// The fine tier (empty while compact), for tests of folding.
+    /// The fine tier (empty while packed), for tests of folding.
     #[cfg(test)]
     fn fine(&self) -> &[Slot] {
         match &self.repr {
-            Repr::Compact(_) => &[],
+            Repr::Packed(_) => &[],
             Repr::Panes(t) => &t.fine,
         }
     }
@@ -377,7 +385,7 @@ fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::window::COMPACT_EVENTS;
+    use crate::window::LOG_MAX_BYTES;
 
     const T0: Millis = 1_736_899_200_000; // 2025-01-15T00:00:00Z
 
@@ -421,7 +429,7 @@ mod tests {
 
     #[test]
     fn folding_old_seconds_keeps_answers() {
-        let mut s = PaneStore::default();
+        let mut s = panes_only();
         for i in 0..100 {
             let ts = T0 + i * 37_000;
             s.add(ts, (i % 3) as CellId, &[], ts);
@@ -516,22 +524,24 @@ mod tests {
     }
 
     #[test]
-    fn a_store_is_compact_until_it_outgrows_its_records() {
+    fn a_store_is_packed_until_its_log_is_full() {
         assert_eq!(std::mem::size_of::<PaneStore>(), 16);
         let layout = sketch_layout();
         let mut s = PaneStore::default();
-        assert!(s.is_compact() && s.is_empty() && s.slots() == 0);
-        for i in 0..COMPACT_EVENTS as i64 {
+        assert!(s.is_packed() && s.is_empty() && s.slots() == 0);
+        let mut i = 0;
+        while s.bytes() < LOG_MAX_BYTES {
             let hashes = [(i as u64 + 1) << 40, 0, 0];
             let input = SketchInput {
                 layout: &layout,
                 hashes: &hashes,
             };
             s.add_sketched(T0 + i * 1000, 1, &[1.0, i as f64], input, T0 + i * 1000);
+            i += 1;
         }
-        assert!(s.is_compact());
-        assert_eq!(s.slots(), COMPACT_EVENTS);
-        let now = T0 + COMPACT_EVENTS as i64 * 1000;
+        assert!(s.is_packed());
+        assert_eq!(s.slots(), i as usize);
+        let now = T0 + i * 1000;
         let window = WindowSpec {
             length_ms: 3_600_000,
             now_ms: now,
@@ -542,35 +552,35 @@ mod tests {
             hashes: &[7 << 40, 0, 0],
         };
         s.add_sketched(now, 2, &[1.0, 2.0], input, now);
-        assert!(!s.is_compact(), "promoted to panes");
+        assert!(!s.is_packed(), "promoted to panes");
         let mut after = read(&s, &window);
         assert_eq!(after.remove(&(now, 2)).map(|a| a.count), Some(1));
         assert_eq!(before, after, "promotion keeps every slot");
     }
 
     #[test]
-    fn events_a_compact_store_cannot_record_promote_it() {
+    fn events_a_packed_store_cannot_record_promote_it() {
         let mut s = PaneStore::default();
         s.add(-5_000, 0, &[1.0], 0); // before 1970: no u32 second
-        assert!(!s.is_compact());
+        assert!(!s.is_packed());
         let mut s = PaneStore::default();
-        s.add(T0, 70_000, &[1.0], T0); // cell past u16
-        assert!(!s.is_compact());
+        s.add(T0, 70_000, &[1.0], T0); // any cell fits a varint
+        assert!(s.is_packed());
         assert_eq!(count(&s, 1000, T0), 1);
     }
 
     #[test]
-    fn compact_expiry_frees_the_store() {
+    fn packed_expiry_frees_the_store() {
         let mut s = PaneStore::default();
         s.add(T0, 0, &[1.0], T0);
         s.add(T0 + 3 * 3_600_000, 0, &[1.0], T0 + 3 * 3_600_000);
-        assert!(s.is_compact());
+        assert!(s.is_packed());
         // The first event's minute leaves a 2 h retention; the second stays.
         assert!(!s.expire(T0 + 3 * 3_600_000, 2 * 3_600_000));
         assert_eq!(s.slots(), 1);
         assert_eq!(count(&s, 86_400_000, T0 + 3 * 3_600_000), 1);
         assert!(s.expire(T0 + 6 * 3_600_000, 2 * 3_600_000));
-        assert!(s.is_compact() && s.is_empty());
+        assert!(s.is_packed() && s.is_empty());
     }
 
     /// One step of a random history: an event `ms` after T0 (arriving in
@@ -616,13 +626,13 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn compact_stores_answer_as_panes_do(
+        fn packed_stores_answer_as_panes_do(
             steps in proptest::collection::vec(step(), 1..14),
             shift in 0..4 * 3_600_000i64,
         ) {
             let layout = sketch_layout();
             let retention = 3 * 3_600_000;
-            let (mut compact, mut panes) = (PaneStore::default(), panes_only());
+            let (mut packed, mut panes) = (PaneStore::default(), panes_only());
             let mut now = T0 + shift;
             for step in &steps {
                 let event = match *step {
@@ -638,19 +648,19 @@ mod tests {
                         }
                         let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
                         let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
-                        for s in [&mut compact, &mut panes] {
+                        for s in [&mut packed, &mut panes] {
                             let input = SketchInput { layout: &layout, hashes: &hashes };
                             s.add_sketched(ts, cell, &metrics, input, now);
                         }
                     }
                     None => {
-                        let (a, b) = (compact.expire(now, retention), panes.expire(now, retention));
+                        let (a, b) = (packed.expire(now, retention), panes.expire(now, retention));
                         proptest::prop_assert_eq!(a, b);
                     }
                 }
-                proptest::prop_assert_eq!(compact.is_empty(), panes.is_empty());
+                proptest::prop_assert_eq!(packed.is_empty(), panes.is_empty());
                 for secs in [1, 60] {
-                    proptest::prop_assert_eq!(compact.newest_pane(secs), panes.newest_pane(secs));
+                    proptest::prop_assert_eq!(packed.newest_pane(secs), panes.newest_pane(secs));
                 }
                 let now_sec = now.div_euclid(1000);
                 for (secs, first, last) in [
@@ -664,12 +674,12 @@ mod tests {
                         s.for_each_pane(secs, first, last, |p| v.push(p));
                         v
                     };
-                    proptest::prop_assert_eq!(list(&compact), list(&panes));
+                    proptest::prop_assert_eq!(list(&packed), list(&panes));
                 }
                 for length_s in [1, 10, 60, 900, 3600, 7200, 3 * 3600] {
                     for now_ms in [now, now - 1500, now + 61_000] {
                         let window = WindowSpec { length_ms: length_s * 1000, now_ms };
-                        proptest::prop_assert_eq!(read(&compact, &window), read(&panes, &window));
+                        proptest::prop_assert_eq!(read(&packed, &window), read(&panes, &window));
                     }
                 }
             }

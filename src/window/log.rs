@@ -1,0 +1,689 @@
+//! The packed log: how a store with few events keeps them, one packed
+//! record per event, newest first, in one allocation.
+//!
+//! Most entities of a day-long stream see a handful of events: as pane
+//! slots each would cost a slot and a boxed sketch set, far more than the
+//! event itself. Here an event costs one varint-packed record (about 14
+//! bytes for a reels view, 9 for a like), and nothing else. A store keeps
+//! this form until its log passes [`LOG_MAX_BYTES`] and is then promoted
+//! to panes (see [`super::PaneStore`]).
+//!
+//! Layout of the bytes:
+//!
+//! ```text
+//! header  shape u8 = n_metrics (4 bits) | n_distinct (3 bits) | has percentiles (1 bit)
+//!         [n_percentiles u8, percentile metric u8 × n_percentiles]   when it has them
+//!         newest u32   the second of the first (newest) record
+//!         clock  u32   the latest clock second the store was given
+//! record  [delta]      zigzag varint, seconds from the record before it
+//!                      (the newer one); absent in the first record
+//!         cell         varint
+//!         present      varint: bit i = metric i present, then one bit per distinct value
+//!         metrics      per present metric: see `write_metric`
+//!         shorts       u32 × present distinct values: the top 32 bits of the hash
+//! ```
+//!
+//! Records are sorted newest first (an out-of-order event is spliced in at
+//! its place, usually near the head), so a window reads the head of the
+//! log and stops at the first record before it. A distinct value is kept
+//! as the top 32 bits of its hash ("short"), which is all a sparse
+//! [`super::Hll`] keeps of it; a metric value is kept exactly.
+//!
+//! A record is **coarse** when its second is an hour or more behind the
+//! store's clock: those are the events panes would have folded into their
+//! minutes. So a packed store answers every question exactly as its panes
+//! would: 1 s windows and pane lists see only fine records, and a coarse
+//! record starts on its minute. An empty store holds no allocation.
+//!
+//! Events that do not fit (a second outside `u32`, more than 15 metrics or
+//! 7 distinct sketches, more than 255 percentile metrics) are refused, and
+//! the caller promotes.
+
+use std::cell::RefCell;
+
+use super::agg::{Agg, MetricAgg};
+use super::sketch::{SketchInput, Sketches};
+use super::spec::{WindowSpec, FINE_SPAN_SECS};
+use crate::event::CellId;
+use crate::time::Millis;
+
+/// A log past this many bytes is promoted to panes: past it a store with
+/// many events is cheaper, and faster to read, as pane slots. Chosen by
+/// measurement (`tally bench memory`, `tally bench ingest` on a realistic
+/// stream); a 50-event reels video is about 650 bytes.
+pub const LOG_MAX_BYTES: usize = 1536;
+
+/// Distinct values per record (the shape's 3 bits).
+const MAX_DISTINCT: usize = 7;
+/// Metrics per record (the shape's 4 bits).
+const MAX_METRICS: usize = 15;
+
+/// Packed events, newest first; see the module docs.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(super) struct Log {
+    bytes: Box<[u8]>,
+}
+
+/// The shape of a store's records, from its header.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    metrics: usize,
+    distinct: usize,
+    percentiles: usize,
+}
+
+impl Shape {
+    /// Bytes before `newest` and `clock`.
+    fn prefix(&self) -> usize {
+        match self.percentiles {
+            0 => 1,
+            n => 2 + n,
+        }
+    }
+
+    fn header(&self) -> usize {
+        self.prefix() + 8
+    }
+}
+
+/// One event, decoded from its record.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Record {
+    pub sec: i64,
+    pub cell: CellId,
+    /// In the coarse range (see the module docs).
+    pub coarse: bool,
+    /// Per metric of the shape; NaN when absent.
+    pub metrics: [f64; MAX_METRICS],
+    /// Per distinct value of the shape: the short, or `None` when absent.
+    pub shorts: [Option<u32>; MAX_DISTINCT],
+    /// Where the record starts and ends in the log's bytes.
+    start: usize,
+    end: usize,
+    /// Where its fields start (after the delta).
+    body: usize,
+}
+
+impl Record {
+    /// Distinct value `i` as a hash with the same top 32 bits as the
+    /// original (all a sparse HLL reads).
+    pub fn hash(&self, i: usize) -> Option<u64> {
+        self.shorts[i].map(|s| u64::from(s) << 32 | 1)
+    }
+}
+
+impl Log {
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    fn shape(&self) -> Shape {
+        let b = |i: usize| usize::from(self.bytes.get(i).copied().unwrap_or(0));
+        Shape {
+            metrics: b(0) & 0xf,
+            distinct: (b(0) >> 4) & 0x7,
+            percentiles: if b(0) & 0x80 != 0 { b(1) } else { 0 },
+        }
+    }
+
+    /// The metrics (by schema index) with a percentile sketch.
+    fn percentile_metrics(&self) -> &[u8] {
+        let s = self.shape();
+        self.bytes.get(2..s.prefix()).unwrap_or(&[])
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        let mut b = [0u8; 4];
+        if let Some(s) = self.bytes.get(at..at + 4) {
+            b.copy_from_slice(s);
+        }
+        u32::from_le_bytes(b)
+    }
+
+    fn newest(&self) -> i64 {
+        i64::from(self.u32_at(self.shape().prefix()))
+    }
+
+    fn clock(&self) -> i64 {
+        i64::from(self.u32_at(self.shape().prefix() + 4))
+    }
+
+    /// Bytes held, header included.
+    pub fn bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Number of events held.
+    pub fn len(&self) -> usize {
+        self.records().count()
+    }
+
+    /// The events, newest first.
+    pub fn records(&self) -> Records<'_> {
+        let shape = self.shape();
+        let empty = self.is_empty();
+        Records {
+            log: self,
+            shape,
+            at: if empty {
+                self.bytes.len()
+            } else {
+                shape.header()
+            },
+            sec: self.newest(),
+            fine_from: self.clock() - FINE_SPAN_SECS + 1,
+            first: true,
+        }
+    }
+
+    /// Adds an event, or returns false when the event does not fit a
+    /// record or the log is full; the caller then promotes the store.
+    pub fn push(
+        &mut self,
+        ts_ms: Millis,
+        cell: CellId,
+        metrics: &[f64],
+        input: &SketchInput,
+        now_ms: Millis,
+    ) -> bool {
+        let layout = input.layout;
+        let shape = Shape {
+            metrics: metrics.len(),
+            distinct: layout.distinct.len(),
+            percentiles: layout.percentiles.len(),
+        };
+        let Ok(sec) = u32::try_from(ts_ms.div_euclid(1000)) else {
+            return false;
+        };
+        let now_sec = now_ms.div_euclid(1000);
+        if shape.metrics > MAX_METRICS
+            || shape.distinct > MAX_DISTINCT
+            || shape.percentiles > 255
+            || layout.percentiles.iter().any(|&m| m > 255)
+        {
+            return false;
+        }
+        if !self.is_empty() && (self.shape() != shape || self.bytes.len() >= LOG_MAX_BYTES) {
+            return false;
+        }
+        let sec = i64::from(sec);
+        let mut shorts = [None; MAX_DISTINCT];
+        for (i, &d) in layout.distinct.iter().enumerate() {
+            if let Some(&h) = input.hashes.get(d).filter(|&&h| h != 0) {
+                shorts[i] = Some((h >> 32) as u32);
+            }
+        }
+        let mut body = Vec::with_capacity(32);
+        write_body(&mut body, cell, metrics, &shorts[..shape.distinct]);
+
+        // Where the new record goes: before the first record not newer.
+        let old_clock = if self.is_empty() { 0 } else { self.clock() };
+        let clock = u32::try_from(now_sec.max(old_clock).max(0)).unwrap_or(u32::MAX);
+        let mut at = None;
+        let mut before: Option<Record> = None;
+        for r in self.records() {
+            if r.sec <= sec {
+                at = Some(r);
+                break;
+            }
+            before = Some(r);
+        }
+        let mut out = Vec::with_capacity(self.bytes.len() + body.len() + 8);
+        if self.is_empty() {
+            out.push(
+                shape.metrics as u8
+                    | (shape.distinct as u8) << 4
+                    | u8::from(shape.percentiles > 0) << 7,
+            );
+            if shape.percentiles > 0 {
+                out.push(shape.percentiles as u8);
+                out.extend(layout.percentiles.iter().map(|&m| m as u8));
+            }
+        } else {
+            out.extend_from_slice(&self.bytes[..shape.prefix()]);
+        }
+        let newest = match &before {
+            None => sec,
+            Some(_) => self.newest(),
+        };
+        out.extend((newest as u32).to_le_bytes());
+        out.extend(clock.to_le_bytes());
+        // Records newer than the event, unchanged.
+        let head_end = before.as_ref().map_or(shape.header(), |b| b.end);
+        if !self.is_empty() {
+            out.extend_from_slice(&self.bytes[shape.header()..head_end]);
+        }
+        // The event: a delta from the record before it, unless it is first.
+        if let Some(b) = &before {
+            write_varint(&mut out, zigzag(b.sec - sec));
+        }
+        out.extend_from_slice(&body);
+        // The record it displaced: its delta is now from the event.
+        if let Some(next) = &at {
+            write_varint(&mut out, zigzag(sec - next.sec));
+            out.extend_from_slice(&self.bytes[next.body..]);
+        }
+        self.bytes = out.into_boxed_slice();
+        true
+    }
+
+    /// Drops what panes would drop at `now_ms` (see
+    /// [`super::PaneStore::expire`]): a coarse event goes with its minute,
+    /// a fine one with its second.
+    pub fn expire(&mut self, now_ms: Millis, retention_ms: Millis) {
+        if self.is_empty() {
+            return;
+        }
+        let now_sec = now_ms.div_euclid(1000);
+        let clock = now_sec.max(self.clock());
+        let fine_from = clock - FINE_SPAN_SECS + 1;
+        let horizon_min = now_ms.div_euclid(60_000) - retention_ms / 60_000;
+        let horizon_sec = now_sec - retention_ms / 1000;
+        let keep = |r: &Record| match r.sec < fine_from {
+            true => r.sec.div_euclid(60) > horizon_min,
+            false => r.sec > horizon_sec,
+        };
+        // Records are newest first, so those to drop are a tail.
+        let cut = self.records().find(|r| !keep(r)).map(|r| r.start);
+        let clock = u32::try_from(clock.max(0)).unwrap_or(u32::MAX);
+        let shape = self.shape();
+        match cut {
+            Some(at) if at == shape.header() => self.bytes = Box::default(),
+            Some(at) => {
+                let mut bytes = self.bytes[..at].to_vec();
+                bytes[shape.prefix() + 4..shape.header()].copy_from_slice(&clock.to_le_bytes());
+                self.bytes = bytes.into_boxed_slice();
+            }
+            None => {
+                self.bytes[shape.prefix() + 4..shape.header()]
+                    .copy_from_slice(&clock.to_le_bytes());
+            }
+        }
+    }
+
+    /// The metric values and hashes of each event, oldest first, as
+    /// [`SketchInput`] wants them (hashes per schema distinct source), for
+    /// replaying into panes.
+    pub fn replay(
+        &self,
+        layout_distinct: &[usize],
+        mut f: impl FnMut(Millis, CellId, &[f64], &[u64]),
+    ) {
+        let s = self.shape();
+        let width = layout_distinct.iter().map(|&d| d + 1).max().unwrap_or(0);
+        let mut hashes = vec![0u64; width];
+        let records: Vec<Record> = self.records().collect();
+        for r in records.iter().rev() {
+            for (i, &d) in layout_distinct.iter().enumerate() {
+                hashes[d] = r.hash(i).unwrap_or(0);
+            }
+            f(r.sec * 1000, r.cell, &r.metrics[..s.metrics], &hashes);
+        }
+    }
+
+    /// Calls `f` for every event a window of panes would read, with its
+    /// pane's start and a one-event [`Agg`] equal to the slot panes would
+    /// hold for it alone: 1 s windows read fine events from the first
+    /// second to now; longer ones read coarse events by minute (starting
+    /// on it) and fine ones up to now. Reads the head of the log only.
+    pub fn fold_timed(&self, window: &WindowSpec, f: &mut impl FnMut(Millis, CellId, &Agg)) {
+        if self.is_empty() {
+            return;
+        }
+        let fine_only = window.pane_secs() == 1;
+        let first = window.first_pane();
+        let last_sec = window.now_ms.div_euclid(1000);
+        let last_min = last_sec.div_euclid(60);
+        let inside = |r: &Record| match (r.coarse, fine_only) {
+            (true, true) => false,
+            (true, false) => (first..=last_min).contains(&r.sec.div_euclid(60)),
+            (false, true) => (first..=last_sec).contains(&r.sec),
+            (false, false) => r.sec.div_euclid(60) >= first && r.sec <= last_sec,
+        };
+        // Newest first: past the window's first pane, nothing is inside.
+        let before_window = |r: &Record| match fine_only {
+            true => r.coarse || r.sec < first,
+            false => r.sec.div_euclid(60) < first,
+        };
+        with_scratch(|agg| {
+            for r in self.records() {
+                if before_window(&r) {
+                    break;
+                }
+                if !inside(&r) {
+                    continue;
+                }
+                self.fill(&r, agg);
+                let start = match r.coarse {
+                    true => r.sec.div_euclid(60) * 60_000,
+                    false => r.sec * 1000,
+                };
+                f(start, r.cell, agg);
+            }
+        });
+    }
+
+    /// Makes `agg` the aggregate of the one event `r`.
+    fn fill(&self, r: &Record, agg: &mut Agg) {
+        let s = self.shape();
+        agg.count = 1;
+        if agg.metrics.len() != s.metrics {
+            *agg = Agg::new(s.metrics);
+            agg.count = 1;
+        }
+        for (i, m) in agg.metrics.iter_mut().enumerate() {
+            *m = MetricAgg::default();
+            m.add(r.metrics[i]);
+        }
+        if s.distinct + s.percentiles == 0 {
+            agg.sketches = None;
+            return;
+        }
+        let sk = agg.sketches.get_or_insert_with(Box::default);
+        if sk.quantiles.len() != s.percentiles || sk.distinct.len() != s.distinct {
+            **sk = Sketches::with_sizes(s.percentiles, s.distinct);
+        }
+        for (q, &m) in sk.quantiles.iter_mut().zip(self.percentile_metrics()) {
+            q.clear();
+            q.add(r.metrics[usize::from(m)]);
+        }
+        for (i, h) in sk.distinct.iter_mut().enumerate() {
+            h.clear();
+            if let Some(hash) = r.hash(i) {
+                h.add_hash(hash);
+            }
+        }
+    }
+
+    /// The panes (seconds or minutes) of the events in `first..=last`,
+    /// ascending, each once; seconds of fine events only.
+    pub fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
+        let mut panes: Vec<i64> = self
+            .records()
+            .filter(|r| !(pane_secs == 1 && r.coarse))
+            .map(|r| r.sec.div_euclid(pane_secs))
+            .filter(|p| (first..=last).contains(p))
+            .collect();
+        panes.reverse();
+        panes.dedup();
+        for pane in panes {
+            f(pane);
+        }
+    }
+
+    /// The newest pane, in units of `pane_secs`: of the newest fine event,
+    /// else of the newest coarse minute (its last second for 1 s panes).
+    pub fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
+        let newest = self.records().next()?;
+        if !newest.coarse {
+            return Some(newest.sec.div_euclid(pane_secs));
+        }
+        let minute = newest.sec.div_euclid(60);
+        Some(if pane_secs == 60 {
+            minute
+        } else {
+            minute * 60 + 59
+        })
+    }
+}
+
+/// The records of a log, newest first.
+pub(super) struct Records<'a> {
+    log: &'a Log,
+    shape: Shape,
+    at: usize,
+    /// The second of the record before (the newer one).
+    sec: i64,
+    fine_from: i64,
+    first: bool,
+}
+
+impl Iterator for Records<'_> {
+    type Item = Record;
+
+    fn next(&mut self) -> Option<Record> {
+        let bytes = &self.log.bytes;
+        if self.at >= bytes.len() {
+            return None;
+        }
+        let start = self.at;
+        let mut at = self.at;
+        if !self.first {
+            self.sec -= unzigzag(read_varint(bytes, &mut at));
+        }
+        self.first = false;
+        let body = at;
+        let mut r = Record {
+            sec: self.sec,
+            cell: read_varint(bytes, &mut at) as CellId,
+            coarse: self.sec < self.fine_from,
+            metrics: [f64::NAN; MAX_METRICS],
+            shorts: [None; MAX_DISTINCT],
+            start,
+            end: 0,
+            body,
+        };
+        let present = read_varint(bytes, &mut at);
+        for i in 0..self.shape.metrics {
+            if present & (1 << i) != 0 {
+                r.metrics[i] = read_metric(bytes, &mut at);
+            }
+        }
+        for i in 0..self.shape.distinct {
+            if present & (1 << (self.shape.metrics + i)) != 0 {
+                let mut b = [0u8; 4];
+                if let Some(s) = bytes.get(at..at + 4) {
+                    b.copy_from_slice(s);
+                }
+                at += 4;
+                r.shorts[i] = Some(u32::from_le_bytes(b));
+            }
+        }
+        r.end = at.min(bytes.len());
+        self.at = at;
+        Some(r)
+    }
+}
+
+/// A record's fields after its delta.
+fn write_body(out: &mut Vec<u8>, cell: CellId, metrics: &[f64], shorts: &[Option<u32>]) {
+    write_varint(out, u64::from(cell));
+    let mut present = 0u64;
+    for (i, m) in metrics.iter().enumerate() {
+        if !m.is_nan() {
+            present |= 1 << i;
+        }
+    }
+    for (i, s) in shorts.iter().enumerate() {
+        if s.is_some() {
+            present |= 1 << (metrics.len() + i);
+        }
+    }
+    write_varint(out, present);
+    for &m in metrics.iter().filter(|m| !m.is_nan()) {
+        write_metric(out, m);
+    }
+    for s in shorts.iter().flatten() {
+        out.extend(s.to_le_bytes());
+    }
+}
+
+/// Powers of ten a short decimal may use.
+const TENS: [f64; 4] = [10.0, 100.0, 1000.0, 10000.0];
+
+/// A metric value, exactly: a varint whose low two bits say how to read it.
+/// `0`: an integer, `v >> 2` zigzagged; `1`: a short decimal, mantissa
+/// `v >> 4` zigzagged over 10^(1 + (v >> 2 & 3)); `2`: the 8 raw bytes
+/// of the f64 follow. Integers and short decimals are the values that read
+/// back to the same f64 (checked on write), so nothing is rounded.
+fn write_metric(out: &mut Vec<u8>, x: f64) {
+    const LIMIT: f64 = (1u64 << 52) as f64;
+    if x.fract() == 0.0 && x.abs() < LIMIT && !(x == 0.0 && x.is_sign_negative()) {
+        write_varint(out, zigzag(x as i64) << 2);
+        return;
+    }
+    for (k, &ten) in TENS.iter().enumerate() {
+        let m = (x * ten).round();
+        if m.abs() < LIMIT && (m / ten).to_bits() == x.to_bits() && m != 0.0 {
+            write_varint(out, zigzag(m as i64) << 4 | (k as u64) << 2 | 1);
+            return;
+        }
+    }
+    write_varint(out, 2);
+    out.extend(x.to_le_bytes());
+}
+
+fn read_metric(bytes: &[u8], at: &mut usize) -> f64 {
+    let v = read_varint(bytes, at);
+    match v & 3 {
+        0 => unzigzag(v >> 2) as f64,
+        1 => unzigzag(v >> 4) as f64 / TENS[(v >> 2 & 3) as usize],
+        _ => {
+            let mut b = [0u8; 8];
+            if let Some(s) = bytes.get(*at..*at + 8) {
+                b.copy_from_slice(s);
+            }
+            *at += 8;
+            f64::from_le_bytes(b)
+        }
+    }
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(z: u64) -> i64 {
+    ((z >> 1) as i64) ^ -((z & 1) as i64)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A varint at `at`, moving `at` past it; bytes past the end read as 0
+/// (never reached: records are read with the shape they were written with).
+fn read_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    while let Some(&b) = bytes.get(*at) {
+        *at += 1;
+        if shift < 64 {
+            v |= u64::from(b & 0x7f) << shift;
+        }
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    v
+}
+
+thread_local! {
+    /// The one-event aggregate handed to fold callbacks, reused so that a
+    /// fan-out over millions of logs allocates nothing.
+    static SCRATCH: RefCell<Agg> = RefCell::new(Agg::new(0));
+}
+
+/// Runs `f` with the thread's scratch aggregate, or a fresh one if a fold
+/// callback folds another log (never done today, but allowed).
+fn with_scratch(f: impl FnOnce(&mut Agg)) {
+    let mut f = Some(f);
+    SCRATCH.with(|cell| {
+        if let Ok(mut agg) = cell.try_borrow_mut() {
+            if let Some(f) = f.take() {
+                f(&mut agg);
+            }
+        }
+    });
+    if let Some(f) = f {
+        f(&mut Agg::new(0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::window::SketchLayout;
+
+    #[test]
+    fn metric_values_read_back_exactly_and_small() {
+        for x in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            15000.0,
+            0.75,
+            0.07,
+            1e-9,
+            123456789012.34,
+            1e300,
+            -2.5,
+            f64::MIN_POSITIVE,
+            0.1 + 0.2,
+            4503599627370496.0,
+            9007199254740993.0,
+        ] {
+            let mut out = Vec::new();
+            write_metric(&mut out, x);
+            let mut at = 0;
+            let back = read_metric(&out, &mut at);
+            assert_eq!(back.to_bits(), x.to_bits(), "{x}");
+            assert_eq!(at, out.len());
+        }
+        let size = |x: f64| {
+            let mut out = Vec::new();
+            write_metric(&mut out, x);
+            out.len()
+        };
+        assert_eq!(size(15000.0), 3);
+        assert_eq!(size(0.75), 2);
+        assert_eq!(size(0.1 + 0.2), 9, "not a short decimal: raw");
+    }
+
+    #[test]
+    fn a_reels_view_costs_thirteen_bytes() {
+        let layout = SketchLayout {
+            percentiles: vec![],
+            distinct: vec![1],
+        };
+        let hashes = [0, 0xdead_beef_0000_0001];
+        let input = SketchInput {
+            layout: &layout,
+            hashes: &hashes,
+        };
+        let mut log = Log::default();
+        let t0 = 1_736_899_200_000;
+        assert!(log.push(t0, 3, &[15000.0, 0.75], &input, t0));
+        let one = log.bytes();
+        assert!(log.push(t0 + 7_200_000, 3, &[15000.0, 0.75], &input, t0 + 7_200_000));
+        // 2 (two hours' delta) + 1 cell + 1 present + 3 + 2 + 4.
+        assert_eq!(log.bytes() - one, 13);
+        assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn records_stay_newest_first_whatever_the_arrival_order() {
+        let none = SketchLayout::default();
+        let input = SketchInput {
+            layout: &none,
+            hashes: &[],
+        };
+        let mut log = Log::default();
+        let t0 = 1_736_899_200_000;
+        for s in [5, 9, 1, 9, 7, 0, 12] {
+            log.push(t0 + s * 1000, s as CellId, &[s as f64], &input, t0 + 12_000);
+        }
+        let secs: Vec<i64> = log.records().map(|r| r.sec - t0 / 1000).collect();
+        assert_eq!(secs, [12, 9, 9, 7, 5, 1, 0]);
+        let cells: Vec<CellId> = log.records().map(|r| r.cell).collect();
+        assert_eq!(cells, [12, 9, 9, 7, 5, 1, 0]);
+        let metrics: Vec<f64> = log.records().map(|r| r.metrics[0]).collect();
+        assert_eq!(metrics, [12.0, 9.0, 9.0, 7.0, 5.0, 1.0, 0.0]);
+    }
+}
