@@ -29,6 +29,7 @@
 
 mod config;
 mod delivery;
+mod entities;
 mod execute;
 mod fanout;
 mod ingest;

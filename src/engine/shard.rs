@@ -14,29 +14,21 @@
 
 use actix::prelude::*;
 
-use super::key_hash::KeyMap;
+use super::entities::Entities;
 
 use super::messages::{
     Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET, UNBOUNDED_MAILBOX,
 };
-use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
+use crate::event::{DistinctSource, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
 use crate::rules::Watcher;
 use crate::time::Millis;
 use crate::window::{hash_key, PaneStore, SketchInput, SketchLayout, FINE_SPAN_SECS};
 
-/// One key's rolling state (a user's, a video's...). Its actor kind and key
-/// are the map it lives in and its key there, so it stores neither.
-#[derive(Debug, Default)]
-struct Entity {
-    panes: PaneStore,
-}
-
 /// See the module docs.
 pub struct Shard {
-    /// One map per actor kind of the schema, key → entity (16 bytes: the
-    /// store's compact or pane form).
-    entities: Vec<KeyMap<Key, Entity>>,
+    /// The entities of each actor kind of the schema.
+    entities: Vec<Entities>,
     /// This shard's share of the global state.
     global: PaneStore,
     /// Which sketches the global partial and each actor kind keep.
@@ -62,7 +54,7 @@ impl Shard {
     pub fn new(schema: &Schema, retention_ms: Millis) -> Shard {
         let kinds = schema.actors.len();
         Shard {
-            entities: (0..kinds).map(|_| KeyMap::default()).collect(),
+            entities: (0..kinds).map(|_| Entities::default()).collect(),
             global: PaneStore::default(),
             global_sketches: SketchLayout::global(schema),
             entity_sketches: (0..kinds)
@@ -110,25 +102,20 @@ impl Shard {
             if routed.targets & (1 << kind) == 0 {
                 continue;
             }
-            let entity = match self.entities[kind].get_mut(key) {
-                Some(entity) => entity,
-                None => self.entities[kind].entry(key.clone()).or_default(),
-            };
+            let panes = self.entities[kind].activate(key);
             let watched = self.watcher.watches(kind);
             if watched {
                 self.watcher
-                    .before_late(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);
+                    .before_late(kind, key, panes, e.ts_ms, e.cell, fine_from_sec);
             }
             let input = SketchInput {
                 layout: &self.entity_sketches[kind],
                 hashes,
             };
-            entity
-                .panes
-                .add_sketched(e.ts_ms, e.cell, &e.metrics, input, now_ms);
+            panes.add_sketched(e.ts_ms, e.cell, &e.metrics, input, now_ms);
             if watched {
                 self.watcher
-                    .check(kind, key, &entity.panes, e.ts_ms, e.cell, fine_from_sec);
+                    .check(kind, key, panes, e.ts_ms, e.cell, fine_from_sec);
             }
         }
     }
@@ -144,12 +131,10 @@ impl Shard {
         let retention = self.retention_ms;
         self.global.expire(now_ms, retention);
         for (k, kind) in self.entities.iter_mut().enumerate() {
-            let before = kind.len();
-            kind.retain(|_, e| !e.panes.expire(now_ms, retention));
-            if kind.len() < before {
-                self.passivated += (before - kind.len()) as u64;
-                self.watcher
-                    .forget_passivated(k, |key| kind.contains_key(key));
+            let dropped = kind.retain(|panes| !panes.expire(now_ms, retention));
+            if dropped > 0 {
+                self.passivated += dropped as u64;
+                self.watcher.forget_passivated(k, |key| kind.contains(key));
             }
         }
     }
@@ -193,18 +178,37 @@ impl Handler<ScanShard> for Shard {
             Route::Global => scan.accumulate(&self.global, None, &mut groups, scratch),
             Route::Point { kind, keys } => {
                 for key in keys {
-                    if let Some(entity) = self.entities.get(*kind).and_then(|m| m.get(key)) {
+                    if let Some(panes) = self.entities.get(*kind).and_then(|m| m.get(key)) {
                         if scan.admits_key(key) {
-                            scan.accumulate(&entity.panes, Some(key), &mut groups, scratch);
+                            scan.accumulate(panes, Some(key), &mut groups, scratch);
                         }
                     }
                 }
             }
             Route::FanOut { kind } => {
-                for (key, entity) in self.entities.get(*kind).into_iter().flatten() {
-                    if scan.admits_key(key) {
-                        scan.accumulate(&entity.panes, Some(key), &mut groups, scratch);
-                    }
+                let entities = self.entities.get(*kind);
+                if let Some(finish) = scan
+                    .finish_at_shard
+                    .as_ref()
+                    .filter(|f| f.finishes_per_entity(scan))
+                {
+                    let mut rows = Vec::new();
+                    entities.inspect(|entities| {
+                        entities.for_each(|key, panes| {
+                            if scan.admits_key(key) {
+                                scan.accumulate(panes, Some(key), &mut groups, scratch);
+                                finish.drain_rows(scan, &mut groups, &mut rows);
+                            }
+                        })
+                    });
+                    return MessageResult(Partial::Rows(finish.sort_and_limit(rows)));
+                }
+                if let Some(entities) = entities {
+                    entities.for_each(|key, panes| {
+                        if scan.admits_key(key) {
+                            scan.accumulate(panes, Some(key), &mut groups, scratch);
+                        }
+                    });
                 }
             }
         }
@@ -223,8 +227,8 @@ impl Handler<GetStats> for Shard {
             + self
                 .entities
                 .iter()
-                .flat_map(|m| m.values())
-                .map(|e| e.panes.slots())
+                .flat_map(|m| m.stores())
+                .map(|panes| panes.slots())
                 .sum::<usize>();
         MessageResult(ShardStats {
             entities: self.entities.iter().map(|m| m.len() as u64).collect(),

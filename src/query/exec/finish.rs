@@ -42,32 +42,62 @@ impl Finish {
                 groups.push(((None, g as u32), empty()));
             }
         }
-        let mut rows = Vec::with_capacity(groups.len());
-        for ((key, dim_group), accs) in groups {
-            let aggs: Vec<Value> = scan
-                .aggs
-                .iter()
-                .zip(&accs.plain)
-                .map(|(s, a)| s.value_with(a, &accs.sketches))
-                .collect();
-            let key = key.map(|k| k.to_value());
-            let dims = scan.group_values(dim_group);
-            let row = Row {
-                key: key.as_ref(),
-                dims: &dims,
-                aggs: &aggs,
-            };
-            if let Some(having) = &self.having {
-                if !having.eval(&row).is_true() {
-                    continue;
-                }
-            }
-            rows.push(FinishedRow {
-                sort: self.order.iter().map(|(e, _)| e.eval(&row)).collect(),
-                out: self.outputs.iter().map(|e| e.eval(&row)).collect(),
-            });
-        }
+        let rows = groups
+            .into_iter()
+            .filter_map(|((key, g), accs)| self.row(scan, key, g, &accs))
+            .collect();
         self.sort_and_limit(rows)
+    }
+
+    /// Whether a shard may finish the groups of a fan-out one entity at a
+    /// time ([`Self::drain_rows`]): every group belongs to one entity, and
+    /// no group appears without events (one row for an empty answer, or
+    /// empty time buckets filled in).
+    pub fn finishes_per_entity(&self, scan: &Scan) -> bool {
+        scan.group_by_key && !self.single_row && !scan.buckets.is_some_and(|b| b.fill_empty)
+    }
+
+    /// Finishes the groups of one entity into `rows` (unsorted, unlimited:
+    /// [`Self::sort_and_limit`] runs once over every entity's rows), and
+    /// empties `groups` for the next entity, keeping its capacity. A fan-out
+    /// then holds only the rows that pass HAVING, never a map of every
+    /// entity's groups.
+    pub fn drain_rows(&self, scan: &Scan, groups: &mut Groups, rows: &mut Vec<FinishedRow>) {
+        for ((key, g), accs) in groups.drain() {
+            rows.extend(self.row(scan, key, g, &accs));
+        }
+    }
+
+    /// One group's row, or `None` when HAVING drops it.
+    fn row(
+        &self,
+        scan: &Scan,
+        key: Option<crate::event::Key>,
+        dim_group: u32,
+        accs: &Accs,
+    ) -> Option<FinishedRow> {
+        let aggs: Vec<Value> = scan
+            .aggs
+            .iter()
+            .zip(&accs.plain)
+            .map(|(s, a)| s.value_with(a, &accs.sketches))
+            .collect();
+        let key = key.map(|k| k.to_value());
+        let dims = scan.group_values(dim_group);
+        let row = Row {
+            key: key.as_ref(),
+            dims: &dims,
+            aggs: &aggs,
+        };
+        if let Some(having) = &self.having {
+            if !having.eval(&row).is_true() {
+                return None;
+            }
+        }
+        Some(FinishedRow {
+            sort: self.order.iter().map(|(e, _)| e.eval(&row)).collect(),
+            out: self.outputs.iter().map(|e| e.eval(&row)).collect(),
+        })
     }
 
     /// Sorts by ORDER BY (then by the whole output row, so that the answer
