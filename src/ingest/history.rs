@@ -5,8 +5,10 @@
 //! It owns the table and its expiry; it knows nothing of the clock's rules
 //! (admission passes "now") or of ids as text (the parser hashes them).
 //!
-//! **Layout.** One 64-bit word per id, in an open-addressing table of 2^k
-//! words, kept at most 7/8 full (8 B per slot, 9–18 B per id):
+//! **Layout.** One 64-bit word per id, in one of 64 open-addressing tables
+//! (picked by the low 6 bits of the scrambled hash, so each grows on its
+//! own and growth never copies more than 1/64 of the ids at once) of 2^k
+//! words, each kept at most 7/8 full (8 B per slot, 9–18 B per id):
 //!
 //! ```text
 //!  63                 23 22      16 15          0
@@ -16,12 +18,12 @@
 //! - The id's 64-bit hash is first scrambled with a per-process seed (a
 //!   bijection, so distinct hashes stay distinct; inputs crafted to collide
 //!   in the table cannot be made without knowing it).
-//! - Its low k bits choose the *home* slot; they are not stored, because
+//! - Past the 6 bits of its table, its low k bits choose the *home* slot; they are not stored, because
 //!   the position says them: Robin Hood linear probing keeps each entry's
 //!   *distance* from home (7 bits) in the word, so home = slot − distance.
 //! - The next hash bits (up to 40, the *fresh* bits) are stored above a
 //!   marker bit that says how many there are. An entry therefore pins down
-//!   k + 40 bits of the hash (all 64 once k ≥ 24).
+//!   6 + k + 40 bits of the hash (all 64 once its table has k ≥ 18).
 //! - Doubling the table needs one more home bit per entry: it is the lowest
 //!   fresh bit, which moves from the word into the position (the marker
 //!   moves down one). So the bits that identify an entry never shrink.
@@ -42,10 +44,11 @@
 //! slot.
 //!
 //! **False duplicates.** A new id is reported as seen when some live entry
-//! has its home and its fresh bits. Entries inserted once the table has
-//! 2^24 slots hold the whole hash; earlier ones hold k + 40 bits. Summed
-//! over 10⁸ ids inserted into a table grown from 1,024 slots, the expected
-//! number of false duplicates is ≈ 1·10⁻³, of which ≈ 3·10⁻⁴ is the 64-bit
+//! has its table, home and fresh bits. Entries inserted once the tables
+//! have 2^18 slots (2^24 in all) hold the whole hash; earlier ones hold
+//! 6 + k + 40 bits: as many as one table of all their slots would keep.
+//! Summed over 10⁸ ids inserted into tables grown from 2^14 slots in all,
+//! the expected number of false duplicates is below 1·10⁻³, of which ≈ 3·10⁻⁴ is the 64-bit
 //! id hash itself (two distinct ids with one hash, which any 64-bit scheme
 //! has).
 
@@ -65,28 +68,27 @@ const FIELD_SHIFT: u32 = STAMP_BITS + DIST_BITS;
 const MAX_DIST: u64 = (1 << DIST_BITS) - 1;
 /// Fresh hash bits stored per entry when inserted (41 bits with the marker).
 const FRESH_BITS: u32 = 64 - FIELD_SHIFT - 1;
-/// The smallest table: 2^10 slots, 8 KiB.
-const MIN_BITS: u32 = 10;
+/// The smallest part: 2^8 slots, 2 KiB (128 KiB for the whole history).
+const MIN_BITS: u32 = 8;
 /// Retention plus the future guard fit into at most this many stamp units.
 const SPAN_UNITS: i64 = 8192;
 /// The base is moved (with a sweep) once the horizon is this far from it.
 const REBASE_UNITS: i64 = 1024;
 
+/// Tables the history is split into, by the low bits of the scrambled
+/// hash: each grows on its own, so a growing history never holds an old
+/// and a new copy of more than 1/64 of its ids at once (one table would
+/// briefly need 1.5 times its size at every doubling).
+const PARTS: usize = 64;
+/// Hash bits that pick the part.
+const PART_BITS: u32 = PARTS.trailing_zeros();
+
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct IdHistory {
-    slots: Vec<u64>,
-    /// log2 of the slot count.
-    bits: u32,
-    /// Occupied slots: live entries and expired ones not yet swept.
-    len: usize,
+    parts: Vec<Table>,
     /// Scrambles id hashes (see the module docs).
     seed: u64,
-    /// A stamp unit is `1 << unit_shift` ms.
-    unit_shift: u32,
-    retention_ms: Millis,
-    /// The unit that stored stamps are decoded against.
-    base: i64,
 }
 
 impl IdHistory {
@@ -99,48 +101,91 @@ impl IdHistory {
 
     /// [`IdHistory::new`] with a fixed scrambling seed (tests).
     pub fn with_seed(retention_ms: Millis, ahead_ms: Millis, seed: u64) -> IdHistory {
-        let span = retention_ms.max(1).saturating_add(ahead_ms.max(0));
-        let mut unit_shift = 0;
-        while unit_shift < 62 && (span >> unit_shift) > SPAN_UNITS {
-            unit_shift += 1;
-        }
+        let table = Table::new(retention_ms, ahead_ms);
         IdHistory {
-            slots: vec![EMPTY; 1 << MIN_BITS],
-            bits: MIN_BITS,
-            len: 0,
+            parts: vec![table; PARTS],
             seed,
-            unit_shift,
-            retention_ms,
-            base: 0,
         }
     }
 
     /// Ids remembered: live ones, plus expired ones not yet swept (at most
     /// 1,024 stamp units of them).
     pub fn len(&self) -> usize {
-        self.len
+        self.parts.iter().map(|t| t.len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
-    /// Bytes the table takes.
+    /// Bytes the tables take.
     pub fn bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<u64>()
+        self.parts.iter().map(|t| t.slots.len()).sum::<usize>() * std::mem::size_of::<u64>()
     }
 
     /// The length of a stamp unit in ms: how much longer than retention an
     /// id may be remembered.
     pub fn unit_ms(&self) -> Millis {
-        1 << self.unit_shift
+        1 << self.parts[0].unit_shift
     }
 
     /// Whether `id` was inserted with a time after `now_ms − retention`
     /// (or up to one unit before it).
     pub fn contains(&mut self, id: u64, now_ms: Millis) -> bool {
-        let horizon = self.advance(now_ms);
         let h = self.scramble(id);
+        self.parts[h as usize % PARTS].contains(h >> PART_BITS, now_ms)
+    }
+
+    /// Remembers `id`, admitted with event time `ts_ms` when the clock is
+    /// `now_ms`. Call it only after [`IdHistory::contains`] said no: a
+    /// second insert of a live id is not merged with the first.
+    pub fn insert(&mut self, id: u64, ts_ms: Millis, now_ms: Millis) {
+        let h = self.scramble(id);
+        self.parts[h as usize % PARTS].insert(h >> PART_BITS, ts_ms, now_ms);
+    }
+
+    fn scramble(&self, id: u64) -> u64 {
+        mix64(id ^ self.seed)
+    }
+}
+
+/// One part of the history: a Robin Hood table of `(fresh bits, distance,
+/// stamp)` words (see the module docs). It sees the scrambled hash without
+/// the part's bits.
+#[derive(Debug, Clone)]
+struct Table {
+    slots: Vec<u64>,
+    /// log2 of the slot count.
+    bits: u32,
+    /// Occupied slots: live entries and expired ones not yet swept.
+    len: usize,
+    /// A stamp unit is `1 << unit_shift` ms.
+    unit_shift: u32,
+    retention_ms: Millis,
+    /// The unit that stored stamps are decoded against.
+    base: i64,
+}
+
+impl Table {
+    fn new(retention_ms: Millis, ahead_ms: Millis) -> Table {
+        let span = retention_ms.max(1).saturating_add(ahead_ms.max(0));
+        let mut unit_shift = 0;
+        while unit_shift < 62 && (span >> unit_shift) > SPAN_UNITS {
+            unit_shift += 1;
+        }
+        Table {
+            slots: vec![EMPTY; 1 << MIN_BITS],
+            bits: MIN_BITS,
+            len: 0,
+            unit_shift,
+            retention_ms,
+            base: 0,
+        }
+    }
+
+    /// Whether the id of hash `h` is live.
+    fn contains(&mut self, h: u64, now_ms: Millis) -> bool {
+        let horizon = self.advance(now_ms);
         let mask = self.mask();
         let rest = h >> self.bits;
         let mut pos = h as usize & mask;
@@ -161,10 +206,8 @@ impl IdHistory {
         }
     }
 
-    /// Remembers `id`, admitted with event time `ts_ms` when the clock is
-    /// `now_ms`. Call it only after [`IdHistory::contains`] said no: a
-    /// second insert of a live id is not merged with the first.
-    pub fn insert(&mut self, id: u64, ts_ms: Millis, now_ms: Millis) {
+    /// Remembers the id of hash `h` (see [`IdHistory::insert`]).
+    fn insert(&mut self, h: u64, ts_ms: Millis, now_ms: Millis) {
         let horizon = self.advance(now_ms);
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             self.sweep(horizon);
@@ -177,8 +220,7 @@ impl IdHistory {
         let unit = (ts_ms >> self.unit_shift)
             .clamp(self.base - 4 * SPAN_UNITS, self.base + 3 * SPAN_UNITS);
         let stamp = unit as u16 as u64;
-        let h = self.scramble(id);
-        let fresh = FRESH_BITS.min(64 - self.bits);
+        let fresh = FRESH_BITS.min(64 - PART_BITS - self.bits);
         let field = (1 << fresh) | ((h >> self.bits) & ((1 << fresh) - 1));
         let entry = Carried {
             home: h as usize & self.mask(),
@@ -206,10 +248,6 @@ impl IdHistory {
 
     fn mask(&self) -> usize {
         self.slots.len() - 1
-    }
-
-    fn scramble(&self, id: u64) -> u64 {
-        mix64(id ^ self.seed)
     }
 
     /// The full unit of an entry's stamp.
@@ -416,13 +454,14 @@ mod tests {
     #[test]
     fn remembers_many_ids_and_grows() {
         let mut h = history();
-        assert_eq!(h.bytes(), 8 << MIN_BITS);
+        assert_eq!(h.bytes(), PARTS * (8 << MIN_BITS));
         for id in ids(300_000, 1) {
             assert!(!h.contains(id, T0));
             h.insert(id, T0, T0);
         }
         assert_eq!(h.len(), 300_000);
-        // The smallest power of two holding 300,000 at most 7/8 full.
+        // Each part the smallest power of two holding its share (≈ 4,700)
+        // at most 7/8 full: 2^13 slots, 2^19 in all.
         assert_eq!(h.bytes(), 8 << 19);
         assert!(ids(300_000, 1).all(|id| h.contains(id, T0)));
         assert_eq!(ids(300_000, 2).filter(|&id| h.contains(id, T0)).count(), 0);
@@ -480,9 +519,9 @@ mod tests {
 
     #[test]
     fn ids_on_one_home_slot_are_told_apart() {
-        // Ids whose scrambled hashes share their low 14 bits: every one
-        // has the same home until the table has 2^15 slots. 200 of them
-        // overflow the longest probe, forcing growth beyond the load.
+        // Ids whose scrambled hashes share their low 14 bits: one part, and
+        // one home in it until the part has 2^9 slots. 200 of them overflow
+        // the longest probe, forcing that part to grow beyond its load.
         let h0 = history();
         let same: Vec<u64> = (0..u64::MAX)
             .filter(|&id| h0.scramble(id) & 0x3fff == 0x1234)
@@ -494,7 +533,8 @@ mod tests {
             h.insert(id, T0, T0);
         }
         assert_eq!(h.len(), 200);
-        assert!(h.bytes() >= 8 << 15, "{}", h.bytes());
+        let part = &h.parts[0x1234 % PARTS];
+        assert!(part.slots.len() >= 1 << 9, "{}", part.slots.len());
         assert!(same.iter().all(|&id| h.contains(id, T0)));
         // Different ids with the same home and other fresh bits.
         let others = (0..u64::MAX)
