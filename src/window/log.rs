@@ -13,6 +13,7 @@
 //! ```text
 //! header  shape u8 = n_metrics (4 bits) | n_distinct (3 bits) | has percentiles (1 bit)
 //!         [n_percentiles u8, percentile metric u8 × n_percentiles]   when it has them
+//!         used   u16   bytes in use, header included (the rest is room to grow)
 //!         newest u32   the second of the first (newest) record
 //!         clock  u32   the latest clock second the store was given
 //! record  [delta]      zigzag varint, seconds from the record before it
@@ -28,6 +29,11 @@
 //! log and stops at the first record before it. A distinct value is kept
 //! as the top 32 bits of its hash ("short"), which is all a sparse
 //! [`super::Hll`] keeps of it; a metric value is kept exactly.
+//!
+//! The allocation grows by size classes of about 1.25×, each exactly a
+//! malloc chunk (16·k − 8 bytes with glibc), so most events are written in
+//! place without allocating, and freed blocks are the sizes other logs grow
+//! into.
 //!
 //! A record is **coarse** when its second is an hour or more behind the
 //! store's clock: those are the events panes would have folded into their
@@ -82,7 +88,7 @@ impl Shape {
     }
 
     fn header(&self) -> usize {
-        self.prefix() + 8
+        self.prefix() + 10
     }
 }
 
@@ -140,17 +146,60 @@ impl Log {
         u32::from_le_bytes(b)
     }
 
+    fn set_u32(&mut self, at: usize, v: u32) {
+        self.bytes[at..at + 4].copy_from_slice(&v.to_le_bytes());
+    }
+
+    /// Bytes in use, header included (0 when empty).
+    fn used(&self) -> usize {
+        let at = self.shape().prefix();
+        match self.bytes.get(at..at + 2) {
+            Some(b) => usize::from(u16::from_le_bytes([b[0], b[1]])),
+            None => 0,
+        }
+    }
+
+    fn set_used(&mut self, n: usize) {
+        let at = self.shape().prefix();
+        self.bytes[at..at + 2].copy_from_slice(&(n as u16).to_le_bytes());
+    }
+
     fn newest(&self) -> i64 {
-        i64::from(self.u32_at(self.shape().prefix()))
+        i64::from(self.u32_at(self.shape().prefix() + 2))
     }
 
     fn clock(&self) -> i64 {
-        i64::from(self.u32_at(self.shape().prefix() + 4))
+        i64::from(self.u32_at(self.shape().prefix() + 6))
     }
 
-    /// Bytes held, header included.
+    /// Bytes in use, header included.
     pub fn bytes(&self) -> usize {
+        self.used()
+    }
+
+    /// Bytes allocated.
+    pub fn capacity(&self) -> usize {
         self.bytes.len()
+    }
+
+    /// Replaces `range` of the log's bytes by `insert`, in place when the
+    /// allocation has room, else in one of the next size class.
+    fn splice(&mut self, range: std::ops::Range<usize>, insert: &[u8]) {
+        let used = self.used();
+        let new_used = used - range.len() + insert.len();
+        if new_used <= self.bytes.len() {
+            self.bytes
+                .copy_within(range.end..used, range.start + insert.len());
+            self.bytes[range.start..range.start + insert.len()].copy_from_slice(insert);
+        } else {
+            let mut bytes = Vec::with_capacity(size_class(new_used));
+            bytes.extend_from_slice(&self.bytes[..range.start]);
+            bytes.extend_from_slice(insert);
+            bytes.extend_from_slice(&self.bytes[range.end..used]);
+            bytes.resize(bytes.capacity(), 0);
+            self.bytes = bytes.into_boxed_slice();
+        }
+        self.set_used(new_used);
     }
 
     /// Number of events held.
@@ -165,11 +214,8 @@ impl Log {
         Records {
             log: self,
             shape,
-            at: if empty {
-                self.bytes.len()
-            } else {
-                shape.header()
-            },
+            end: self.used(),
+            at: if empty { 0 } else { shape.header() },
             sec: self.newest(),
             fine_from: self.clock() - FINE_SPAN_SECS + 1,
             first: true,
@@ -203,7 +249,7 @@ impl Log {
         {
             return false;
         }
-        if !self.is_empty() && (self.shape() != shape || self.bytes.len() >= LOG_MAX_BYTES) {
+        if !self.is_empty() && (self.shape() != shape || self.used() >= LOG_MAX_BYTES) {
             return false;
         }
         let sec = i64::from(sec);
@@ -213,12 +259,34 @@ impl Log {
                 shorts[i] = Some((h >> 32) as u32);
             }
         }
-        let mut body = Vec::with_capacity(32);
-        write_body(&mut body, cell, metrics, &shorts[..shape.distinct]);
-
+        let clock = if self.is_empty() {
+            now_sec
+        } else {
+            now_sec.max(self.clock())
+        };
+        let clock = u32::try_from(clock.max(0)).unwrap_or(u32::MAX);
+        if self.is_empty() {
+            let mut bytes = vec![
+                shape.metrics as u8
+                    | (shape.distinct as u8) << 4
+                    | u8::from(shape.percentiles > 0) << 7,
+            ];
+            if shape.percentiles > 0 {
+                bytes.push(shape.percentiles as u8);
+                bytes.extend(layout.percentiles.iter().map(|&m| m as u8));
+            }
+            bytes.extend([0, 0]);
+            bytes.extend((sec as u32).to_le_bytes());
+            bytes.extend(clock.to_le_bytes());
+            write_body(&mut bytes, cell, metrics, &shorts[..shape.distinct]);
+            let used = bytes.len();
+            bytes.reserve_exact(size_class(used) - used);
+            bytes.resize(bytes.capacity(), 0);
+            self.bytes = bytes.into_boxed_slice();
+            self.set_used(used);
+            return true;
+        }
         // Where the new record goes: before the first record not newer.
-        let old_clock = if self.is_empty() { 0 } else { self.clock() };
-        let clock = u32::try_from(now_sec.max(old_clock).max(0)).unwrap_or(u32::MAX);
         let mut at = None;
         let mut before: Option<Record> = None;
         for r in self.records() {
@@ -228,42 +296,24 @@ impl Log {
             }
             before = Some(r);
         }
-        let mut out = Vec::with_capacity(self.bytes.len() + body.len() + 8);
-        if self.is_empty() {
-            out.push(
-                shape.metrics as u8
-                    | (shape.distinct as u8) << 4
-                    | u8::from(shape.percentiles > 0) << 7,
-            );
-            if shape.percentiles > 0 {
-                out.push(shape.percentiles as u8);
-                out.extend(layout.percentiles.iter().map(|&m| m as u8));
-            }
-        } else {
-            out.extend_from_slice(&self.bytes[..shape.prefix()]);
-        }
-        let newest = match &before {
-            None => sec,
-            Some(_) => self.newest(),
-        };
-        out.extend((newest as u32).to_le_bytes());
-        out.extend(clock.to_le_bytes());
-        // Records newer than the event, unchanged.
-        let head_end = before.as_ref().map_or(shape.header(), |b| b.end);
-        if !self.is_empty() {
-            out.extend_from_slice(&self.bytes[shape.header()..head_end]);
-        }
-        // The event: a delta from the record before it, unless it is first.
+        // The event, with a delta from the record before it unless it is
+        // first; then the delta of the record it displaced, now from it.
+        let mut insert = Vec::with_capacity(40);
         if let Some(b) = &before {
-            write_varint(&mut out, zigzag(b.sec - sec));
+            write_varint(&mut insert, zigzag(b.sec - sec));
         }
-        out.extend_from_slice(&body);
-        // The record it displaced: its delta is now from the event.
+        write_body(&mut insert, cell, metrics, &shorts[..shape.distinct]);
         if let Some(next) = &at {
-            write_varint(&mut out, zigzag(sec - next.sec));
-            out.extend_from_slice(&self.bytes[next.body..]);
+            write_varint(&mut insert, zigzag(sec - next.sec));
         }
-        self.bytes = out.into_boxed_slice();
+        let start = before.as_ref().map_or(shape.header(), |b| b.end);
+        let end = at.as_ref().map_or(self.used(), |next| next.body);
+        self.splice(start..end, &insert);
+        let prefix = shape.prefix();
+        if before.is_none() {
+            self.set_u32(prefix + 2, sec as u32);
+        }
+        self.set_u32(prefix + 6, clock);
         true
     }
 
@@ -290,14 +340,16 @@ impl Log {
         match cut {
             Some(at) if at == shape.header() => self.bytes = Box::default(),
             Some(at) => {
-                let mut bytes = self.bytes[..at].to_vec();
-                bytes[shape.prefix() + 4..shape.header()].copy_from_slice(&clock.to_le_bytes());
-                self.bytes = bytes.into_boxed_slice();
+                self.set_used(at);
+                self.set_u32(shape.prefix() + 6, clock);
+                if at <= self.bytes.len() / 2 {
+                    let mut bytes = Vec::with_capacity(size_class(at));
+                    bytes.extend_from_slice(&self.bytes[..at]);
+                    bytes.resize(bytes.capacity(), 0);
+                    self.bytes = bytes.into_boxed_slice();
+                }
             }
-            None => {
-                self.bytes[shape.prefix() + 4..shape.header()]
-                    .copy_from_slice(&clock.to_le_bytes());
-            }
+            None => self.set_u32(shape.prefix() + 6, clock),
         }
     }
 
@@ -431,6 +483,8 @@ impl Log {
 pub(super) struct Records<'a> {
     log: &'a Log,
     shape: Shape,
+    /// Where the records end: the bytes in use.
+    end: usize,
     at: usize,
     /// The second of the record before (the newer one).
     sec: i64,
@@ -442,7 +496,7 @@ impl Iterator for Records<'_> {
     type Item = Record;
 
     fn next(&mut self) -> Option<Record> {
-        let bytes = &self.log.bytes;
+        let bytes = &self.log.bytes[..self.end];
         if self.at >= bytes.len() {
             return None;
         }
@@ -483,6 +537,16 @@ impl Iterator for Records<'_> {
         self.at = at;
         Some(r)
     }
+}
+
+/// The allocation size for `n` bytes in use: the smallest of about
+/// 1.25× steps, each 16·k − 8 bytes (a whole glibc malloc chunk).
+fn size_class(n: usize) -> usize {
+    let mut c = 24;
+    while c < n {
+        c = (c + c / 4 + 8) / 16 * 16 + 8;
+    }
+    c
 }
 
 /// A record's fields after its delta.
@@ -665,6 +729,39 @@ mod tests {
         // 2 (two hours' delta) + 1 cell + 1 present + 3 + 2 + 4.
         assert_eq!(log.bytes() - one, 13);
         assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn allocations_are_whole_malloc_chunks_in_small_steps() {
+        let mut previous = 0;
+        for n in 1..4000 {
+            let c = size_class(n);
+            assert!(c >= n && (c + 8) % 16 == 0, "{n} -> {c}");
+            if c != previous && previous > 0 {
+                assert!(
+                    c as f64 <= previous as f64 * 1.3 + 16.0,
+                    "{previous} -> {c}"
+                );
+            }
+            previous = c;
+        }
+        let layout = SketchLayout::default();
+        let input = SketchInput {
+            layout: &layout,
+            hashes: &[],
+        };
+        let mut log = Log::default();
+        let (mut grew, t0) = (0, 1_736_899_200_000);
+        for i in 0..200 {
+            let before = log.capacity();
+            log.push(t0 + i * 1000, 0, &[i as f64], &input, t0 + i * 1000);
+            grew += usize::from(log.capacity() != before);
+            assert!(log.capacity() >= log.bytes());
+        }
+        assert!(
+            grew < 20,
+            "most events are written in place: {grew} reallocations"
+        );
     }
 
     #[test]
