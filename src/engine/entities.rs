@@ -11,12 +11,18 @@
 //!   hash, so a growing map never holds its old and new tables at once for
 //!   more than 1/64 of its entities (a single map of a million entities
 //!   would double all at once, and the peak memory with it).
+//!
+//! Each entry also keeps the minute of the entity's oldest event, so the
+//! hourly expiry sweep skips, without reading its state, every entity that
+//! has nothing old enough to drop: the sweep reads the maps in order
+//! instead of chasing a pointer per entity.
 
 use std::sync::Arc;
 
 use super::key_hash::KeyMap;
 use crate::event::Key;
 use crate::hash::{hash_bytes, mix64};
+use crate::time::Millis;
 use crate::window::PaneStore;
 
 /// Maps per kind: a power of two, so a segment is a few top bits.
@@ -25,9 +31,33 @@ const SEGMENTS: usize = 64;
 /// See the module docs.
 #[derive(Debug)]
 pub struct Entities {
-    ints: Vec<KeyMap<i64, PaneStore>>,
-    strs: Vec<KeyMap<Arc<str>, PaneStore>>,
+    ints: Vec<KeyMap<i64, Entity>>,
+    strs: Vec<KeyMap<Arc<str>, Entity>>,
     len: usize,
+}
+
+/// One entity: its state, and the minute of its oldest event (a lower
+/// bound), which the sweep reads instead of the state.
+#[derive(Debug, Default)]
+struct Entity {
+    store: PaneStore,
+    oldest_minute: i32,
+}
+
+impl Entity {
+    fn new(minute: i32) -> Entity {
+        Entity {
+            store: PaneStore::default(),
+            oldest_minute: minute,
+        }
+    }
+}
+
+/// The minute of a time, as the hint stores it (clamped into `i32`).
+fn minute_of(ts_ms: Millis) -> i32 {
+    ts_ms
+        .div_euclid(60_000)
+        .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
 }
 
 impl Default for Entities {
@@ -61,40 +91,62 @@ impl Entities {
             Key::Int(i) => self.ints[int_segment(*i)].get(i),
             Key::Str(s) => self.strs[str_segment(s)].get(s),
         }
+        .map(|e| &e.store)
     }
 
     pub fn contains(&self, key: &Key) -> bool {
         self.get(key).is_some()
     }
 
-    /// The entity of `key`, activated (empty) if it has none yet.
-    pub fn activate(&mut self, key: &Key) -> &mut PaneStore {
+    /// The entity of `key`, activated (empty) if it has none yet, for an
+    /// event at `ts_ms` to be added to it.
+    pub fn activate(&mut self, key: &Key, ts_ms: Millis) -> &mut PaneStore {
         let len = &mut self.len;
-        match key {
+        let minute = minute_of(ts_ms);
+        let entity = match key {
             Key::Int(i) => self.ints[int_segment(*i)].entry(*i).or_insert_with(|| {
                 *len += 1;
-                PaneStore::default()
+                Entity::new(minute)
             }),
             Key::Str(s) => {
                 let map = &mut self.strs[str_segment(s)];
                 if !map.contains_key(s) {
                     *len += 1;
-                    map.insert(s.clone(), PaneStore::default());
+                    map.insert(s.clone(), Entity::new(minute));
                 }
                 map.get_mut(s).expect("inserted just above")
             }
-        }
+        };
+        entity.oldest_minute = entity.oldest_minute.min(minute);
+        &mut entity.store
     }
 
-    /// Keeps the entities `keep` says to (it may change them, as expiry
-    /// does); returns how many were dropped.
-    pub fn retain(&mut self, mut keep: impl FnMut(&mut PaneStore) -> bool) -> usize {
+    /// Expires every entity that may hold state at or before
+    /// `horizon_minute` (`expire` drops it and says whether the entity is
+    /// now empty), and drops the empty ones; returns how many it dropped.
+    pub fn expire(
+        &mut self,
+        horizon_minute: i64,
+        mut expire: impl FnMut(&mut PaneStore) -> bool,
+    ) -> usize {
         let before = self.len;
+        let mut keep = |e: &mut Entity| {
+            if i64::from(e.oldest_minute) > horizon_minute {
+                return true;
+            }
+            if expire(&mut e.store) {
+                return false;
+            }
+            if let Some(m) = e.store.oldest_minute() {
+                e.oldest_minute = m.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            }
+            true
+        };
         for map in &mut self.ints {
-            map.retain(|_, store| keep(store));
+            map.retain(|_, e| keep(e));
         }
         for map in &mut self.strs {
-            map.retain(|_, store| keep(store));
+            map.retain(|_, e| keep(e));
         }
         self.len = self.ints.iter().map(|m| m.len()).sum::<usize>()
             + self.strs.iter().map(|m| m.len()).sum::<usize>();
@@ -104,13 +156,13 @@ impl Entities {
     /// Calls `f` with every entity and its key.
     pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
         for map in &self.ints {
-            for (&i, store) in map {
-                f(&Key::Int(i), store);
+            for (&i, e) in map {
+                f(&Key::Int(i), &e.store);
             }
         }
         for map in &self.strs {
-            for (s, store) in map {
-                f(&Key::Str(s.clone()), store);
+            for (s, e) in map {
+                f(&Key::Str(s.clone()), &e.store);
             }
         }
     }
@@ -121,6 +173,7 @@ impl Entities {
             .iter()
             .flat_map(|m| m.values())
             .chain(self.strs.iter().flat_map(|m| m.values()))
+            .map(|e| &e.store)
     }
 }
 
@@ -131,23 +184,32 @@ mod tests {
     #[test]
     fn entities_are_found_counted_and_dropped_by_key() {
         let mut e = Entities::default();
+        let t0 = 1_736_899_200_000;
         for i in 0..1000 {
-            e.activate(&Key::Int(i))
-                .add(1_736_899_200_000, 0, &[], 1_736_899_200_000);
+            let ts = t0 + i * 60_000;
+            e.activate(&Key::Int(i), ts).add(ts, 0, &[], ts);
         }
-        e.activate(&Key::Str("a".into()));
-        e.activate(&Key::Int(5));
+        e.activate(&Key::Str("a".into()), t0);
+        e.activate(&Key::Int(5), t0);
         assert_eq!(e.len(), 1001);
         assert!(e.contains(&Key::Int(999)) && e.contains(&Key::Str("a".into())));
         assert!(!e.contains(&Key::Int(1000)) && !e.contains(&Key::Str("b".into())));
-        let dropped = e.retain(|store| !store.is_empty());
-        assert_eq!(dropped, 1, "the string entity never took an event");
+        // Entities whose oldest minute is after the horizon are not even
+        // asked; the others are expired (keys 0..=499 lose their only
+        // event, the string entity never had one) and dropped when empty.
+        let mut asked = 0;
+        let horizon = t0 / 60_000 + 499;
+        let dropped = e.expire(horizon, |store| {
+            asked += 1;
+            store.expire(t0 + 500 * 60_000, 60_000)
+        });
+        assert_eq!((asked, dropped), (501, 501));
         let mut seen = 0;
         e.for_each(|key, _| {
-            assert!(matches!(key, Key::Int(0..=999)));
+            assert!(matches!(key, Key::Int(500..=999)));
             seen += 1;
         });
-        assert_eq!((seen, e.len(), e.stores().count()), (1000, 1000, 1000));
+        assert_eq!((seen, e.len(), e.stores().count()), (500, 500, 500));
         let segments = e.ints.iter().filter(|m| !m.is_empty()).count();
         assert!(segments > 50, "keys spread over the segments: {segments}");
     }

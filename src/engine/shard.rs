@@ -102,7 +102,7 @@ impl Shard {
             if routed.targets & (1 << kind) == 0 {
                 continue;
             }
-            let panes = self.entities[kind].activate(key);
+            let panes = self.entities[kind].activate(key, e.ts_ms);
             let watched = self.watcher.watches(kind);
             if watched {
                 self.watcher
@@ -131,7 +131,8 @@ impl Shard {
         let retention = self.retention_ms;
         self.global.expire(now_ms, retention);
         for (k, kind) in self.entities.iter_mut().enumerate() {
-            let dropped = kind.retain(|panes| !panes.expire(now_ms, retention));
+            let horizon_minute = now_ms.div_euclid(60_000) - retention / 60_000;
+            let dropped = kind.expire(horizon_minute, |panes| panes.expire(now_ms, retention));
             if dropped > 0 {
                 self.passivated += dropped as u64;
                 self.watcher.forget_passivated(k, |key| kind.contains(key));

@@ -47,6 +47,8 @@
 
 use std::cell::RefCell;
 
+use smallvec::SmallVec;
+
 use super::agg::{Agg, MetricAgg};
 use super::sketch::{SketchInput, Sketches};
 use super::spec::{WindowSpec, FINE_SPAN_SECS};
@@ -92,6 +94,16 @@ impl Shape {
     }
 }
 
+/// Where one record is in the log's bytes, and its second.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    sec: i64,
+    start: usize,
+    /// Where its fields start (after the delta).
+    body: usize,
+    end: usize,
+}
+
 /// One event, decoded from its record.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Record {
@@ -103,11 +115,6 @@ pub(super) struct Record {
     pub metrics: [f64; MAX_METRICS],
     /// Per distinct value of the shape: the short, or `None` when absent.
     pub shorts: [Option<u32>; MAX_DISTINCT],
-    /// Where the record starts and ends in the log's bytes.
-    start: usize,
-    end: usize,
-    /// Where its fields start (after the delta).
-    body: usize,
 }
 
 impl Record {
@@ -178,6 +185,7 @@ impl Log {
     }
 
     /// Bytes allocated.
+    #[cfg(test)]
     pub fn capacity(&self) -> usize {
         self.bytes.len()
     }
@@ -205,6 +213,33 @@ impl Log {
     /// Number of events held.
     pub fn len(&self) -> usize {
         self.records().count()
+    }
+
+    /// Where each record is, newest first, without decoding its fields.
+    fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        let shape = self.shape();
+        let bytes = &self.bytes[..self.used()];
+        let mut at = if self.is_empty() { 0 } else { shape.header() };
+        let mut sec = self.newest();
+        let mut first = true;
+        std::iter::from_fn(move || {
+            if at >= bytes.len() {
+                return None;
+            }
+            let start = at;
+            if !first {
+                sec -= unzigzag(read_varint(bytes, &mut at));
+            }
+            first = false;
+            let body = at;
+            skip_body(bytes, &mut at, shape);
+            Some(Span {
+                sec,
+                start,
+                body,
+                end: at.min(bytes.len()),
+            })
+        })
     }
 
     /// The events, newest first.
@@ -288,8 +323,8 @@ impl Log {
         }
         // Where the new record goes: before the first record not newer.
         let mut at = None;
-        let mut before: Option<Record> = None;
-        for r in self.records() {
+        let mut before: Option<Span> = None;
+        for r in self.spans() {
             if r.sec <= sec {
                 at = Some(r);
                 break;
@@ -298,7 +333,7 @@ impl Log {
         }
         // The event, with a delta from the record before it unless it is
         // first; then the delta of the record it displaced, now from it.
-        let mut insert = Vec::with_capacity(40);
+        let mut insert: SmallVec<[u8; 96]> = SmallVec::new();
         if let Some(b) = &before {
             write_varint(&mut insert, zigzag(b.sec - sec));
         }
@@ -329,12 +364,12 @@ impl Log {
         let fine_from = clock - FINE_SPAN_SECS + 1;
         let horizon_min = now_ms.div_euclid(60_000) - retention_ms / 60_000;
         let horizon_sec = now_sec - retention_ms / 1000;
-        let keep = |r: &Record| match r.sec < fine_from {
+        let keep = |r: &Span| match r.sec < fine_from {
             true => r.sec.div_euclid(60) > horizon_min,
             false => r.sec > horizon_sec,
         };
         // Records are newest first, so those to drop are a tail.
-        let cut = self.records().find(|r| !keep(r)).map(|r| r.start);
+        let cut = self.spans().find(|r| !keep(r)).map(|r| r.start);
         let clock = u32::try_from(clock.max(0)).unwrap_or(u32::MAX);
         let shape = self.shape();
         match cut {
@@ -500,22 +535,17 @@ impl Iterator for Records<'_> {
         if self.at >= bytes.len() {
             return None;
         }
-        let start = self.at;
         let mut at = self.at;
         if !self.first {
             self.sec -= unzigzag(read_varint(bytes, &mut at));
         }
         self.first = false;
-        let body = at;
         let mut r = Record {
             sec: self.sec,
             cell: read_varint(bytes, &mut at) as CellId,
             coarse: self.sec < self.fine_from,
             metrics: [f64::NAN; MAX_METRICS],
             shorts: [None; MAX_DISTINCT],
-            start,
-            end: 0,
-            body,
         };
         let present = read_varint(bytes, &mut at);
         for i in 0..self.shape.metrics {
@@ -533,7 +563,6 @@ impl Iterator for Records<'_> {
                 r.shorts[i] = Some(u32::from_le_bytes(b));
             }
         }
-        r.end = at.min(bytes.len());
         self.at = at;
         Some(r)
     }
@@ -549,8 +578,21 @@ fn size_class(n: usize) -> usize {
     c
 }
 
+/// Moves `at` past a record's fields (after its delta).
+fn skip_body(bytes: &[u8], at: &mut usize, shape: Shape) {
+    read_varint(bytes, at);
+    let present = read_varint(bytes, at);
+    for i in 0..shape.metrics {
+        if present & (1 << i) != 0 && read_varint(bytes, at) & 3 == 2 {
+            *at += 8;
+        }
+    }
+    let shorts = (present >> shape.metrics).count_ones() as usize;
+    *at += 4 * shorts;
+}
+
 /// A record's fields after its delta.
-fn write_body(out: &mut Vec<u8>, cell: CellId, metrics: &[f64], shorts: &[Option<u32>]) {
+fn write_body(out: &mut impl Extend<u8>, cell: CellId, metrics: &[f64], shorts: &[Option<u32>]) {
     write_varint(out, u64::from(cell));
     let mut present = 0u64;
     for (i, m) in metrics.iter().enumerate() {
@@ -580,7 +622,7 @@ const TENS: [f64; 4] = [10.0, 100.0, 1000.0, 10000.0];
 /// `v >> 4` zigzagged over 10^(1 + (v >> 2 & 3)); `2`: the 8 raw bytes
 /// of the f64 follow. Integers and short decimals are the values that read
 /// back to the same f64 (checked on write), so nothing is rounded.
-fn write_metric(out: &mut Vec<u8>, x: f64) {
+fn write_metric(out: &mut impl Extend<u8>, x: f64) {
     const LIMIT: f64 = (1u64 << 52) as f64;
     if x.fract() == 0.0 && x.abs() < LIMIT && !(x == 0.0 && x.is_sign_negative()) {
         write_varint(out, zigzag(x as i64) << 2);
@@ -621,12 +663,12 @@ fn unzigzag(z: u64) -> i64 {
     ((z >> 1) as i64) ^ -((z & 1) as i64)
 }
 
-fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+fn write_varint(out: &mut impl Extend<u8>, mut v: u64) {
     while v >= 0x80 {
-        out.push(v as u8 | 0x80);
+        out.extend([v as u8 | 0x80]);
         v >>= 7;
     }
-    out.push(v as u8);
+    out.extend([v as u8]);
 }
 
 /// A varint at `at`, moving `at` past it; bytes past the end read as 0
@@ -736,7 +778,7 @@ mod tests {
         let mut previous = 0;
         for n in 1..4000 {
             let c = size_class(n);
-            assert!(c >= n && (c + 8) % 16 == 0, "{n} -> {c}");
+            assert!(c >= n && (c + 8).is_multiple_of(16), "{n} -> {c}");
             if c != previous && previous > 0 {
                 assert!(
                     c as f64 <= previous as f64 * 1.3 + 16.0,

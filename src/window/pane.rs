@@ -147,6 +147,19 @@ impl PaneStore {
         }
     }
 
+    /// The minute of the oldest event held, `None` when empty: the store
+    /// has nothing to expire while it is after the retention horizon.
+    pub fn oldest_minute(&self) -> Option<i64> {
+        match &self.repr {
+            Repr::Packed(c) => c.records().last().map(|r| r.sec.div_euclid(60)),
+            Repr::Panes(t) => {
+                let coarse = t.coarse.first().map(|s| s.pane);
+                let fine = t.fine.first().map(|s| s.pane.div_euclid(60));
+                coarse.into_iter().chain(fine).min()
+            }
+        }
+    }
+
     /// Calls `f` for every slot inside the window. Slots after `now` (events
     /// admitted after the query was planned) are skipped. A packed store
     /// calls `f` once per packed event, with that event's aggregate, where
