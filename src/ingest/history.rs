@@ -68,8 +68,9 @@ const FIELD_SHIFT: u32 = STAMP_BITS + DIST_BITS;
 const MAX_DIST: u64 = (1 << DIST_BITS) - 1;
 /// Fresh hash bits stored per entry when inserted (41 bits with the marker).
 const FRESH_BITS: u32 = 64 - FIELD_SHIFT - 1;
-/// The smallest part: 2^8 slots, 2 KiB (128 KiB for the whole history).
-const MIN_BITS: u32 = 8;
+/// The smallest part: 2^4 slots, 128 B (8 KiB for the whole history, so an
+/// engine that sees few events costs little).
+const MIN_BITS: u32 = 4;
 /// Retention plus the future guard fit into at most this many stamp units.
 const SPAN_UNITS: i64 = 8192;
 /// The base is moved (with a sweep) once the horizon is this far from it.
