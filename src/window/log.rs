@@ -757,6 +757,7 @@ mod tests {
         let layout = SketchLayout {
             percentiles: vec![],
             distinct: vec![1],
+            ..SketchLayout::default()
         };
         let hashes = [0, 0xdead_beef_0000_0001];
         let input = SketchInput {

@@ -16,6 +16,7 @@ mod pane;
 mod quantile;
 mod sketch;
 mod spec;
+mod tiers;
 
 pub use agg::{Agg, MetricAgg, MetricAggs};
 pub use distinct::Hll;

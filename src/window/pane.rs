@@ -31,17 +31,10 @@
 use super::agg::Agg;
 use super::log::Log;
 use super::sketch::{SketchInput, SketchLayout};
-use super::spec::{WindowSpec, FINE_SPAN_SECS};
+use super::spec::WindowSpec;
+use super::tiers::{Tiers, SPAN_ANY};
 use crate::event::CellId;
 use crate::time::Millis;
-
-#[derive(Debug, Clone, PartialEq)]
-struct Slot {
-    /// Seconds (fine tier) or minutes (coarse tier) since the epoch.
-    pane: i64,
-    cell: CellId,
-    agg: Agg,
-}
 
 /// The rolling state of one entity or global partial; see the module docs.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -119,7 +112,7 @@ impl PaneStore {
             if c.push(ts_ms, cell, metrics, &sketches, now_ms) {
                 return;
             }
-            let mut tiers = Tiers::default();
+            let mut tiers = Tiers::for_layout(sketches.layout);
             c.replay(&sketches.layout.distinct, |ts, cell, metrics, hashes| {
                 let input = SketchInput {
                     layout: sketches.layout,
@@ -166,16 +159,23 @@ impl PaneStore {
     /// panes would call it once per slot: callers sum what they are given
     /// (in any order), so the answer is the same.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
-        self.fold_timed(window, |_, cell, agg| f(cell, agg));
+        self.fold_spans(window, SPAN_ANY, |_, cell, agg| f(cell, agg));
     }
 
-    /// [`Self::fold`], also passing each slot's pane start in epoch
-    /// milliseconds (for time buckets). A coarse slot (or packed event in the
-    /// coarse range) starts on its minute.
-    pub fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
+    /// [`Self::fold`], also passing each slot's start in epoch milliseconds
+    /// (for time buckets), with no slot longer than `span_ms` (a time
+    /// bucket's width divides it, so no slot straddles a bucket edge). A
+    /// coarse slot (or packed event in the coarse range) starts on its
+    /// minute; a summarised store's hour slot on its hour.
+    pub fn fold_spans(
+        &self,
+        window: &WindowSpec,
+        span_ms: Millis,
+        mut f: impl FnMut(Millis, CellId, &Agg),
+    ) {
         match &self.repr {
             Repr::Packed(c) => c.fold_timed(window, &mut f),
-            Repr::Panes(t) => t.fold_timed(window, f),
+            Repr::Panes(t) => t.fold_spans(window, span_ms, &mut f),
         }
     }
 
@@ -202,197 +202,12 @@ impl PaneStore {
 
     /// The fine tier (empty while packed), for tests of folding.
     #[cfg(test)]
-    fn fine(&self) -> &[Slot] {
+    fn fine(&self) -> &[super::tiers::Slot] {
         match &self.repr {
             Repr::Packed(_) => &[],
             Repr::Panes(t) => &t.fine,
         }
     }
-}
-
-/// Two-tier sparse panes; see the module docs.
-#[derive(Debug, Clone, PartialEq, Default)]
-struct Tiers {
-    fine: Vec<Slot>,
-    coarse: Vec<Slot>,
-}
-
-impl Tiers {
-    fn is_empty(&self) -> bool {
-        self.fine.is_empty() && self.coarse.is_empty()
-    }
-
-    fn slots(&self) -> usize {
-        self.fine.len() + self.coarse.len()
-    }
-
-    /// Adds one event, feeding the sketches its store keeps.
-    fn add_sketched(
-        &mut self,
-        ts_ms: Millis,
-        cell: CellId,
-        metrics: &[f64],
-        sketches: SketchInput,
-        now_ms: Millis,
-    ) {
-        let sec = ts_ms.div_euclid(1000);
-        let now_sec = now_ms.div_euclid(1000);
-        let agg = if sec > now_sec - FINE_SPAN_SECS {
-            upsert(&mut self.fine, sec, cell, metrics.len())
-        } else {
-            upsert(&mut self.coarse, sec.div_euclid(60), cell, metrics.len())
-        };
-        agg.add_sketched(metrics, sketches);
-        self.fold_old_seconds(now_sec);
-    }
-
-    /// Moves fine slots that left the last hour into their minutes.
-    fn fold_old_seconds(&mut self, now_sec: i64) {
-        let horizon = now_sec - FINE_SPAN_SECS;
-        // The common case, on every event: nothing is old yet.
-        if self.fine.first().is_none_or(|s| s.pane > horizon) {
-            return;
-        }
-        let old = self.fine.partition_point(|s| s.pane <= horizon);
-        if old == 0 {
-            return;
-        }
-        for slot in self.fine.drain(..old) {
-            let n = slot.agg.metrics.len();
-            let minute = upsert(&mut self.coarse, slot.pane.div_euclid(60), slot.cell, n);
-            if minute.count == 0 {
-                // The minute's first second: move it (sketches and all).
-                *minute = slot.agg;
-            } else {
-                minute.merge(&slot.agg);
-            }
-        }
-    }
-
-    /// Drops everything at or before the retention horizon and folds old
-    /// seconds. Returns whether the store is now empty (the entity can be
-    /// passivated).
-    fn expire(&mut self, now_ms: Millis, retention_ms: Millis) -> bool {
-        let now_sec = now_ms.div_euclid(1000);
-        self.fold_old_seconds(now_sec);
-        let horizon_min = now_ms.div_euclid(60_000) - retention_ms / 60_000;
-        let keep = self.coarse.partition_point(|s| s.pane <= horizon_min);
-        self.coarse.drain(..keep);
-        let horizon_sec = now_sec - retention_ms / 1000;
-        let keep = self.fine.partition_point(|s| s.pane <= horizon_sec);
-        self.fine.drain(..keep);
-        self.is_empty()
-    }
-
-    /// [`PaneStore::fold_timed`] over the two tiers.
-    fn fold_timed(&self, window: &WindowSpec, mut f: impl FnMut(Millis, CellId, &Agg)) {
-        let first = window.first_pane();
-        let last_sec = window.now_ms.div_euclid(1000);
-        if window.pane_secs() == 1 {
-            let start = self.fine.partition_point(|s| s.pane < first);
-            for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.pane * 1000, s.cell, &s.agg);
-            }
-        } else {
-            let last_min = last_sec.div_euclid(60);
-            let start = self.coarse.partition_point(|s| s.pane < first);
-            for s in self.coarse[start..]
-                .iter()
-                .take_while(|s| s.pane <= last_min)
-            {
-                f(s.pane * 60_000, s.cell, &s.agg);
-            }
-            let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
-            for s in self.fine[start..].iter().take_while(|s| s.pane <= last_sec) {
-                f(s.pane * 1000, s.cell, &s.agg);
-            }
-        }
-    }
-    /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
-    fn newest_pane(&self, pane_secs: i64) -> Option<i64> {
-        match (self.fine.last(), self.coarse.last()) {
-            (Some(fine), _) => Some(fine.pane.div_euclid(pane_secs)),
-            (None, Some(coarse)) => Some(if pane_secs == 60 {
-                coarse.pane
-            } else {
-                coarse.pane * 60 + 59
-            }),
-            (None, None) => None,
-        }
-    }
-
-    /// Calls `f` with every pane (seconds when `pane_secs` is 1, minutes
-    /// when it is 60) in `first..=last` that holds at least one slot, in
-    /// ascending order, each once. With 1 s panes only the fine tier is
-    /// read: seconds older than the last hour live in their minutes.
-    ///
-    /// Continuous rules use it to find the windows an event changes.
-    fn for_each_pane(&self, pane_secs: i64, first: i64, last: i64, mut f: impl FnMut(i64)) {
-        let mut previous = None;
-        let mut visit = |pane: i64| {
-            if previous != Some(pane) {
-                previous = Some(pane);
-                f(pane);
-            }
-        };
-        if pane_secs == 1 {
-            let start = self.fine.partition_point(|s| s.pane < first);
-            for s in self.fine[start..].iter().take_while(|s| s.pane <= last) {
-                visit(s.pane);
-            }
-            return;
-        }
-        // Every coarse minute is at or before every fine second's minute
-        // (seconds move to the coarse tier oldest first), so the two runs
-        // concatenate in order.
-        let start = self.coarse.partition_point(|s| s.pane < first);
-        for s in self.coarse[start..].iter().take_while(|s| s.pane <= last) {
-            visit(s.pane);
-        }
-        let start = self.fine.partition_point(|s| s.pane.div_euclid(60) < first);
-        for s in self.fine[start..]
-            .iter()
-            .take_while(|s| s.pane.div_euclid(60) <= last)
-        {
-            visit(s.pane.div_euclid(60));
-        }
-    }
-}
-
-/// Slots at the end of a run searched before the whole run: where a
-/// slightly late event, or a second folded into the newest minute, lands.
-const TAIL: usize = 64;
-
-/// The slot for `(pane, cell)`, inserted in order if absent. Events mostly
-/// arrive in time order, and seconds fold into the newest minutes, so the
-/// search starts from the end: the last slot, then the last [`TAIL`], then
-/// the whole run.
-fn upsert(slots: &mut Vec<Slot>, pane: i64, cell: CellId, metrics: usize) -> &mut Agg {
-    let key = |s: &Slot| (s.pane, s.cell);
-    let tail = slots.len().saturating_sub(TAIL);
-    let at = match (slots.last(), slots.get(tail)) {
-        (Some(last), _) if key(last) < (pane, cell) => Err(slots.len()),
-        (_, Some(t)) if key(t) <= (pane, cell) => slots[tail..]
-            .binary_search_by(|s| key(s).cmp(&(pane, cell)))
-            .map(|i| i + tail)
-            .map_err(|i| i + tail),
-        _ => slots.binary_search_by(|s| key(s).cmp(&(pane, cell))),
-    };
-    let i = match at {
-        Ok(i) => i,
-        Err(i) => {
-            slots.insert(
-                i,
-                Slot {
-                    pane,
-                    cell,
-                    agg: Agg::new(metrics),
-                },
-            );
-            i
-        }
-    };
-    &mut slots[i].agg
 }
 
 #[cfg(test)]
@@ -519,6 +334,7 @@ mod tests {
         SketchLayout {
             percentiles: vec![1],
             distinct: vec![0, 2],
+            ..SketchLayout::default()
         }
     }
 
@@ -528,7 +344,7 @@ mod tests {
         window: &WindowSpec,
     ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_timed(window, |start, cell, agg| {
+        s.fold_spans(window, 1000, |start, cell, agg| {
             out.entry((start, cell))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);
@@ -693,6 +509,159 @@ mod tests {
                     for now_ms in [now, now - 1500, now + 61_000] {
                         let window = WindowSpec { length_ms: length_s * 1000, now_ms };
                         proptest::prop_assert_eq!(read(&packed, &window), read(&panes, &window));
+                    }
+                }
+            }
+        }
+    }
+
+    fn summarised_only() -> PaneStore {
+        let layout = SketchLayout {
+            summarised: true,
+            ..sketch_layout()
+        };
+        PaneStore {
+            repr: Repr::Panes(Box::new(Tiers::for_layout(&layout))),
+        }
+    }
+
+    /// What a window reads, summed per (slot start in units of `unit_ms`,
+    /// cell), with slots no longer than `span_ms`.
+    fn read_by(
+        s: &PaneStore,
+        window: &WindowSpec,
+        span_ms: Millis,
+        unit_ms: Millis,
+    ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
+        let mut out = std::collections::BTreeMap::new();
+        s.fold_spans(window, span_ms, |start, cell, agg| {
+            out.entry((start.div_euclid(unit_ms), cell))
+                .or_insert_with(|| Agg::new(agg.metrics.len()))
+                .merge(agg);
+        });
+        out
+    }
+
+    #[test]
+    fn a_summarised_store_reads_hours_and_minutes_for_long_windows() {
+        let mut s = summarised_only();
+        let now = T0 + 5 * 3_600_000 + 30_500;
+        let layout = sketch_layout();
+        for i in 0..5 * 3600 {
+            let ts = T0 + 30_500 + i * 1000;
+            let input = SketchInput {
+                layout: &layout,
+                hashes: &[i as u64 + 1, 0, 0],
+            };
+            s.add_sketched(ts, 0, &[1.0, 2.0], input, ts);
+        }
+        let mut slots = 0;
+        let mut events = 0;
+        s.fold(
+            &WindowSpec {
+                length_ms: 4 * 3_600_000,
+                now_ms: now,
+            },
+            |_, a| {
+                slots += 1;
+                events += a.count;
+            },
+        );
+        assert_eq!(events, 4 * 3600 - 30, "whole minutes of 4 h");
+        // 3 whole hours, 59 + 59 edge minutes, 30 seconds of the last one.
+        assert!(slots <= 3 + 2 * 59 + 31, "{slots} slots read");
+    }
+
+    #[test]
+    fn an_hour_with_an_expired_minute_is_not_read_whole() {
+        // Expiry at T0 + 4 h drops minute 60 of the day, the first of hour
+        // 1; a 3 h window read 1.5 s earlier starts on that minute, so hour
+        // 1 lies inside it but lacks a minute.
+        let (mut folded, mut summarised) = (panes_only(), summarised_only());
+        for s in [&mut folded, &mut summarised] {
+            for minute in 0..=240 {
+                let ts = T0 + minute * 60_000;
+                s.add(ts, 0, &[1.0], ts);
+            }
+            s.expire(T0 + 4 * 3_600_000 + 500, 3 * 3_600_000);
+        }
+        let window = WindowSpec {
+            length_ms: 3 * 3_600_000,
+            now_ms: T0 + 4 * 3_600_000 - 1000,
+        };
+        let read = |s| read_by(s, &window, SPAN_ANY, Millis::MAX);
+        assert_eq!(read(&folded), read(&summarised));
+        assert_eq!(read(&folded)[&(0, 0)].count, 179);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn summarised_stores_answer_as_folded_ones_do(
+            steps in proptest::collection::vec(step(), 1..40),
+            shift in 0..4 * 3_600_000i64,
+        ) {
+            let layout = sketch_layout();
+            let retention = 3 * 3_600_000;
+            let (mut folded, mut summarised) = (panes_only(), summarised_only());
+            let mut now = T0 + shift;
+            for step in &steps {
+                let event = match *step {
+                    Step::Aged { age_ms, cell } => Some((now - age_ms, cell, Some(7), Some(age_ms as u64))),
+                    Step::Event { ms, cell, metric, hash } => Some((T0 + shift + ms, cell, metric, hash)),
+                    Step::Expire => None,
+                };
+                match event {
+                    Some((ts, cell, metric, hash)) => {
+                        now = now.max(ts);
+                        if ts <= now - retention {
+                            continue;
+                        }
+                        let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
+                        let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
+                        for s in [&mut folded, &mut summarised] {
+                            let input = SketchInput { layout: &layout, hashes: &hashes };
+                            s.add_sketched(ts, cell, &metrics, input, now);
+                        }
+                    }
+                    None => {
+                        let (a, b) = (folded.expire(now, retention), summarised.expire(now, retention));
+                        proptest::prop_assert_eq!(a, b);
+                    }
+                }
+                proptest::prop_assert_eq!(folded.is_empty(), summarised.is_empty());
+                proptest::prop_assert_eq!(folded.oldest_minute(), summarised.oldest_minute());
+                for secs in [1, 60] {
+                    proptest::prop_assert_eq!(folded.newest_pane(secs), summarised.newest_pane(secs));
+                }
+                let now_sec = now.div_euclid(1000);
+                for (secs, first, last) in [
+                    (1, i64::MIN, i64::MAX),
+                    (1, now_sec - 3599, now_sec - 30),
+                    (60, i64::MIN, i64::MAX),
+                    (60, now_sec / 60 - 90, now_sec / 60 - 1),
+                ] {
+                    let list = |s: &PaneStore| {
+                        let mut v = Vec::new();
+                        s.for_each_pane(secs, first, last, |p| v.push(p));
+                        v
+                    };
+                    proptest::prop_assert_eq!(list(&folded), list(&summarised));
+                }
+                for length_s in [1, 10, 60, 120, 900, 3600, 7200, 3 * 3600] {
+                    for now_ms in [now, now - 1500, now + 61_000, now + 3_600_000] {
+                        let window = WindowSpec { length_ms: length_s * 1000, now_ms };
+                        // Per cell, per bucket of each width a reader may ask.
+                        // (A bucket is a whole number of the window's panes.)
+                        for (span, unit) in [(SPAN_ANY, Millis::MAX), (3_600_000, 3_600_000), (60_000, 60_000), (1000, 1000)] {
+                            if span < 1000 * window.pane_secs() {
+                                continue;
+                            }
+                            proptest::prop_assert_eq!(
+                                read_by(&folded, &window, span, unit),
+                                read_by(&summarised, &window, span, unit),
+                                "window {}s at {}, span {}", length_s, now_ms, span
+                            );
+                        }
                     }
                 }
             }

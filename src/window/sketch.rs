@@ -27,6 +27,10 @@ pub struct SketchLayout {
     /// Distinct columns (by index into [`Schema::distinct_sources`]) with a
     /// HyperLogLog.
     pub distinct: Vec<usize>,
+    /// Whether a promoted store keeps minute and hour summaries beside its
+    /// seconds (see `tiers.rs`): the global partials, read by every global
+    /// query over every window.
+    pub summarised: bool,
 }
 
 impl SketchLayout {
@@ -35,6 +39,7 @@ impl SketchLayout {
         SketchLayout {
             percentiles: schema.percentile_metrics(),
             distinct: (0..schema.distinct_sources().len()).collect(),
+            summarised: true,
         }
     }
 
@@ -53,6 +58,7 @@ impl SketchLayout {
                 .filter(|(_, (_, s))| matches!(s, DistinctSource::Key(k) if *k != kind))
                 .map(|(i, _)| i)
                 .collect(),
+            summarised: false,
         }
     }
 
@@ -158,6 +164,7 @@ mod tests {
         let layout = SketchLayout {
             percentiles: vec![1],
             distinct: vec![0],
+            ..SketchLayout::default()
         };
         let input = |hashes: &'static [u64]| SketchInput {
             layout: &layout,

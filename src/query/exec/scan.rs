@@ -72,7 +72,16 @@ impl Scan {
         let buckets = self.buckets.map_or(1, |b| b.count as usize);
         scratch.reset(self.dim_groups.len() * buckets, n);
         let sketched = self.has_sketches();
-        store.fold_timed(&self.window, |start_ms, cell, agg| {
+        // A slot may span any time that no bucket edge cuts: an hour when the
+        // bucket width is whole hours, a minute when it is whole minutes.
+        let span_ms = match self.buckets {
+            None => Millis::MAX,
+            Some(b) => [3_600_000, 60_000]
+                .into_iter()
+                .find(|span| b.width_ms % span == 0)
+                .unwrap_or(1000),
+        };
+        store.fold_spans(&self.window, span_ms, |start_ms, cell, agg| {
             let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
                 return;
             };
