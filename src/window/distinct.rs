@@ -4,7 +4,8 @@
 //! finalizer, a bijection on integers, chained over 8-byte words for
 //! strings). A sketch starts **sparse**: the top 32 bits of each hash, kept
 //! as a set (exact up to the rare 32-bit collision: expected n²/2³³, 0.002
-//! at n = 4,096). When the set would outgrow the dense form it turns
+//! at n = 4,096). When the set would outgrow the dense form (or is a full
+//! sparse set's three quarters unique) it turns
 //! **dense**: 2¹⁴ one-byte registers (16 KiB), register = the most leading
 //! zeros + 1 seen among the hashes that pick it. The dense estimate is
 //! Ertl's improved estimator ("New cardinality estimation algorithms for
@@ -78,14 +79,18 @@ impl Hll {
         if v.len() == v.capacity() {
             v.sort_unstable();
             v.dedup();
-            if v.len() == v.capacity() {
-                // Still full of distinct hashes: grow (doubling, up to the
-                // dense size), or go dense.
-                if v.len() >= SPARSE_MAX {
+            // Still three quarters full of distinct hashes: grow (doubling,
+            // up to the dense size), or go dense. Growing before the set is
+            // quite full keeps each sort paid for by a quarter of the
+            // capacity in new pushes (a set kept nearly full would be
+            // sorted again on almost every push).
+            if v.len() == v.capacity() || v.len() > v.capacity() / 4 * 3 {
+                if v.capacity() >= SPARSE_MAX {
                     self.densify();
                     return self.add_short(short);
                 }
-                v.reserve_exact(v.len().clamp(1, SPARSE_MAX - v.len()));
+                let target = (v.capacity() * 2).clamp(1, SPARSE_MAX);
+                v.reserve_exact(target - v.len());
             }
         }
         v.push(short);
