@@ -152,7 +152,7 @@ fn shell_watch_prints_a_result_only_when_it_changes() {
         "{}",
         out.stderr
     );
-    let err = fails(&["shell", "--input", "-", "--follow"]);
+    let err = misused(&["shell", "--input", "-", "--follow"]);
     assert!(err.contains("standard input cannot be followed"), "{err}");
 }
 
