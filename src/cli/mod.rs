@@ -20,7 +20,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::shell::Format;
 use args::{EngineArgs, GenArgs};
@@ -116,6 +116,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::bench::BenchCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), for `man -l -` or a man directory
+    Man,
 }
 
 /// Runs one parsed command line.
@@ -139,5 +146,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }) => commands::run(queries, input, format, params, engine),
         Some(Command::Gen(args)) => commands::gen(args),
         Some(Command::Bench { command }) => crate::bench::run(command),
+        Some(Command::Completions { shell }) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut out);
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            Ok(())
+        }
     }
 }

@@ -18,6 +18,7 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 mod bench;
+mod completions;
 mod exit_codes;
 mod flags;
 mod generate;
