@@ -22,6 +22,12 @@ pub enum Error {
     /// A bad flag, parameter, schema file or other user-supplied setting.
     #[error("{0}")]
     InvalidInput(String),
+    /// A command line that does not fit together (a `--param` without `=`,
+    /// `--follow` on standard input): the invocation is wrong, not the data,
+    /// so the command-line tools exit with status 2 for it, as for flags
+    /// their parser refuses.
+    #[error("{0}")]
+    Usage(String),
     /// An I/O failure, with what we were doing when it happened. The
     /// cause is part of the message and deliberately not a `source()`: a
     /// chain printer (`{:#}`) would repeat it.

@@ -58,6 +58,7 @@
 pub mod bench;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod count;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -200,7 +200,7 @@ fn time_queries(
 ) -> anyhow::Result<()> {
     for named in &args.sql {
         let Some((name, sql)) = named.split_once('=') else {
-            bail!("--sql {named}: expected NAME=SQL");
+            return Err(crate::Error::Usage(format!("--sql {named}: expected NAME=SQL")).into());
         };
         let statements = engine.parse(sql, &Default::default())?;
         let [statement] = &statements[..] else {

@@ -57,7 +57,10 @@ pub struct MemoryArgs {
 pub fn run(args: &MemoryArgs) -> anyhow::Result<Report> {
     let span_ms = args.span.as_millis() as Millis;
     if span_ms > 24 * 3_600_000 {
-        anyhow::bail!("--span must be at most 24h, the retention; events older are rejected");
+        return Err(crate::Error::Usage(
+            "--span must be at most 24h, the retention; events older are rejected".into(),
+        )
+        .into());
     }
     let total = args
         .users

@@ -453,10 +453,11 @@ fn choose_queries(
     };
     for name in names {
         let Some(sql) = named(name) else {
-            bail!(
+            return Err(crate::Error::Usage(format!(
                 "unknown query '{name}' in --queries; known: {} (or give your own with --sql)",
                 QUERY_NAMES.join(", ")
-            );
+            ))
+            .into());
         };
         chosen.push((name.to_string(), sql));
     }
@@ -467,7 +468,10 @@ fn choose_queries(
         ));
     }
     if chosen.is_empty() {
-        bail!("no query to run: name some with --queries or give one with --sql");
+        return Err(crate::Error::Usage(
+            "no query to run: name some with --queries or give one with --sql".into(),
+        )
+        .into());
     }
     let mut measured = Vec::new();
     for (name, sql) in chosen {

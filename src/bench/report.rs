@@ -164,24 +164,8 @@ fn today() -> String {
     chrono::Utc::now().format("%Y-%m-%d").to_string()
 }
 
-/// A count with thousands separators: 1,234,567.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A rate per second with thousands separators.
-pub fn per_second(n: u64, elapsed: Duration) -> String {
-    let secs = elapsed.as_secs_f64().max(1e-9);
-    thousands((n as f64 / secs).round() as u64)
-}
+/// Counts and rates are written as everywhere else in tally.
+pub use crate::count::{per_second, thousands};
 
 /// A progress line on stderr, only when it is a terminal, redrawn at most
 /// four times a second and erased at the end.

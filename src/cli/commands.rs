@@ -4,10 +4,12 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 
 use super::args::{open_inputs, start_engine, EngineArgs, GenArgs};
+use crate::count::thousands;
 use crate::engine::Engine;
+use crate::error::Error;
 use crate::generator::{GenConfig, Generator};
 use crate::ingest::Merge;
 use crate::query::{param_value, Params, Statement};
@@ -24,7 +26,9 @@ pub fn shell(
 ) -> anyhow::Result<()> {
     let interactive = std::io::stdin().is_terminal();
     if follow && input.iter().any(|p| p.as_os_str() == "-") {
-        bail!("--follow reads files; standard input cannot be followed");
+        return Err(
+            Error::Usage("--follow reads files; standard input cannot be followed".into()).into(),
+        );
     }
     let banner;
     let mut engine;
@@ -49,8 +53,8 @@ pub fn shell(
             "tally {} — demo stream loaded: {} {preset} events over 24 h ({} rejected on purpose) in {:.0} ms.\n\
              Try: SELECT TOP 3 event_type FROM events WINDOW 1h;",
             env!("CARGO_PKG_VERSION"),
-            summary.accepted,
-            summary.lines - summary.accepted,
+            thousands(summary.accepted),
+            thousands(summary.lines - summary.accepted),
             started.elapsed().as_secs_f64() * 1000.0
         );
     } else {
@@ -66,7 +70,7 @@ pub fn shell(
             "tally {} — schema {}; {} events loaded.",
             env!("CARGO_PKG_VERSION"),
             engine.schema().name,
-            engine.counters().accepted
+            thousands(engine.counters().accepted)
         );
     }
     let history = std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".tally_history"));
@@ -90,7 +94,7 @@ pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
         println!("{summary}");
     }
     for (rule, hits) in engine.rule_hit_counts() {
-        println!("rule {rule}: {hits} hits");
+        println!("rule {rule}: {} hits", thousands(hits));
     }
     Ok(())
 }
@@ -105,7 +109,7 @@ pub fn run(
     let mut values = Params::new();
     for p in &params {
         let Some((name, value)) = p.split_once('=') else {
-            bail!("--param {p}: expected NAME=VALUE");
+            return Err(Error::Usage(format!("--param {p}: expected NAME=VALUE")).into());
         };
         values.insert(
             name.trim().trim_start_matches(':').to_string(),
@@ -149,8 +153,12 @@ pub fn run(
 }
 
 pub fn gen(args: GenArgs) -> anyhow::Result<()> {
-    let start_ms = crate::time::parse_timestamp_str(&args.start)
-        .with_context(|| format!("--start {}: expected an RFC 3339 time", args.start))?;
+    let start_ms = crate::time::parse_timestamp_str(&args.start).ok_or_else(|| {
+        Error::Usage(format!(
+            "--start {}: expected an RFC 3339 time, like 2025-01-15T00:00:00Z",
+            args.start
+        ))
+    })?;
     let config = GenConfig {
         preset: args.preset,
         events: args.events,
@@ -175,7 +183,9 @@ pub fn gen(args: GenArgs) -> anyhow::Result<()> {
     if args.out.is_some() || std::io::stderr().is_terminal() {
         eprintln!(
             "{} lines ({} duplicates, {} bad)",
-            summary.lines, summary.duplicates, summary.bad
+            thousands(summary.lines),
+            thousands(summary.duplicates),
+            thousands(summary.bad)
         );
     }
     Ok(())

@@ -8,8 +8,11 @@
 //! default `cli` feature, as are the tools and their dependencies: an
 //! application that embeds the engine builds without them.
 //!
-//! Errors are `anyhow` here: this is tool glue. The exit status is 0 on
-//! success, 1 when a command fails (clap exits with 2 on bad usage).
+//! Errors are `anyhow` here: this is tool glue. Every command exits with
+//! the same statuses: 0 on success, 1 when a statement, an input file or the
+//! engine fails, 2 on bad usage (a flag clap refuses, or a combination of
+//! flags refused later as [`Error::Usage`](crate::Error::Usage)). Results go
+//! to stdout, diagnostics (errors, warnings, progress) to stderr.
 
 mod args;
 mod commands;
@@ -17,7 +20,7 @@ mod commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::shell::Format;
 use args::{EngineArgs, GenArgs};
@@ -28,16 +31,34 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let usage = matches!(e.downcast_ref(), Some(crate::Error::Usage(_)));
             eprintln!("Error: {e:#}");
-            ExitCode::FAILURE
+            if usage {
+                eprintln!("For more information, try '--help'.");
+                ExitCode::from(USAGE)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
+/// The exit status of bad usage, the one clap uses.
+const USAGE: u8 = 2;
+
+/// `tally --version`: the crate's version and the git commit it was built
+/// from ("unknown" when built outside a repository; see `build.rs`).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("TALLY_GIT_COMMIT"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "tally",
-    version,
+    version = VERSION,
     about = "Rolling-window analytics over JSON event streams, with a SQL shell",
     long_about = "Rolling-window analytics over JSON event streams, with a SQL shell.\n\n\
         With no command, opens the shell over a generated demo stream of reels events."
@@ -95,6 +116,13 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::bench::BenchCommand,
     },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell)
+    Completions {
+        /// The shell to complete for
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), for `man -l -` or a man directory
+    Man,
 }
 
 /// Runs one parsed command line.
@@ -118,5 +146,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         }) => commands::run(queries, input, format, params, engine),
         Some(Command::Gen(args)) => commands::gen(args),
         Some(Command::Bench { command }) => crate::bench::run(command),
+        Some(Command::Completions { shell }) => {
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut Cli::command(), "tally", &mut out);
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            Ok(())
+        }
     }
 }

@@ -82,6 +82,8 @@ impl Engine {
                     accepted: self.counters.accepted - before.accepted,
                     rejected: self.counters.rejected_total() - before.rejected_total(),
                     elapsed: start.elapsed(),
+                    bytes_read: merge.bytes_read(),
+                    total_bytes: merge.total_bytes(),
                 });
             }
         }

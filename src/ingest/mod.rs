@@ -20,6 +20,7 @@ pub use history::IdHistory;
 pub use reject::RejectFile;
 pub use source::{Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 
+use crate::count::{per_second, thousands};
 use crate::event::Reason;
 
 /// Lines read, accepted and rejected by reason, over the engine's life.
@@ -73,6 +74,11 @@ pub struct IngestProgress {
     pub accepted: u64,
     pub rejected: u64,
     pub elapsed: Duration,
+    /// Input bytes read so far.
+    pub bytes_read: u64,
+    /// The size of the whole input when known (files, not standard input):
+    /// with it a progress bar shows percent done and an ETA.
+    pub total_bytes: Option<u64>,
 }
 
 /// What an ingest did, printed at its end.
@@ -88,19 +94,19 @@ pub struct IngestSummary {
 impl std::fmt::Display for IngestSummary {
     /// The closing summary of an ingest: totals, rate, and each reason.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let secs = self.elapsed.as_secs_f64().max(1e-9);
+        let secs = self.elapsed.as_secs_f64();
         let rejected: u64 = self.rejected.iter().map(|(_, n)| n).sum();
         write!(
             f,
-            "{} lines: {} accepted, {} rejected in {:.2}s ({:.0} lines/s)",
-            self.lines,
-            self.accepted,
-            rejected,
+            "{} lines: {} accepted, {} rejected in {:.2}s ({} lines/s)",
+            thousands(self.lines),
+            thousands(self.accepted),
+            thousands(rejected),
             secs,
-            self.lines as f64 / secs
+            per_second(self.lines, self.elapsed)
         )?;
         for (reason, n) in self.rejected.iter().filter(|(_, n)| *n > 0) {
-            write!(f, "\n  rejected.{reason}: {n}")?;
+            write!(f, "\n  rejected.{reason}: {}", thousands(*n))?;
         }
         Ok(())
     }

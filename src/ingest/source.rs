@@ -35,6 +35,8 @@ struct Source {
     name: Arc<str>,
     reader: Box<dyn BufRead + Send>,
     line: u64,
+    /// Bytes read so far, for a progress bar.
+    bytes: u64,
 }
 
 impl Source {
@@ -50,6 +52,7 @@ impl Source {
             return Ok(None);
         }
         self.line += 1;
+        self.bytes += n as u64;
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
             bytes.pop();
         }
@@ -84,6 +87,9 @@ pub struct Merge {
     pending: Vec<Option<Line>>,
     /// Line buffers handed back ([`Merge::recycle`]), read into next.
     spare: Vec<Vec<u8>>,
+    /// The size of all the input, when every source is a regular file (not
+    /// standard input or a pipe): what a progress bar counts towards.
+    total_bytes: Option<u64>,
 }
 
 impl Merge {
@@ -105,16 +111,23 @@ impl Merge {
     ) -> Result<(Vec<String>, Merge)> {
         let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
         let mut lines = Vec::new();
+        let mut total_bytes = Some(0u64);
         for (i, path) in paths.iter().enumerate() {
             let path = path.as_ref();
             let name: Arc<str> = Arc::from(path.display().to_string());
             let raw: Box<dyn Read + Send> = if path == Path::new("-") {
+                total_bytes = None;
                 Box::new(std::io::stdin())
             } else {
-                Box::new(
-                    File::open(path)
-                        .map_err(|e| Error::io(format!("opening {}", path.display()), e))?,
-                )
+                let file = File::open(path)
+                    .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+                let size = file
+                    .metadata()
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len());
+                total_bytes = total_bytes.zip(size).map(|(t, s)| t + s);
+                Box::new(file)
             };
             let mut reader = BufReader::with_capacity(1 << 20, raw);
             if i > 0 || sample == 0 {
@@ -141,7 +154,9 @@ impl Merge {
             let replay = std::io::Cursor::new(head).chain(reader);
             readers.push((name, Box::new(BufReader::new(replay))));
         }
-        Ok((lines, Merge::from_readers(readers)))
+        let mut merge = Merge::from_readers(readers);
+        merge.total_bytes = total_bytes;
+        Ok((lines, merge))
     }
 
     pub fn from_readers(readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)>) -> Merge {
@@ -151,6 +166,7 @@ impl Merge {
                 name,
                 reader,
                 line: 0,
+                bytes: 0,
             })
             .collect::<Vec<_>>();
         let pending = sources.iter().map(|_| None).collect();
@@ -159,7 +175,20 @@ impl Merge {
             heads: BinaryHeap::new(),
             pending,
             spare: Vec::new(),
+            total_bytes: None,
         }
+    }
+
+    /// Bytes read from all sources so far (lines waiting in the merge
+    /// included).
+    pub fn bytes_read(&self) -> u64 {
+        self.sources.iter().map(|s| s.bytes).sum()
+    }
+
+    /// The size of the whole input, when it is known: every source is a
+    /// regular file opened by [`Merge::open`] or [`Merge::open_sampled`].
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.total_bytes
     }
 
     /// The next line in merged order, or `None` when every source is done.

@@ -209,7 +209,7 @@ fn bench_query_takes_custom_sql_and_rejects_unknown_names() {
     assert_eq!(table.len(), 2);
     assert_eq!(table[0].0, "sql1");
     assert_eq!(table[0].2, 10);
-    let err = fails(&["bench", "query", "--queries", "j1_top3,nope"]);
+    let err = misused(&["bench", "query", "--queries", "j1_top3,nope"]);
     assert!(err.contains("unknown query 'nope'"), "{err}");
     assert!(
         err.contains("j1_top3, j6_user, j6_hot_user, j7_viral, fanout_users"),
@@ -305,7 +305,7 @@ fn bench_memory_counts_users_and_rss() {
     );
     assert!((2..=4).contains(&table[0].2), "{table:?}");
     check_svg(&dir.path("out/memory.svg"), 1);
-    let err = fails(&["bench", "memory", "--users", "10", "--span", "48h"]);
+    let err = misused(&["bench", "memory", "--users", "10", "--span", "48h"]);
     assert!(err.contains("--span must be at most 24h"), "{err}");
 }
 
@@ -420,6 +420,6 @@ fn bench_refuses_to_generate_more_than_memory_holds() {
     assert!(err.contains("--rate × --duration"), "{err}");
     let err = fails(&["bench", "ingest", "--events", "30000000"]);
     assert!(err.contains("tally gen"), "{err}");
-    let err = fails(&["bench", "query", "--queries", ",", "--preload", "10"]);
+    let err = misused(&["bench", "query", "--queries", ",", "--preload", "10"]);
     assert!(err.contains("no query to run"), "{err}");
 }

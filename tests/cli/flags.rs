@@ -75,3 +75,25 @@ fn bad_flag_values_are_errors() {
     let out = tally(&["run", &q, "-i", &input, "--format", "xml"], "");
     assert_eq!(out.code, 2, "{out:?}");
 }
+
+/// `--version` names the version and the commit the binary was built from:
+/// the repository's HEAD when there is one, "unknown" outside a repository.
+#[test]
+fn version_names_the_commit() {
+    let out = ok(&["--version"]);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    if std::env::var_os("TALLY_GIT_COMMIT").is_none() {
+        assert_eq!(
+            out,
+            format!("tally {} ({commit})\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    assert!(out.starts_with(&format!("tally {} (", env!("CARGO_PKG_VERSION"))));
+}

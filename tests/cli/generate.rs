@@ -80,7 +80,7 @@ fn gen_bad_and_duplicate_lines_are_rejected_on_ingest() {
     let summary = ok(&["ingest", &file, "--schema", "reels"]);
     let head = untimed(&summary);
     let head = head.lines().next().unwrap();
-    assert!(head.starts_with("1000 lines: "), "{summary}");
+    assert!(head.starts_with("1,000 lines: "), "{summary}");
     assert!(!head.ends_with(" 0 rejected"), "{summary}");
     assert!(summary.contains("rejected.duplicate: "), "{summary}");
     assert!(summary.contains("rejected.malformed_json: "), "{summary}");

@@ -18,6 +18,8 @@ use serde_json::Value as Json;
 use tempfile::TempDir;
 
 mod bench;
+mod completions;
+mod exit_codes;
 mod flags;
 mod generate;
 mod ingest;
@@ -119,6 +121,16 @@ fn ok(args: &[&str]) -> String {
 fn fails(args: &[&str]) -> String {
     let out = tally(args, "");
     assert_eq!(out.code, 1, "tally {args:?}: {out:?}");
+    assert_eq!(out.stdout, "", "tally {args:?}");
+    out.stderr
+}
+
+/// Runs `tally args...` and expects exit code 2 (bad usage) with nothing
+/// on stdout; returns stderr.
+#[track_caller]
+fn misused(args: &[&str]) -> String {
+    let out = tally(args, "");
+    assert_eq!(out.code, 2, "tally {args:?}: {out:?}");
     assert_eq!(out.stdout, "", "tally {args:?}");
     out.stderr
 }

@@ -120,8 +120,11 @@ fn run_missing_param_is_an_error() {
         err,
         format!("Error: {q}: missing value for parameter :user; pass --param user=VALUE\n")
     );
-    let err = fails(&["run", &q, "--input", &input, "--param", "user"]);
-    assert_eq!(err, "Error: --param user: expected NAME=VALUE\n");
+    let err = misused(&["run", &q, "--input", &input, "--param", "user"]);
+    assert_eq!(
+        err,
+        "Error: --param user: expected NAME=VALUE\nFor more information, try '--help'.\n"
+    );
 }
 
 #[test]

@@ -152,7 +152,7 @@ fn shell_watch_prints_a_result_only_when_it_changes() {
         "{}",
         out.stderr
     );
-    let err = fails(&["shell", "--input", "-", "--follow"]);
+    let err = misused(&["shell", "--input", "-", "--follow"]);
     assert!(err.contains("standard input cannot be followed"), "{err}");
 }
 
@@ -286,4 +286,38 @@ fn bare_tally_demo_has_reels_actors() {
     let lines: i64 = stat(&rows, "lines").parse().unwrap();
     let rejected: i64 = stat(&rows, "rejected").parse().unwrap();
     assert_eq!(lines, accepted + rejected);
+}
+
+/// `type` and `time` name the schema's type and time fields: the first
+/// query of the README works as a newcomer types it, EXPLAIN shows the real
+/// column, and an unknown column is matched by its words.
+#[test]
+fn type_and_time_are_aliases_of_the_schema_roles() {
+    let dir = Dir::new();
+    let out = shell(
+        &dir,
+        ".mode csv\n\
+         SELECT TOP 3 type FROM events WINDOW 1h;\n\
+         SELECT TOP 3 event_type FROM events WINDOW 1h;\n\
+         SELECT COUNT(*) AS n FROM events WHERE type = 'like' WINDOW 1h;\n\
+         SELECT event_id FROM events WHERE type = 'share' ORDER BY time DESC LIMIT 1;\n",
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let blocks: Vec<&str> = out.stdout.split("event_type,count\n").collect();
+    assert_eq!(blocks.len(), 3, "{}", out.stdout);
+    let (by_alias, rest) = (blocks[1], blocks[2]);
+    assert_eq!(by_alias, "video_view,3\nlike,1\nshare,1\n");
+    assert!(rest.starts_with(by_alias), "{}", out.stdout);
+    assert!(rest.ends_with("n\n1\nevent_id\ne5\n"), "{}", out.stdout);
+    let out = shell(&dir, "EXPLAIN SELECT TOP 3 type FROM events WINDOW 1h;\n");
+    assert!(out.stdout.contains("event_type"), "{}", out.stdout);
+    assert!(!out.stdout.contains(" type"), "{}", out.stdout);
+    let out = shell(&dir, "SELECT SUM(duration) FROM events WINDOW 1h;\n");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("did you mean 'metadata.view_duration_ms'?"),
+        "{}",
+        out.stderr
+    );
 }

@@ -51,7 +51,8 @@ pub(super) fn unknown_column(name: &str, known: &[String]) -> Error {
         .iter()
         .map(|k| (edit_distance(&name.to_lowercase(), &k.to_lowercase()), k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
-        .min();
+        .min()
+        .or_else(|| by_word(name, known).map(|k| (0, k)));
     let hint = best
         .map(|(_, k)| format!(" (did you mean '{k}'?)"))
         .unwrap_or_default();
@@ -59,6 +60,21 @@ pub(super) fn unknown_column(name: &str, known: &[String]) -> Error {
         "unknown column '{name}'{hint}; known columns: {}",
         known.join(", ")
     )
+}
+
+/// The shortest known column that has `name` as one of its words (split
+/// at `.` and `_`): `duration` → `metadata.view_duration_ms`, `device` →
+/// `metadata.device_type`.
+fn by_word<'a>(name: &str, known: &'a [String]) -> Option<&'a String> {
+    let name = name.to_lowercase();
+    known
+        .iter()
+        .filter(|k| {
+            k.to_lowercase()
+                .split(['.', '_'])
+                .any(|word| !word.is_empty() && word == name)
+        })
+        .min_by_key(|k| k.len())
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -92,5 +108,20 @@ mod tests {
             "unknown column 'price'; known columns: user_id, event_type"
         );
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let known = [
+            "metadata.view_duration_ms".to_string(),
+            "metadata.device_type".to_string(),
+        ];
+        assert_eq!(
+            unknown_column("duration", &known).to_string(),
+            "unknown column 'duration' (did you mean 'metadata.view_duration_ms'?); \
+             known columns: metadata.view_duration_ms, metadata.device_type"
+        );
+        assert!(unknown_column("device", &known)
+            .to_string()
+            .contains("did you mean 'metadata.device_type'?"));
+        assert!(!unknown_column("view_ms", &known)
+            .to_string()
+            .contains("did you mean"));
     }
 }

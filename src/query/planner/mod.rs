@@ -36,6 +36,7 @@ mod lower;
 mod order_by;
 mod outputs;
 mod raw;
+mod roles;
 mod route;
 mod sketches;
 #[cfg(test)]
@@ -57,8 +58,9 @@ pub use self::raw::{is_raw, plan_raw};
 
 /// Plans an aggregate query.
 pub fn plan(select: &Select, catalog: &Catalog) -> Result<Plan> {
-    // TOP k → GROUP BY, ORDER BY, LIMIT; the table and the window.
-    let select = top::desugar(select)?;
+    // `type` and `time` → the schema's columns; TOP k → GROUP BY, ORDER
+    // BY, LIMIT; the table and the window.
+    let select = top::desugar(&roles::with_roles(select, catalog.schema))?;
     if select.from != "events" {
         return Err(query_err!(
             "unknown table '{}'; the stream is queried as FROM events",

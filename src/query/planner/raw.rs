@@ -44,6 +44,7 @@ fn aggregates(select: &Select) -> bool {
 
 /// Plans a raw-row query over recent events or the rule hits.
 pub fn plan_raw(select: &Select, catalog: &Catalog) -> Result<RawPlan> {
+    let select = &super::roles::with_roles(select, catalog.schema);
     let table = table(select, catalog)?;
     let mut paths = Paths {
         known: &table.columns,
