@@ -83,7 +83,7 @@ fn kill_9_at_random_moments_then_resume_gives_the_uninterrupted_answers() {
         "--preset",
         "reels",
         "-n",
-        "120000",
+        "60000",
         "--users",
         "3000",
         "--items",

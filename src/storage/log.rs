@@ -92,7 +92,7 @@ impl Log {
             let io = |e| Error::io(format!("reading {}", path.display()), e);
             let mut reader = RecordReader::new(BufReader::new(File::open(&path).map_err(io)?));
             let trouble = loop {
-                match reader.next().map_err(io)? {
+                match reader.read_next().map_err(io)? {
                     Next::Record(payload) => match replay(&payload) {
                         Ok(()) => report.records += 1,
                         Err(why) => {

@@ -67,7 +67,7 @@ impl<R: BufRead> RecordReader<R> {
 
     /// The next record. I/O errors other than the end of input are
     /// returned as such; nothing here panics on any input.
-    pub fn next(&mut self) -> std::io::Result<Next> {
+    pub fn read_next(&mut self) -> std::io::Result<Next> {
         let mut header = [0u8; HEADER];
         let got = read_full(&mut self.input, &mut header)?;
         if got == 0 {
@@ -138,7 +138,7 @@ mod tests {
         let mut reader = RecordReader::new(bytes);
         let mut records = Vec::new();
         loop {
-            match reader.next().unwrap() {
+            match reader.read_next().unwrap() {
                 Next::Record(r) => records.push(r),
                 other => return (records, other, reader.offset()),
             }
