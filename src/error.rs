@@ -36,6 +36,10 @@ pub enum Error {
         context: String,
         cause: std::io::Error,
     },
+    /// Data on disk that cannot be trusted: a damaged log or checkpoint, a
+    /// data directory from another tally. Says which file and where.
+    #[error("{0}")]
+    Corrupt(String),
     /// A broken invariant: a bug in tally, never the user's fault.
     #[error("internal error: {0}")]
     Internal(String),

@@ -70,6 +70,7 @@ pub mod query;
 pub mod rules;
 #[cfg(feature = "cli")]
 pub mod shell;
+pub mod storage;
 pub mod time;
 pub mod value;
 pub mod window;

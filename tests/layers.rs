@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["ingest"],
     &["query"],
     &["rules"],
+    &["storage"],
     &["engine"],
     &["generator", "shell", "bench", "server"],
     &["cli"],

@@ -10,6 +10,7 @@ use clap::Args;
 use crate::event::Schema;
 use crate::ingest::Merge;
 use crate::query::{Params, Statement};
+use crate::storage::{Fsync, Manifest};
 use crate::time::{parse_flag_duration, parse_flag_duration_or_zero};
 use crate::{Clock, Config, Engine};
 
@@ -44,6 +45,15 @@ pub struct EngineArgs {
     /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
     #[arg(long, default_value_t = crate::engine::DEFAULT_RECENT_EVENTS)]
     pub recent_events: usize,
+    /// Data directory: every line is committed to a write-ahead log there and replayed at
+    /// start, so a restart (even after kill -9) keeps the state and a rerun ingest resumes
+    /// each file where it stopped (docs/durability.md)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// When the log is fsynced: after every line (always), once per batch of 4,096 lines
+    /// (batch), or at most once a second (interval); always at the end of an ingest
+    #[arg(long, default_value = "batch", value_parser = ["always", "batch", "interval"])]
+    pub fsync: String,
 }
 
 #[derive(Args)]
@@ -96,10 +106,16 @@ pub fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Mer
 }
 
 pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> {
-    let schema = match &args.schema {
-        Some(s) => Schema::load(s)?,
-        None if sample.is_empty() => Schema::preset("reels")?,
-        None => Schema::detect(sample.iter().map(String::as_str))?,
+    // A data directory knows its schema; detection is only a guess.
+    let recorded = match &args.data {
+        Some(dir) if args.schema.is_none() => Manifest::read(dir)?.map(|m| m.schema),
+        _ => None,
+    };
+    let schema = match (&args.schema, recorded) {
+        (Some(s), _) => Schema::load(s)?,
+        (None, Some(schema)) => schema,
+        (None, None) if sample.is_empty() => Schema::preset("reels")?,
+        (None, None) => Schema::detect(sample.iter().map(String::as_str))?,
     };
     let mut config = Config::new(schema);
     if let Some(n) = args.shards {
@@ -115,7 +131,12 @@ pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engi
     config.reject_file = args.reject_file.clone();
     config.emit = args.emit.clone();
     config.recent_events = args.recent_events;
+    config.data = args.data.clone();
+    config.fsync = Fsync::parse(&args.fsync)?;
     let mut engine = Engine::start(config)?;
+    for note in engine.take_notes() {
+        eprintln!("{note}");
+    }
     if let Some(path) = &args.rules {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

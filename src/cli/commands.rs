@@ -32,7 +32,8 @@ pub fn shell(
     }
     let banner;
     let mut engine;
-    if input.is_empty() && !empty {
+    // A data directory answers from what it holds, never from a demo.
+    if input.is_empty() && !empty && args.data.is_none() {
         let args = EngineArgs {
             schema: Some(args.schema.unwrap_or_else(|| "reels".into())),
             ..args
@@ -196,5 +197,9 @@ fn ingest_with_progress(
     merge: Merge,
 ) -> anyhow::Result<crate::ingest::IngestSummary> {
     let mut progress = shell::progress_printer();
-    Ok(engine.ingest(merge, &mut progress)?)
+    let summary = engine.ingest(merge, &mut progress);
+    for note in engine.take_notes() {
+        eprintln!("{note}");
+    }
+    Ok(summary?)
 }

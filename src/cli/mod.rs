@@ -97,8 +97,9 @@ pub enum Command {
         /// Query files (one or more statements each, separated by `;`)
         #[arg(required = true)]
         queries: Vec<PathBuf>,
-        /// NDJSON files to ingest first (merged by time); `-` is stdin
-        #[arg(long, short, num_args = 1.., required = true)]
+        /// NDJSON files to ingest first (merged by time); `-` is stdin. Optional with
+        /// --data, which answers from what the data directory holds
+        #[arg(long, short, num_args = 1.., required_unless_present = "data")]
         input: Vec<PathBuf>,
         /// Output format
         #[arg(long, short, default_value = "table")]

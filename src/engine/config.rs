@@ -15,6 +15,7 @@ use super::recent::DEFAULT_RECENT_EVENTS;
 use crate::error::{Error, Result};
 use crate::event::Schema;
 use crate::query::{Catalog, HitLog};
+use crate::storage::Fsync;
 use crate::time::{Clock, Millis};
 use crate::value::Value;
 
@@ -42,6 +43,15 @@ pub struct Config {
     /// How many recent accepted events raw-row queries can read (also
     /// bounded by [`super::MAX_RECENT_BYTES`]); 0 keeps none.
     pub recent_events: usize,
+    /// The data directory (`--data`): a write-ahead log of every line
+    /// offered, replayed at start. `None`: in memory only.
+    pub data: Option<PathBuf>,
+    /// When the log is fsynced (`--fsync`).
+    pub fsync: Fsync,
+    /// Lines per log commit (group commit) under `--fsync batch` and
+    /// `interval`: the default is the router's batch of events, so one
+    /// fsync per batch; fewer lines mean more, smaller commits.
+    pub commit_lines: usize,
 }
 
 impl Config {
@@ -57,6 +67,9 @@ impl Config {
             reject_file: None,
             emit: None,
             recent_events: DEFAULT_RECENT_EVENTS,
+            data: None,
+            fsync: Fsync::Batch,
+            commit_lines: super::ingest::BATCH,
         }
     }
 
@@ -73,6 +86,18 @@ impl Config {
         {
             return Err(Error::InvalidInput(
                 "--retention must be a whole number of minutes, at least 1m".into(),
+            ));
+        }
+        // Replay must reach the state the first run reached: under the
+        // wall clock, "now" at replay is not what it was.
+        if self.data.is_some() && self.clock == Clock::Wall {
+            return Err(Error::InvalidInput(
+                "--data needs the event clock (--clock event): a log cannot be replayed against the wall clock".into(),
+            ));
+        }
+        if self.commit_lines == 0 {
+            return Err(Error::InvalidInput(
+                "commit_lines must be at least 1".into(),
             ));
         }
         if self.schema.actors.len() > MAX_ACTOR_KINDS {

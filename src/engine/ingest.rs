@@ -67,10 +67,17 @@ impl Engine {
         let before = self.counters.clone();
         let mut verdicts = Verdicts::default();
         let mut last_report = start;
+        self.resume_sources(&mut merge)?;
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
+            if let Some(d) = &mut self.durable {
+                d.add_line(&line.origin.source, &line.bytes);
+            }
             let bytes = self.offer(line, &mut verdicts)?;
             merge.recycle(bytes);
+            if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
+                d.commit(self.counters.lines, &merge, false)?;
+            }
             // Checking the time only every 8,192 lines keeps the clock
             // read off the per-line path.
             if self.counters.lines.is_multiple_of(8192)
@@ -91,6 +98,9 @@ impl Engine {
         // confirmed, and are rejected now.
         self.admission.finish(&mut verdicts);
         self.settle(&mut verdicts, None)?;
+        if let Some(d) = &mut self.durable {
+            d.commit(self.counters.lines, &merge, true)?;
+        }
         self.sync()?;
         if let Some(r) = &mut self.rejects {
             r.flush()?;
@@ -100,7 +110,7 @@ impl Engine {
 
     /// Offers one line to admission and settles the verdicts; gives the
     /// line's buffer back for reuse.
-    fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<Vec<u8>> {
+    pub(super) fn offer(&mut self, line: Line, verdicts: &mut Verdicts) -> Result<Vec<u8>> {
         let Line {
             origin,
             bytes,
@@ -119,7 +129,11 @@ impl Engine {
     /// Counts and records verdicts, and hands full batches to the router.
     /// `line` is the line just offered, if any: its text goes to the reject
     /// file or, once accepted, to the ring of recent events.
-    fn settle(&mut self, verdicts: &mut Verdicts, line: Option<(&Origin, &[u8])>) -> Result<()> {
+    pub(super) fn settle(
+        &mut self,
+        verdicts: &mut Verdicts,
+        line: Option<(&Origin, &[u8])>,
+    ) -> Result<()> {
         for r in verdicts.rejected.drain(..) {
             self.counters.reject(r.reject.reason);
             if let Some(file) = &mut self.rejects {

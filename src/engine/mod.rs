@@ -29,6 +29,7 @@
 
 mod config;
 mod delivery;
+mod durable;
 mod entities;
 mod execute;
 mod fanout;
@@ -56,6 +57,8 @@ pub use crate::time::Clock;
 pub use config::Config;
 use delivery::Delivery;
 pub use delivery::HitListener;
+use durable::Durable;
+pub use durable::StorageStats;
 use ingest::BATCH;
 pub use messages::Routed;
 use messages::{BatchPool, Ingest};
@@ -91,6 +94,9 @@ pub struct Engine {
     in_flight: VecDeque<actix::dev::Request<Router, Ingest>>,
     rules: Rules,
     delivery: Delivery,
+    /// The data directory (`--data`): the log every line offered is
+    /// committed to. `None` keeps everything in memory only.
+    durable: Option<Durable>,
     system: System,
     /// The actor system's thread, joined on drop.
     thread: Option<JoinHandle<()>>,
@@ -118,7 +124,8 @@ impl Engine {
         });
         let batches = BatchPool::default();
         let (thread, (router, shards, system)) = spawn_actors(&schema, &config, batches.clone())?;
-        Ok(Engine {
+        let data = config.data.clone();
+        let mut engine = Engine {
             recent: RecentEvents::new(config.recent_events),
             parser: LineParser::new(schema.clone()),
             cells: admission.cells.dictionary(),
@@ -134,9 +141,23 @@ impl Engine {
             in_flight: VecDeque::new(),
             rules: Rules::default(),
             delivery,
+            durable: None,
             system,
             thread: Some(thread),
-        })
+        };
+        if let Some(dir) = data {
+            engine.open_data(&dir)?;
+        }
+        Ok(engine)
+    }
+
+    /// What the data directory has to say since last asked: what recovery
+    /// found and replayed, which files resume where. Empty without `--data`.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        self.durable
+            .as_mut()
+            .map(|d| std::mem::take(&mut d.notes))
+            .unwrap_or_default()
     }
 
     pub fn schema(&self) -> &Schema {

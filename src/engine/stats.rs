@@ -8,6 +8,7 @@
 //! change: lines and rejects by ingest, cells and ids by admission,
 //! entities and panes by each shard (summed by the router on request).
 
+use super::durable::StorageStats;
 use super::messages::{block, GetStats, ShardStats};
 use super::Engine;
 use crate::error::Result;
@@ -55,6 +56,10 @@ pub struct Stats {
     /// Now, as windows see it (`clock.now`, a timestamp or NULL): `None`
     /// before the first event under the event clock.
     pub now_ms: Option<Millis>,
+    /// The data directory's log, when there is one (`storage.*` rows, after
+    /// the others): its disk bytes and segments, the lines replayed at
+    /// start, and what recovery had to cut or set aside.
+    pub storage: Option<StorageStats>,
 }
 
 impl Stats {
@@ -100,6 +105,18 @@ impl Stats {
                     .map_or(Value::Null, |t| Value::str(&format_timestamp(t))),
             ),
         ]);
+        if let Some(s) = &self.storage {
+            rows.extend([
+                ("storage.log_bytes".into(), int(s.log_bytes)),
+                ("storage.log_segments".into(), int(s.log_segments)),
+                ("storage.replayed_lines".into(), int(s.replayed_lines)),
+                ("storage.torn_bytes_cut".into(), int(s.torn_bytes_cut)),
+                (
+                    "storage.damaged_bytes_set_aside".into(),
+                    int(s.damaged_bytes_set_aside),
+                ),
+            ]);
+        }
         ResultSet {
             columns: vec!["counter".into(), "value".into()],
             rows: rows
@@ -140,6 +157,7 @@ impl Engine {
             recent_events: self.recent.len() as u64,
             shards: self.config.shards,
             now_ms: self.admission.now_ms(),
+            storage: self.durable.as_ref().map(|d| d.stats()),
         })
     }
 }
@@ -163,6 +181,7 @@ mod tests {
             recent_events: 7,
             shards: 2,
             now_ms: None,
+            storage: None,
         };
         stats.rejected[3].1 = 3; // duplicate
         let set = stats.to_result_set();

@@ -101,6 +101,14 @@ impl Admission {
         }
     }
 
+    /// Scrambles id hashes with `seed` from now on, instead of the random
+    /// one: the history's answers then repeat exactly from run to run (a
+    /// data directory keeps its seed, so replay remembers what the first
+    /// run remembered). Called before the first line, it forgets nothing.
+    pub fn seed_ids(&mut self, seed: u64) {
+        self.ids = IdHistory::with_seed(self.limits.retention_ms, self.limits.max_jump_ms, seed);
+    }
+
     /// Now, as queries see it.
     pub fn now_ms(&self) -> Option<Millis> {
         match self.limits.clock {

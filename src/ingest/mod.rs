@@ -9,6 +9,7 @@
 mod admission;
 mod cells;
 mod history;
+mod position;
 mod reject;
 mod source;
 
@@ -17,8 +18,9 @@ use std::time::Duration;
 pub use admission::{Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS};
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use history::IdHistory;
+pub use position::{FileIdentity, SourcePosition};
 pub use reject::RejectFile;
-pub use source::{Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
+pub use source::{parse_line, Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 
 use crate::count::{per_second, thousands};
 use crate::event::Reason;

@@ -4,11 +4,12 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::admission::Origin;
+use super::position::{FileIdentity, SourcePosition};
 use crate::error::{Error, Result};
 use crate::event::{LineParser, Parsed, Reason, Reject, DETECT_LINES};
 
@@ -37,6 +38,15 @@ struct Source {
     line: u64,
     /// Bytes read so far, for a progress bar.
     bytes: u64,
+    /// The file read, for resuming it; `None` for standard input and
+    /// readers handed in.
+    path: Option<PathBuf>,
+    identity: Option<FileIdentity>,
+    /// Bytes read so far, the line waiting in the merge included.
+    offset: u64,
+    /// Where the line waiting in the merge starts: the position of the
+    /// next line not yet handed out.
+    head_start: u64,
 }
 
 impl Source {
@@ -51,6 +61,8 @@ impl Source {
             spare.push(bytes);
             return Ok(None);
         }
+        self.head_start = self.offset;
+        self.offset += n as u64;
         self.line += 1;
         self.bytes += n as u64;
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
@@ -61,11 +73,7 @@ impl Source {
         if self.line == 1 && bytes.starts_with(UTF8_BOM) {
             bytes.drain(..UTF8_BOM.len());
         }
-        let parsed = if bytes.len() > MAX_LINE_BYTES {
-            Err(Reject::new(Reason::MalformedJson, "line longer than 1 MiB"))
-        } else {
-            parser.parse(&bytes)
-        };
+        let parsed = parse_line(parser, &bytes);
         let origin = Origin {
             source: self.name.clone(),
             line: self.line,
@@ -75,6 +83,16 @@ impl Source {
             bytes,
             parsed,
         }))
+    }
+}
+
+/// Types one line as read (newline and byte order mark removed): the one
+/// rule for lines from a file and lines replayed from a log.
+pub fn parse_line(parser: &LineParser, bytes: &[u8]) -> Result<Parsed, Reject> {
+    if bytes.len() > MAX_LINE_BYTES {
+        Err(Reject::new(Reason::MalformedJson, "line longer than 1 MiB"))
+    } else {
+        parser.parse(bytes)
     }
 }
 
@@ -110,6 +128,7 @@ impl Merge {
         sample: usize,
     ) -> Result<(Vec<String>, Merge)> {
         let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
+        let mut files = Vec::new();
         let mut lines = Vec::new();
         let mut total_bytes = Some(0u64);
         for (i, path) in paths.iter().enumerate() {
@@ -117,9 +136,10 @@ impl Merge {
             let name: Arc<str> = Arc::from(path.display().to_string());
             let raw: Box<dyn Read + Send> = if path == Path::new("-") {
                 total_bytes = None;
+                files.push(None);
                 Box::new(std::io::stdin())
             } else {
-                let file = File::open(path)
+                let mut file = File::open(path)
                     .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
                 let size = file
                     .metadata()
@@ -127,6 +147,10 @@ impl Merge {
                     .filter(|m| m.is_file())
                     .map(|m| m.len());
                 total_bytes = total_bytes.zip(size).map(|(t, s)| t + s);
+                files.push(Some((
+                    path.to_path_buf(),
+                    FileIdentity::of(&mut file, path)?,
+                )));
                 Box::new(file)
             };
             let mut reader = BufReader::with_capacity(1 << 20, raw);
@@ -156,6 +180,12 @@ impl Merge {
         }
         let mut merge = Merge::from_readers(readers);
         merge.total_bytes = total_bytes;
+        for (source, file) in merge.sources.iter_mut().zip(files) {
+            if let Some((path, identity)) = file {
+                source.path = Some(path);
+                source.identity = Some(identity);
+            }
+        }
         Ok((lines, merge))
     }
 
@@ -167,6 +197,10 @@ impl Merge {
                 reader,
                 line: 0,
                 bytes: 0,
+                path: None,
+                identity: None,
+                offset: 0,
+                head_start: 0,
             })
             .collect::<Vec<_>>();
         let pending = sources.iter().map(|_| None).collect();
@@ -207,6 +241,49 @@ impl Merge {
             return Ok(None);
         };
         Ok(self.pending[i].take())
+    }
+
+    /// Each source's position: where its next line not yet handed out
+    /// starts. Taken between two [`Merge::next`] calls, it is where a
+    /// resumed merge picks up to hand out the same lines in the same order.
+    pub fn positions(&self) -> Vec<SourcePosition> {
+        let waiting = |i: usize| self.pending[i].is_some();
+        self.sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourcePosition {
+                name: s.name.to_string(),
+                identity: s.identity,
+                offset: if waiting(i) { s.head_start } else { s.offset },
+                line: if waiting(i) { s.line - 1 } else { s.line },
+            })
+            .collect()
+    }
+
+    /// Continues source `i`, not read yet, at `at` (a position an earlier
+    /// merge of the same file reached), after checking that the file is the
+    /// one that was read. Returns `false`, changing nothing, for a source
+    /// that is not a file or has another name.
+    pub fn resume(&mut self, i: usize, at: &SourcePosition) -> Result<bool> {
+        let Some(source) = self.sources.get_mut(i) else {
+            return Ok(false);
+        };
+        let (Some(path), Some(identity)) = (&source.path, at.identity) else {
+            return Ok(false);
+        };
+        if *source.name != *at.name || source.offset != 0 || self.pending[i].is_some() {
+            return Ok(false);
+        }
+        let io = |e| Error::io(format!("reopening {}", path.display()), e);
+        let mut file = File::open(path).map_err(io)?;
+        identity.check(&mut file, path, at.offset)?;
+        file.seek(SeekFrom::Start(at.offset)).map_err(io)?;
+        source.reader = Box::new(BufReader::with_capacity(1 << 20, file));
+        source.identity = Some(identity);
+        source.offset = at.offset;
+        source.head_start = at.offset;
+        source.line = at.line;
+        Ok(true)
     }
 
     /// Takes back a line's buffer for the next line to be read into.

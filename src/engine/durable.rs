@@ -1,0 +1,340 @@
+//! The engine's side of `--data DIR`: replaying the log at start, and
+//! committing what ingest offers.
+//!
+//! Every line offered to admission is added to the current commit before
+//! it is offered; every `commit_lines` lines (the engine's batch by default) (or [`COMMIT_BYTES`] of
+//! them, or every line under `--fsync always`) the commit is written as
+//! one log record with each file source's position after it, and fsynced
+//! as the policy says. An ingest returns only after its last commit is
+//! durable (under `always` and `batch`) — that is what its exit 0 means.
+//!
+//! Recovery replays the records through the same code the ingest loop
+//! runs — [`Engine::offer`] and [`Engine::settle`] — so the state, every
+//! counter and every remembered id come out as one uninterrupted run made
+//! them. The positions of the last good commit are where a resumed ingest
+//! continues each file ([`Engine::resume_sources`]).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::ingest::{parse_line, Line, Merge, Origin, SourcePosition, Verdicts, MAX_LINE_BYTES};
+use crate::storage::{self, Entry, Fsync, Log, LogReport, Manifest};
+
+/// A commit is written early once its lines pass this many bytes, which
+/// bounds the memory it takes and the size of a record.
+const COMMIT_BYTES: usize = 4 << 20;
+
+/// The open data directory and the commit being built.
+pub(super) struct Durable {
+    dir: PathBuf,
+    log: Log,
+    fsync: Fsync,
+    /// Lines per commit ([`crate::Config::commit_lines`]).
+    commit_lines: usize,
+    /// Source ids, by name; a name keeps its id for the life of the log.
+    ids: HashMap<Arc<str>, u32>,
+    /// The id of the source of the last line added: one lookup saved per
+    /// line while a single file is read.
+    last: Option<(Arc<str>, u32)>,
+    /// The sources of the ingest in progress, in merge order.
+    open: Vec<u32>,
+    /// Each source's position at the last commit, by name.
+    positions: HashMap<String, SourcePosition>,
+    /// The commit being built: a batch entry's bytes so far.
+    pending: Vec<u8>,
+    pending_lines: usize,
+    last_sync: Instant,
+    /// What opening the log found, for `SHOW STATS`.
+    report: LogReport,
+    /// Lines replayed from the log at start.
+    replayed_lines: u64,
+    /// What the user should hear about: recovery, resumed files.
+    pub(super) notes: Vec<String>,
+}
+
+/// What `SHOW STATS` shows of the data directory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageStats {
+    pub log_bytes: u64,
+    pub log_segments: u64,
+    pub replayed_lines: u64,
+    pub torn_bytes_cut: u64,
+    pub damaged_bytes_set_aside: u64,
+}
+
+/// What replay keeps per source id: its name and its line count.
+type ReplaySources = HashMap<u32, (Arc<str>, u64)>;
+
+impl Engine {
+    /// Opens the data directory of the configuration and replays its log.
+    pub(super) fn open_data(&mut self, dir: &Path) -> Result<()> {
+        let wanted = Manifest::new(
+            self.config.schema.clone(),
+            self.config.retention.as_secs(),
+            self.config.max_jump.as_millis() as u64,
+        );
+        let manifest = match Manifest::read(dir)? {
+            Some(found) => {
+                found.check(&wanted, dir)?;
+                found
+            }
+            None => {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                wanted.write(dir)?;
+                wanted
+            }
+        };
+        self.admission.seed_ids(manifest.id_seed);
+        let started = Instant::now();
+        let mut sources = ReplaySources::new();
+        let mut ids = HashMap::new();
+        let mut positions = HashMap::new();
+        let mut verdicts = Verdicts::default();
+        let mut failure = None;
+        let (log, report) = Log::open(&dir.join("log"), &mut |payload| {
+            let entry = storage::decode(payload)?;
+            let applied = self.replay(entry, &mut sources, &mut ids, &mut positions, &mut verdicts);
+            // An engine error (an I/O error writing the reject file) is
+            // not damage: it stops the start, as it would stop an ingest.
+            applied.map_err(|e| {
+                let why = e.to_string();
+                failure = Some(e);
+                why
+            })
+        })?;
+        if let Some(e) = failure.filter(|e| !matches!(e, Error::Corrupt(_))) {
+            return Err(e);
+        }
+        self.sync()?;
+        if let Some(r) = &mut self.rejects {
+            r.flush()?;
+        }
+        let mut notes = Vec::new();
+        let replayed_lines = self.counters.lines;
+        if report.records > 0 {
+            notes.push(format!(
+                "{}: recovered {} lines ({} accepted) from the log in {:.2}s",
+                dir.display(),
+                replayed_lines,
+                self.counters.accepted,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if report.torn_bytes > 0 {
+            notes.push(format!(
+                "{}: cut a torn last record of {} bytes (a write the crash interrupted; \
+                 its lines were never committed and files resume before them)",
+                dir.display(),
+                report.torn_bytes
+            ));
+        }
+        if let Some(damage) = &report.damage {
+            notes.push(format!(
+                "{damage}; state is what the log held before it: files resume from there, \
+                 lines from standard input after it are lost"
+            ));
+        }
+        self.durable = Some(Durable {
+            dir: dir.to_path_buf(),
+            log,
+            fsync: self.config.fsync,
+            commit_lines: self.config.commit_lines,
+            last: None,
+            open: Vec::new(),
+            ids: ids
+                .into_iter()
+                .map(|(name, id): (String, u32)| (Arc::from(name), id))
+                .collect(),
+            positions,
+            pending: Vec::new(),
+            pending_lines: 0,
+            last_sync: Instant::now(),
+            report,
+            replayed_lines,
+            notes,
+        });
+        Ok(())
+    }
+
+    /// Applies one log entry, as the ingest loop did when it wrote it.
+    fn replay(
+        &mut self,
+        entry: Entry<'_>,
+        sources: &mut ReplaySources,
+        ids: &mut HashMap<String, u32>,
+        positions: &mut HashMap<String, SourcePosition>,
+        verdicts: &mut Verdicts,
+    ) -> Result<()> {
+        let corrupt = |why: String| Error::Corrupt(why);
+        match entry {
+            Entry::Open(opened) => {
+                for (id, pos) in opened {
+                    sources.insert(id, (Arc::from(pos.name.as_str()), pos.line));
+                    ids.insert(pos.name.clone(), id);
+                    positions.insert(pos.name.clone(), pos);
+                }
+            }
+            Entry::Batch(batch) => {
+                // Checked before anything is applied: a record refused here
+                // leaves the state as it was, at the end of the good log.
+                if let Some((id, _)) = batch.lines.iter().find(|(id, _)| !sources.contains_key(id))
+                {
+                    return Err(corrupt(format!("a line of unknown source {id}")));
+                }
+                if batch.lines_total != self.counters.lines + batch.lines.len() as u64 {
+                    return Err(corrupt(format!(
+                        "{} lines after {} where the log says {}",
+                        batch.lines.len(),
+                        self.counters.lines,
+                        batch.lines_total
+                    )));
+                }
+                for (id, bytes) in batch.lines {
+                    let (name, line) = sources
+                        .get_mut(&id)
+                        .ok_or_else(|| corrupt(format!("a line of unknown source {id}")))?;
+                    *line += 1;
+                    self.counters.lines += 1;
+                    let line = Line {
+                        origin: Origin {
+                            source: name.clone(),
+                            line: *line,
+                        },
+                        parsed: parse_line(&self.parser, bytes),
+                        bytes: bytes.to_vec(),
+                    };
+                    self.offer(line, verdicts)?;
+                }
+                for (id, offset, line) in batch.positions {
+                    let Some((name, _)) = sources.get(&id) else {
+                        return Err(corrupt(format!("a position of unknown source {id}")));
+                    };
+                    if let Some(pos) = positions.get_mut(&**name) {
+                        pos.offset = offset;
+                        pos.line = line;
+                    }
+                }
+            }
+            Entry::Finish => {
+                self.admission.finish(verdicts);
+                self.settle(verdicts, None)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Before an ingest: continues every file the data directory has read
+    /// before at its recorded position (refusing a file that changed), and
+    /// logs the sources the ingest starts from.
+    pub(super) fn resume_sources(&mut self, merge: &mut Merge) -> Result<()> {
+        let Some(d) = &mut self.durable else {
+            return Ok(());
+        };
+        let mut starts = Vec::new();
+        for (i, start) in merge.positions().into_iter().enumerate() {
+            let start = match d.positions.get(&start.name) {
+                Some(at) if at.offset > 0 && merge.resume(i, at)? => {
+                    d.notes.push(format!(
+                        "{}: resuming at line {} (byte {}), where {} left it",
+                        at.name,
+                        at.line + 1,
+                        at.offset,
+                        d.dir.display()
+                    ));
+                    at.clone()
+                }
+                _ => start,
+            };
+            let next = d.ids.len() as u32;
+            let id = *d.ids.entry(Arc::from(start.name.as_str())).or_insert(next);
+            starts.push((id, start));
+        }
+        d.open = starts.iter().map(|(id, _)| *id).collect();
+        d.last = None;
+        for (_, start) in &starts {
+            d.positions.insert(start.name.clone(), start.clone());
+        }
+        d.log.append(&storage::encode_open(&starts))?;
+        Ok(())
+    }
+}
+
+impl Durable {
+    /// Adds a line about to be offered to the current commit. A line past
+    /// the length limit is kept only up to one byte past it: that is enough
+    /// for replay to reject it the same way.
+    pub(super) fn add_line(&mut self, source: &Arc<str>, bytes: &[u8]) {
+        let id = match &self.last {
+            Some((name, id)) if Arc::ptr_eq(name, source) => *id,
+            _ => {
+                let next = self.ids.len() as u32;
+                let id = *self.ids.entry(source.clone()).or_insert(next);
+                self.last = Some((source.clone(), id));
+                id
+            }
+        };
+        if self.pending.is_empty() {
+            storage::start_batch(&mut self.pending);
+        }
+        storage::batch_line(
+            &mut self.pending,
+            id,
+            &bytes[..bytes.len().min(MAX_LINE_BYTES + 1)],
+        );
+        self.pending_lines += 1;
+    }
+
+    /// Whether the current commit is due.
+    pub(super) fn commit_due(&self) -> bool {
+        self.pending_lines >= self.commit_lines
+            || self.pending.len() >= COMMIT_BYTES
+            || (self.fsync == Fsync::Always && self.pending_lines > 0)
+    }
+
+    /// Writes the current commit with the sources' positions after it, and
+    /// fsyncs as the policy says (`end`: the ingest is over, so always).
+    pub(super) fn commit(&mut self, lines_total: u64, merge: &Merge, end: bool) -> Result<()> {
+        if self.pending_lines > 0 {
+            let mut positions = Vec::new();
+            for (id, pos) in self.open.iter().zip(merge.positions()) {
+                positions.push((*id, pos.offset, pos.line));
+                if let Some(recorded) = self.positions.get_mut(&pos.name) {
+                    recorded.offset = pos.offset;
+                    recorded.line = pos.line;
+                }
+            }
+            storage::end_batch(&mut self.pending, lines_total, &positions);
+            self.log.append(&self.pending)?;
+            self.pending.clear();
+            self.pending_lines = 0;
+        }
+        if end {
+            self.log.append(&storage::encode_finish())?;
+        }
+        let due = match self.fsync {
+            Fsync::Always | Fsync::Batch => true,
+            Fsync::Interval(every) => end || self.last_sync.elapsed() >= every,
+        };
+        if due {
+            self.log.sync()?;
+            self.last_sync = Instant::now();
+        }
+        Ok(())
+    }
+
+    pub(super) fn stats(&self) -> StorageStats {
+        let (log_bytes, log_segments) = self.log.size();
+        StorageStats {
+            log_bytes,
+            log_segments,
+            replayed_lines: self.replayed_lines,
+            torn_bytes_cut: self.report.torn_bytes,
+            damaged_bytes_set_aside: self.report.damaged_bytes,
+        }
+    }
+}

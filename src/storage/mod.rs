@@ -1,0 +1,84 @@
+//! Storage: what `--data DIR` keeps on disk so that a restart, even after
+//! kill -9, comes back to the state it had — nothing lost that was
+//! committed, nothing counted twice.
+//!
+//! - `MANIFEST` ([`Manifest`]): the format version, the schema and the
+//!   settings the directory was made with.
+//! - `log/`: the write-ahead log ([`Log`]) — numbered segments of records
+//!   framed with a length and a CRC (`record.rs`), each record one commit
+//!   of input lines with every file source's position after them
+//!   (`entry.rs`, which says why the input and not the verdicts).
+//!
+//! This module only reads and writes bytes; replaying them through the
+//! engine, and deciding when to commit, is the engine's (`engine/durable.rs`).
+//! docs/durability.md describes the layout and what each fsync policy
+//! promises.
+
+mod entry;
+mod log;
+mod manifest;
+mod record;
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+pub use entry::{batch_line, decode, encode_finish, encode_open, end_batch, start_batch};
+pub use entry::{Batch, Entry};
+pub use log::{Log, LogReport};
+pub use manifest::{Manifest, FORMAT_VERSION};
+pub use record::{Next, RecordReader, MAX_RECORD};
+
+/// When appended records are made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    /// After every line: nothing offered is ever lost, at the cost of one
+    /// fsync per line.
+    Always,
+    /// Once per commit of a batch of lines (group commit): an ingest that
+    /// returns has everything durable; a crash loses at most the batch in
+    /// progress, which a file source reads again.
+    Batch,
+    /// At most once per this interval, and at the end of every ingest: a
+    /// power loss may lose up to the interval's commits.
+    Interval(Duration),
+}
+
+impl Fsync {
+    /// `always`, `batch` or `interval` (one second).
+    pub fn parse(text: &str) -> Result<Fsync> {
+        match text {
+            "always" => Ok(Fsync::Always),
+            "batch" => Ok(Fsync::Batch),
+            "interval" => Ok(Fsync::Interval(Duration::from_secs(1))),
+            other => Err(Error::InvalidInput(format!(
+                "--fsync {other}: expected always, batch or interval"
+            ))),
+        }
+    }
+}
+
+/// Makes a directory's entries (a new or renamed file) durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    let io = |e| Error::io(format!("syncing {}", dir.display()), e);
+    std::fs::File::open(dir).map_err(io)?.sync_all().map_err(io)
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old file or the
+/// new one, never a mix: a temporary file, fsync, rename, fsync of the
+/// directory.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let io = |e| Error::io(format!("writing {}", path.display()), e);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    sync_dir(dir)
+}
