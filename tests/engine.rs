@@ -146,7 +146,7 @@ fn errors_say_what_to_do() {
         &mut e,
         "SELECT COUNT(*) FROM events WHERE customer_id = 'x'"
     )
-    .contains("an integer key"));
+    .contains("an integer column"));
     assert!(
         err(&mut e, "SELECT evnt, COUNT(*) FROM events GROUP BY evnt")
             .contains("did you mean 'event'")
