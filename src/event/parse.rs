@@ -322,6 +322,17 @@ fn typed<'r, 'a>(raw: &'r JsonScalar<'a>, f: &Field) -> Result<Option<&'r JsonSc
 /// Checks a dimension and appends its value to `dims`.
 fn dimension(raw: &JsonScalar, f: &Field, dims: &mut DimKey) -> Result<(), Reject> {
     match typed(raw, f)? {
+        // A float dimension groups by value: 1 and 1.0 are one group, and
+        // so are -0.0 and 0.0 (adding 0.0 makes -0.0 positive).
+        Some(n) if f.ty == FieldType::Float => match n.as_f64() {
+            Some(x) if x.is_finite() => dims.push(&Value::Float(x + 0.0)),
+            _ => {
+                return Err(Reject::new(
+                    Reason::InvalidField,
+                    format!("{}: number out of range", f.field),
+                ))
+            }
+        },
         Some(JsonScalar::Str(s)) => dims.push_str(s),
         Some(JsonScalar::Bool(b)) => dims.push(&Value::Bool(*b)),
         Some(JsonScalar::Int(i)) => dims.push(&Value::Int(*i)),
