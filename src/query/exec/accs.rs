@@ -77,13 +77,25 @@ impl AggSpec {
                 Value::Float(x)
             }
         };
+        // Partials of float metrics are added in an order that depends on
+        // the shards, which changes the last bits of a sum; SUM and AVG of
+        // them are rounded to 12 significant digits, so that the answer
+        // (printed exactly, as the shortest text that reads back) does not
+        // depend on the shard count. Integer sums are exact below 2^53.
+        let summed = |x: f64| {
+            if self.integer {
+                x
+            } else {
+                round_significant(x)
+            }
+        };
         match self.func {
             AggFunc::Count => Value::Int(acc.count as i64),
             _ if acc.count == 0 => Value::Null,
-            AggFunc::Sum => typed(acc.sum),
+            AggFunc::Sum => typed(summed(acc.sum)),
             AggFunc::Min => typed(acc.min),
             AggFunc::Max => typed(acc.max),
-            AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
+            AggFunc::Avg => Value::Float(summed(acc.sum / acc.count as f64)),
             AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
         }
     }
@@ -115,6 +127,11 @@ impl AggSpec {
             _ => self.value(acc),
         }
     }
+}
+
+/// `x` rounded to 12 significant digits (unchanged when not finite).
+fn round_significant(x: f64) -> f64 {
+    format!("{x:.11e}").parse().unwrap_or(x)
 }
 
 /// A group: the entity key when grouping by it, and the index of the
