@@ -237,7 +237,7 @@ fn time(raw: &JsonScalar, field: &str) -> Result<Millis, Reject> {
     parsed.ok_or_else(|| {
         invalid(
             field,
-            "an RFC 3339 / ISO 8601 time or epoch seconds/millis",
+            "an RFC 3339 / ISO 8601 time or epoch seconds/millis, in the years 0001 to 9999",
             raw,
         )
     })
