@@ -178,6 +178,16 @@ pub fn gen(args: GenArgs) -> anyhow::Result<()> {
             summary.lines, summary.duplicates, summary.bad
         );
     }
+    // Duplicates of a schema without ids are ordinary lines to ingest: say
+    // so, whether or not the summary was printed.
+    let has_id = crate::event::Schema::preset(&config.preset).is_ok_and(|s| s.id.is_some());
+    if summary.duplicates > 0 && !has_id {
+        eprintln!(
+            "warning: {} duplicate lines written, but {}",
+            summary.duplicates,
+            crate::ingest::cannot_deduplicate(&config.preset)
+        );
+    }
     Ok(())
 }
 

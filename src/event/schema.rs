@@ -527,8 +527,13 @@ impl fmt::Display for Schema {
             TimeSource::Field(t) => writeln!(f, "  {t:<28} time")?,
             TimeSource::Arrival => writeln!(f, "  {:<28} time = arrival time", "(none)")?,
         }
-        if let Some(id) = &self.id {
-            writeln!(f, "  {id:<28} id (de-duplication)")?;
+        match &self.id {
+            Some(id) => writeln!(f, "  {id:<28} id (de-duplication)")?,
+            None => writeln!(
+                f,
+                "  {:<28} no id: duplicate lines cannot be de-duplicated",
+                "(none)"
+            )?,
         }
         for a in &self.actors {
             writeln!(

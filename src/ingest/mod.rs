@@ -62,8 +62,18 @@ impl Counters {
             accepted: self.accepted - before.accepted,
             rejected,
             elapsed,
+            no_id_schema: None,
         }
     }
+}
+
+/// The note of a schema without an id field, for the ingest summary, the
+/// generator and `.schema`.
+pub fn cannot_deduplicate(schema: &str) -> String {
+    format!(
+        "schema {schema} has no id field: duplicate lines cannot be told from new events, \
+         and every one is counted (give a schema file an \"id\" to de-duplicate)"
+    )
 }
 
 /// Running totals handed to a progress callback during long ingests.
@@ -83,6 +93,9 @@ pub struct IngestSummary {
     /// Rejected lines by reason, in the fixed order of the reasons.
     pub rejected: Vec<(&'static str, u64)>,
     pub elapsed: Duration,
+    /// The schema's name when it has no id field: nothing was checked for
+    /// duplicates, and the summary says so rather than imply none came.
+    pub no_id_schema: Option<String>,
 }
 
 impl std::fmt::Display for IngestSummary {
@@ -101,6 +114,9 @@ impl std::fmt::Display for IngestSummary {
         )?;
         for (reason, n) in self.rejected.iter().filter(|(_, n)| *n > 0) {
             write!(f, "\n  rejected.{reason}: {n}")?;
+        }
+        if let Some(schema) = &self.no_id_schema {
+            write!(f, "\n  {}", cannot_deduplicate(schema))?;
         }
         Ok(())
     }
