@@ -55,6 +55,14 @@ pub fn shell(
         );
     } else {
         let (sample, merge) = open_inputs(&input)?;
+        // Followed files that are still empty give nothing to detect from,
+        // and guessing a preset would reject every line that comes later.
+        if follow && args.schema.is_none() && sample.iter().all(|l| l.trim().is_empty()) {
+            bail!(
+                "--follow: the input has no lines yet to detect the schema from; \
+                 pass --schema PRESET (reels, shop, clicks, stats, ledger) or --schema FILE.json"
+            );
+        }
         engine = start_engine(&args, &sample)?;
         if let Some(merge) = merge {
             let summary = ingest_with_progress(&mut engine, merge)?;

@@ -287,3 +287,24 @@ fn bare_tally_demo_has_reels_actors() {
     let rejected: i64 = stat(&rows, "rejected").parse().unwrap();
     assert_eq!(lines, accepted + rejected);
 }
+
+/// An empty followed file cannot tell its schema: guessing reels would
+/// reject every shop line that arrives later, so --schema is asked for.
+#[test]
+fn item_13_following_an_empty_file_asks_for_the_schema() {
+    let dir = Dir::new();
+    let file = arg(&dir.path("live.ndjson"));
+    std::fs::write(&file, "").unwrap();
+    let err = fails(&["shell", "--input", &file, "--follow"]);
+    assert!(
+        err.contains("--follow: the input has no lines yet"),
+        "{err}"
+    );
+    assert!(err.contains("--schema PRESET"), "{err}");
+    let out = tally(
+        &["shell", "--input", &file, "--follow", "--schema", "shop"],
+        ".schema\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("schema shop"), "{out:?}");
+}
