@@ -94,12 +94,22 @@ pub fn parse_duration(text: &str) -> Result<Millis> {
              like 90s, 5m, 1h or 2d"
         ))
     };
-    let n: i64 = number.parse().map_err(|_| bad())?;
+    let too_large = || {
+        Error::InvalidInput(format!(
+            "invalid duration '{text}': too large; a duration is at most about 292 million years"
+        ))
+    };
     let unit_ms = unit_millis(unit.trim()).ok_or_else(bad)?;
+    let n: i64 = match number.parse() {
+        Ok(n) => n,
+        // Only digits, yet no i64: a whole number, too large.
+        Err(_) if !number.is_empty() => return Err(too_large()),
+        Err(_) => return Err(bad()),
+    };
     if n <= 0 {
         return Err(bad());
     }
-    n.checked_mul(unit_ms).ok_or_else(bad)
+    n.checked_mul(unit_ms).ok_or_else(too_large)
 }
 
 /// Parses a duration that may also be zero (`0`, `0s`): for settings where
@@ -188,6 +198,16 @@ mod tests {
         assert_eq!(parse_timestamp_number(f64::NAN), None);
         assert_eq!(parse_timestamp_number(-1.0), None);
         assert_eq!(format_timestamp(t), "2025-01-15T14:30:45.123Z");
+    }
+
+    #[test]
+    fn overflowing_durations_are_too_large_not_malformed() {
+        for text in ["1000000000000d", "99999999999999999999s"] {
+            let e = parse_duration(text).unwrap_err().to_string();
+            assert!(e.contains("too large"), "{text}: {e}");
+        }
+        let e = parse_duration("1.5h").unwrap_err().to_string();
+        assert!(e.contains("positive whole number"), "{e}");
     }
 
     #[test]

@@ -381,6 +381,29 @@ mod tests {
     }
 
     #[test]
+    fn reject_details_show_the_value_as_written() {
+        let detail = |from: &str, to: &str| {
+            reels()
+                .parse(GOOD.replacen(from, to, 1).as_bytes())
+                .unwrap_err()
+                .detail
+        };
+        assert_eq!(
+            detail("987654321", "1.0"),
+            "user_id: expected an integer, got 1.0"
+        );
+        assert_eq!(
+            detail("987654321", "18446744073709551616"),
+            "user_id: expected an integer, got 1.8446744073709552e19"
+        );
+        // -0 is an integer zero, as in JSON.
+        let p = reels()
+            .parse(GOOD.replace("15000", "-0").as_bytes())
+            .unwrap();
+        assert_eq!(p.metrics[0], 0.0);
+    }
+
+    #[test]
     fn rejects_bad_lines_by_reason() {
         use Reason::*;
         assert_eq!(reason(b""), MalformedJson);

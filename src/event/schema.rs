@@ -469,18 +469,55 @@ impl Schema {
                 best = Some((fits, schema));
             }
         }
-        best.map(|(_, s)| s).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "cannot detect the schema: the first lines match none of the presets ({}); \
-                 pass --schema FILE.json (see docs/events.md, \"Custom schemas\")",
-                PRESETS.join(", ")
-            ))
-        })
+        if let Some((_, s)) = best {
+            return Ok(s);
+        }
+        // A preset whose fields the lines carry, with fields it lacks too:
+        // name both, since --schema PRESET reads them (the extra ignored).
+        for name in PRESETS {
+            let schema = Schema::preset(name)?;
+            if let Some(o) = objects.iter().find(|o| schema.has_fields_of(o)) {
+                let extra = schema.extra_fields(o).join(", ");
+                return Err(Error::InvalidInput(format!(
+                    "cannot detect the schema: the first lines have the fields of the {name} \
+                     preset and also {extra}, which it lacks; pass --schema {name} to read \
+                     them ({extra} ignored), or a schema file that declares them"
+                )));
+            }
+        }
+        Err(Error::InvalidInput(format!(
+            "cannot detect the schema: the first lines match none of the presets ({}); \
+             pass --schema FILE.json (see docs/events.md, \"Custom schemas\")",
+            PRESETS.join(", ")
+        )))
     }
 
     /// Whether an object carries every required field of this schema with
     /// the right type, and no field the schema lacks at the top level.
     fn fits(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.has_fields_of(object) && self.extra_fields(object).is_empty()
+    }
+
+    /// The top-level fields of an object that this schema has no column in.
+    fn extra_fields<'o>(
+        &self,
+        object: &'o serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<&'o str> {
+        let columns = self.columns();
+        let top_level: std::collections::HashSet<&str> = columns
+            .iter()
+            .map(|c| c.split('.').next().unwrap_or(c))
+            .collect();
+        object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !top_level.contains(k))
+            .collect()
+    }
+
+    /// Whether an object carries every required field of this schema with
+    /// the right type (fields the schema lacks allowed).
+    fn has_fields_of(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
         let value = serde_json::Value::Object(object.clone());
         let present = |path: &str| lookup(&value, path).is_some_and(|v| !v.is_null());
         let typed = |f: &Field| lookup(&value, &f.field).is_none_or(|v| type_matches(v, f.ty));
@@ -488,11 +525,6 @@ impl Schema {
             TimeSource::Field(t) => present(t),
             TimeSource::Arrival => true,
         };
-        let columns = self.columns();
-        let top_level: std::collections::HashSet<&str> = columns
-            .iter()
-            .map(|c| c.split('.').next().unwrap_or(c))
-            .collect();
         time_ok
             && self.id.as_deref().is_none_or(present)
             && self.actors.iter().all(|a| present(&a.key))
@@ -501,7 +533,6 @@ impl Schema {
                 .iter()
                 .chain(&self.metrics)
                 .all(|f| (!f.required || present(&f.field)) && typed(f))
-            && object.keys().all(|k| top_level.contains(k.as_str()))
     }
 }
 
@@ -645,6 +676,13 @@ mod tests {
         assert_eq!(s.name, "ledger");
         let err = Schema::detect([r#"{"foo":1}"#]).unwrap_err().to_string();
         assert!(err.contains("match none of the presets"), "{err}");
+        let line = r#"{"id":7,"category":"A","value":3.5,"zzz":1}"#;
+        let err = Schema::detect([line]).unwrap_err().to_string();
+        assert!(
+            err.contains("fields of the ledger preset and also zzz")
+                && err.contains("pass --schema ledger"),
+            "{err}"
+        );
     }
 
     #[test]
