@@ -308,3 +308,18 @@ fn item_13_following_an_empty_file_asks_for_the_schema() {
     assert_eq!(out.code, 0, "{out:?}");
     assert!(out.stdout.starts_with("schema shop"), "{out:?}");
 }
+
+/// `.watch` re-runs its statements: one that changes state would fail (or
+/// act) on its second run, so it is refused before the first.
+#[test]
+fn watch_refuses_statements_that_change_state() {
+    for sql in [
+        "CREATE RULE r AS SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id HAVING n > 1 WINDOW 1m",
+        "DROP RULE r",
+    ] {
+        let out = tally(&["shell", "--empty"], &format!(".watch 0.05 2 {sql};\nSHOW RULES;\n"));
+        assert_eq!(out.code, 1, "{sql}: {out:?}");
+        assert!(out.stderr.contains("changes state, so run it once, outside .watch"), "{out:?}");
+        assert!(!out.stdout.contains("| r "), "{sql}: the rule was created: {out:?}");
+    }
+}
