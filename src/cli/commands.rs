@@ -96,6 +96,9 @@ pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
     if let Some(merge) = merge {
         let summary = ingest_with_progress(&mut engine, merge)?;
         println!("{summary}");
+        if let Some(schema) = &summary.no_id_schema {
+            eprintln!("note: {}", crate::ingest::cannot_deduplicate(schema));
+        }
     }
     for (rule, hits) in engine.rule_hit_counts() {
         println!("rule {rule}: {hits} hits");

@@ -94,7 +94,8 @@ pub struct IngestSummary {
     pub rejected: Vec<(&'static str, u64)>,
     pub elapsed: Duration,
     /// The schema's name when it has no id field: nothing was checked for
-    /// duplicates, and the summary says so rather than imply none came.
+    /// duplicates, and `tally ingest` says so under the summary rather than
+    /// imply none came.
     pub no_id_schema: Option<String>,
 }
 
@@ -114,9 +115,6 @@ impl std::fmt::Display for IngestSummary {
         )?;
         for (reason, n) in self.rejected.iter().filter(|(_, n)| *n > 0) {
             write!(f, "\n  rejected.{reason}: {n}")?;
-        }
-        if let Some(schema) = &self.no_id_schema {
-            write!(f, "\n  {}", cannot_deduplicate(schema))?;
         }
         Ok(())
     }
