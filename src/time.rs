@@ -30,30 +30,45 @@ pub fn wall_clock_ms() -> Millis {
 /// 10^11 s is the year 5138; 10^11 ms is March 1973.
 const MILLIS_THRESHOLD: f64 = 1e11;
 
+/// The first millisecond of 0001-01-01 UTC: the earliest event time.
+pub const MIN_TIME_MS: Millis = -62_135_596_800_000;
+/// The last millisecond of 9999-12-31 UTC: the latest event time.
+pub const MAX_TIME_MS: Millis = 253_402_300_799_999;
+
+/// Event times lie in the years 0001 to 9999: the years RFC 3339 writes
+/// with four digits, in which the text of a time sorts as the time does
+/// (`-0001-...` and `+10000-...` would not), so raw rows and time buckets
+/// ordered by their printed time are in time order.
+fn in_range(ms: Millis) -> Option<Millis> {
+    (MIN_TIME_MS..=MAX_TIME_MS).contains(&ms).then_some(ms)
+}
+
 /// Parses a timestamp string: RFC 3339 with `Z` or an offset, or naive ISO
-/// 8601 (`2025-06-12T08:08:53.889057`, also with a space), read as UTC.
+/// 8601 (`2025-06-12T08:08:53.889057`, also with a space), read as UTC;
+/// `None` outside the years 0001 to 9999.
 pub fn parse_timestamp_str(s: &str) -> Option<Millis> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.timestamp_millis());
+        return in_range(t.timestamp_millis());
     }
     for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
-            return Some(t.and_utc().timestamp_millis());
+            return in_range(t.and_utc().timestamp_millis());
         }
     }
     // Epoch numbers sent as strings.
     s.parse::<f64>().ok().and_then(parse_timestamp_number)
 }
 
-/// Parses an epoch number: seconds (possibly fractional) or milliseconds.
+/// Parses an epoch number: seconds (possibly fractional) or milliseconds,
+/// up to the end of the year 9999.
 pub fn parse_timestamp_number(n: f64) -> Option<Millis> {
     if !n.is_finite() || !(0.0..=1e15).contains(&n) {
         return None;
     }
     if n >= MILLIS_THRESHOLD {
-        Some(n as Millis)
+        in_range(n as Millis)
     } else {
-        Some((n * 1000.0).round() as Millis)
+        in_range((n * 1000.0).round() as Millis)
     }
 }
 
@@ -79,12 +94,22 @@ pub fn parse_duration(text: &str) -> Result<Millis> {
              like 90s, 5m, 1h or 2d"
         ))
     };
-    let n: i64 = number.parse().map_err(|_| bad())?;
+    let too_large = || {
+        Error::InvalidInput(format!(
+            "invalid duration '{text}': too large; a duration is at most about 292 million years"
+        ))
+    };
     let unit_ms = unit_millis(unit.trim()).ok_or_else(bad)?;
+    let n: i64 = match number.parse() {
+        Ok(n) => n,
+        // Only digits, yet no i64: a whole number, too large.
+        Err(_) if !number.is_empty() => return Err(too_large()),
+        Err(_) => return Err(bad()),
+    };
     if n <= 0 {
         return Err(bad());
     }
-    n.checked_mul(unit_ms).ok_or_else(bad)
+    n.checked_mul(unit_ms).ok_or_else(too_large)
 }
 
 /// Parses a duration that may also be zero (`0`, `0s`): for settings where
@@ -173,6 +198,61 @@ mod tests {
         assert_eq!(parse_timestamp_number(f64::NAN), None);
         assert_eq!(parse_timestamp_number(-1.0), None);
         assert_eq!(format_timestamp(t), "2025-01-15T14:30:45.123Z");
+    }
+
+    #[test]
+    fn overflowing_durations_are_too_large_not_malformed() {
+        for text in ["1000000000000d", "99999999999999999999s"] {
+            let e = parse_duration(text).unwrap_err().to_string();
+            assert!(e.contains("too large"), "{text}: {e}");
+        }
+        let e = parse_duration("1.5h").unwrap_err().to_string();
+        assert!(e.contains("positive whole number"), "{e}");
+    }
+
+    #[test]
+    fn item_14_times_lie_in_the_years_that_sort_as_text() {
+        assert_eq!(
+            parse_timestamp_str("0001-01-01T00:00:00Z"),
+            Some(MIN_TIME_MS)
+        );
+        assert_eq!(
+            parse_timestamp_str("9999-12-31T23:59:59.999Z"),
+            Some(MAX_TIME_MS)
+        );
+        for outside in [
+            "-0001-06-01T00:00:00",
+            "0000-12-31T23:59:59Z",
+            "+10000-01-01T00:00:00",
+            "0001-01-01T00:00:00+01:00",
+        ] {
+            assert_eq!(parse_timestamp_str(outside), None, "{outside}");
+        }
+        assert_eq!(
+            parse_timestamp_number(999_999_999_999_999.0),
+            None,
+            "year 33658"
+        );
+        assert_eq!(
+            parse_timestamp_number(MAX_TIME_MS as f64),
+            Some(MAX_TIME_MS)
+        );
+        // Inside the range, text order is time order.
+        let texts = [
+            "0001-01-01T00:00:00Z",
+            "0999-05-01T00:00:00Z",
+            "2025-01-01T00:00:00Z",
+            "9999-01-01T00:00:00Z",
+        ];
+        let times: Vec<Millis> = texts
+            .iter()
+            .map(|t| parse_timestamp_str(t).unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+        let printed: Vec<String> = times.iter().map(|&t| format_timestamp(t)).collect();
+        let mut sorted = printed.clone();
+        sorted.sort();
+        assert_eq!(printed, sorted);
     }
 
     #[test]

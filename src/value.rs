@@ -75,9 +75,13 @@ impl Value {
     }
 }
 
-/// Floats print with at most 12 significant digits: enough for every figure a
-/// window answers, and it hides the last-bit noise of summing partials in a
-/// different order (the answer must not depend on the shard count).
+/// Floats print as the shortest decimal that reads back to the same
+/// `f64` (`123456789012.34`, `0.30000000000000004`), with `.0` on whole
+/// numbers so they stay floats, and an exponent past 16 digits (`1e21`,
+/// `1.5e-7`), as Rust's `{:?}` writes them: every format shows the value
+/// itself, never a rounding of it. NaN and infinities, which no aggregate
+/// of finite input yields, print as `NaN`, `inf`, `-inf` in a table; CSV
+/// and JSON write them as NULL.
 pub fn format_float(f: f64) -> String {
     if f.is_nan() {
         return "NaN".into();
@@ -85,16 +89,8 @@ pub fn format_float(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    if f == 0.0 {
-        return "0.0".into();
-    }
-    let rounded: f64 = format!("{f:.11e}").parse().unwrap_or(f);
-    let s = format!("{rounded}");
-    if s.contains('.') || s.contains('e') || s.contains("inf") {
-        s
-    } else {
-        format!("{s}.0")
-    }
+    // -0.0 is 0.0 to every comparison; print it so.
+    format!("{:?}", f + 0.0)
 }
 
 impl fmt::Display for Value {
@@ -115,10 +111,7 @@ impl From<&Value> for serde_json::Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(*b),
             Value::Int(i) => serde_json::Value::from(*i),
-            Value::Float(x) => format_float(*x)
-                .parse::<f64>()
-                .ok()
-                .and_then(serde_json::Number::from_f64)
+            Value::Float(x) => serde_json::Number::from_f64(*x)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
             Value::Str(s) => serde_json::Value::String(s.to_string()),
@@ -138,11 +131,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn floats_hide_summation_noise() {
-        assert_eq!(format_float(0.1 + 0.2), "0.3");
+    fn item_11_floats_print_the_shortest_text_that_reads_back() {
+        assert_eq!(format_float(123456789012.34), "123456789012.34");
+        assert_eq!(format_float(0.1 + 0.2), "0.30000000000000004");
         assert_eq!(format_float(2.0), "2.0");
-        assert_eq!(format_float(1.0 / 3.0), "0.333333333333");
+        assert_eq!(format_float(-0.0), "0.0");
         assert_eq!(format_float(-1234.5), "-1234.5");
+        assert_eq!(format_float(9007199254740991.0), "9007199254740991.0");
+        assert_eq!(format_float(1e300), "1e300");
+        for x in [
+            1.0 / 3.0,
+            1e-7,
+            123456789012.34,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+        ] {
+            assert_eq!(format_float(x).parse::<f64>(), Ok(x), "{x}");
+        }
     }
 
     #[test]

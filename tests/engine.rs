@@ -146,7 +146,7 @@ fn errors_say_what_to_do() {
         &mut e,
         "SELECT COUNT(*) FROM events WHERE customer_id = 'x'"
     )
-    .contains("an integer key"));
+    .contains("an integer column"));
     assert!(
         err(&mut e, "SELECT evnt, COUNT(*) FROM events GROUP BY evnt")
             .contains("did you mean 'event'")
@@ -279,4 +279,39 @@ fn raw_aggregate_and_rule_queries_refuse_the_same_windows() {
         assert!(err.contains("whole number of minutes"), "{sql}: {err}");
     }
     assert_eq!(one(&mut e, "SELECT * FROM events WINDOW 90m").rows.len(), 1);
+}
+
+#[test]
+fn item_9_float_dimensions_group_and_filter_by_value() {
+    let schema: Schema = serde_json::from_str(
+        r#"{"name":"levels","time":{"field":"t"},
+            "dimensions":[{"field":"level","type":"float"}],
+            "metrics":[{"field":"v","type":"int"}]}"#,
+    )
+    .unwrap();
+    schema.validate().unwrap();
+    let mut e = Engine::start(Config::new(schema)).unwrap();
+    let lines = [0.5, 1.5, 0.5, 1.0, 1.0, -0.0, 0.0]
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!(r#"{{"t":"2025-01-15T00:00:0{i}Z","level":{l:?},"v":1}}"#))
+        .chain([r#"{"t":"2025-01-15T00:00:08Z","level":1,"v":1}"#.to_string()]);
+    e.ingest_lines("t", lines).unwrap();
+    let r = one(
+        &mut e,
+        "SELECT level, COUNT(*) FROM events GROUP BY level ORDER BY level",
+    );
+    let got: Vec<(f64, i64)> = r
+        .rows
+        .iter()
+        .map(|row| match (&row[0], &row[1]) {
+            (Value::Float(l), Value::Int(n)) => (*l, *n),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(got, [(0.0, 2), (0.5, 2), (1.0, 3), (1.5, 1)]);
+    let r = one(&mut e, "SELECT COUNT(*) FROM events WHERE level = 0.5");
+    assert_eq!(r.rows, vec![vec![Value::Int(2)]]);
+    let r = one(&mut e, "SELECT COUNT(*) FROM events WHERE level = 1");
+    assert_eq!(r.rows, vec![vec![Value::Int(3)]]);
 }

@@ -60,6 +60,16 @@ pub fn shell(
         );
     } else {
         let (sample, merge) = open_inputs(&input)?;
+        // Followed files that are still empty give nothing to detect from,
+        // and guessing a preset would reject every line that comes later.
+        if follow && args.schema.is_none() && sample.iter().all(|l| l.trim().is_empty()) {
+            return Err(Error::Usage(
+                "--follow: the input has no lines yet to detect the schema from; \
+                 pass --schema PRESET (reels, shop, clicks, stats, ledger) or --schema FILE.json"
+                    .into(),
+            )
+            .into());
+        }
         engine = start_engine(&args, &sample)?;
         if let Some(merge) = merge {
             let summary = ingest_with_progress(&mut engine, merge)?;
@@ -93,6 +103,9 @@ pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
     if let Some(merge) = merge {
         let summary = ingest_with_progress(&mut engine, merge)?;
         println!("{summary}");
+        if let Some(schema) = &summary.no_id_schema {
+            eprintln!("note: {}", crate::ingest::cannot_deduplicate(schema));
+        }
     }
     for (rule, hits) in engine.rule_hit_counts() {
         println!("rule {rule}: {} hits", thousands(hits));
@@ -187,6 +200,16 @@ pub fn gen(args: GenArgs) -> anyhow::Result<()> {
             thousands(summary.lines),
             thousands(summary.duplicates),
             thousands(summary.bad)
+        );
+    }
+    // Duplicates of a schema without ids are ordinary lines to ingest: say
+    // so, whether or not the summary was printed.
+    let has_id = crate::event::Schema::preset(&config.preset).is_ok_and(|s| s.id.is_some());
+    if summary.duplicates > 0 && !has_id {
+        eprintln!(
+            "warning: {} duplicate lines written, but {}",
+            summary.duplicates,
+            crate::ingest::cannot_deduplicate(&config.preset)
         );
     }
     Ok(())

@@ -105,7 +105,11 @@ impl Engine {
         if let Some(r) = &mut self.rejects {
             r.flush()?;
         }
-        Ok(self.counters.since(&before, start.elapsed()))
+        let mut summary = self.counters.since(&before, start.elapsed());
+        if self.schema.id.is_none() {
+            summary.no_id_schema = Some(self.schema.name.clone());
+        }
+        Ok(summary)
     }
 
     /// Offers one line to admission and settles the verdicts; gives the

@@ -55,7 +55,7 @@ impl fmt::Display for JsonScalar<'_> {
             JsonScalar::Bool(b) => write!(f, "{b}"),
             JsonScalar::Int(i) => write!(f, "{i}"),
             JsonScalar::BigInt(u) => write!(f, "{u}"),
-            JsonScalar::Float(x) => write!(f, "{x}"),
+            JsonScalar::Float(x) => write!(f, "{x:?}"),
             JsonScalar::Str(s) => {
                 let cut = s.char_indices().nth(40).map_or(s.len(), |(i, _)| i);
                 let more = if cut < s.len() { "…" } else { "" };

@@ -237,7 +237,7 @@ fn time(raw: &JsonScalar, field: &str) -> Result<Millis, Reject> {
     parsed.ok_or_else(|| {
         invalid(
             field,
-            "an RFC 3339 / ISO 8601 time or epoch seconds/millis",
+            "an RFC 3339 / ISO 8601 time or epoch seconds/millis, in the years 0001 to 9999",
             raw,
         )
     })
@@ -322,6 +322,17 @@ fn typed<'r, 'a>(raw: &'r JsonScalar<'a>, f: &Field) -> Result<Option<&'r JsonSc
 /// Checks a dimension and appends its value to `dims`.
 fn dimension(raw: &JsonScalar, f: &Field, dims: &mut DimKey) -> Result<(), Reject> {
     match typed(raw, f)? {
+        // A float dimension groups by value: 1 and 1.0 are one group, and
+        // so are -0.0 and 0.0 (adding 0.0 makes -0.0 positive).
+        Some(n) if f.ty == FieldType::Float => match n.as_f64() {
+            Some(x) if x.is_finite() => dims.push(&Value::Float(x + 0.0)),
+            _ => {
+                return Err(Reject::new(
+                    Reason::InvalidField,
+                    format!("{}: number out of range", f.field),
+                ))
+            }
+        },
         Some(JsonScalar::Str(s)) => dims.push_str(s),
         Some(JsonScalar::Bool(b)) => dims.push(&Value::Bool(*b)),
         Some(JsonScalar::Int(i)) => dims.push(&Value::Int(*i)),
@@ -367,6 +378,29 @@ mod tests {
 
     fn reason(line: &[u8]) -> Reason {
         reels().parse(line).unwrap_err().reason
+    }
+
+    #[test]
+    fn reject_details_show_the_value_as_written() {
+        let detail = |from: &str, to: &str| {
+            reels()
+                .parse(GOOD.replacen(from, to, 1).as_bytes())
+                .unwrap_err()
+                .detail
+        };
+        assert_eq!(
+            detail("987654321", "1.0"),
+            "user_id: expected an integer, got 1.0"
+        );
+        assert_eq!(
+            detail("987654321", "18446744073709551616"),
+            "user_id: expected an integer, got 1.8446744073709552e19"
+        );
+        // -0 is an integer zero, as in JSON.
+        let p = reels()
+            .parse(GOOD.replace("15000", "-0").as_bytes())
+            .unwrap();
+        assert_eq!(p.metrics[0], 0.0);
     }
 
     #[test]

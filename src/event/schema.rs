@@ -84,6 +84,29 @@ fn default_key_type() -> FieldType {
     FieldType::Int
 }
 
+/// The keys a schema file's `time` may hold, checked before the schema is
+/// read so that a typo is named (serde would only say where it stopped).
+fn check_time_keys(json: &serde_json::Value) -> std::result::Result<(), String> {
+    let Some(time) = json.get("time") else {
+        return Ok(());
+    };
+    match time {
+        serde_json::Value::Object(o) => match o.keys().find(|k| *k != "field") {
+            Some(k) => Err(format!(
+                "time: unknown key '{k}'; time is {{\"field\": \"PATH\"}} or \"arrival\""
+            )),
+            None if o.is_empty() => {
+                Err("time: {} names no field; write {\"field\": \"PATH\"} or \"arrival\"".into())
+            }
+            None => Ok(()),
+        },
+        serde_json::Value::String(s) if s == "arrival" => Ok(()),
+        other => Err(format!(
+            "time: {other} is not a time source; time is {{\"field\": \"PATH\"}} or \"arrival\""
+        )),
+    }
+}
+
 /// How an event's time is read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -252,13 +275,24 @@ impl Schema {
             return Schema::preset(name_or_path);
         }
         let path = Path::new(name_or_path);
-        if !path.exists() {
+        let looks_like_path = name_or_path.contains(['/', '\\', '.']);
+        if !path.exists() && !looks_like_path {
             return Schema::preset(name_or_path);
+        }
+        if !path.exists() {
+            return Err(Error::InvalidInput(format!(
+                "schema file {name_or_path}: file not found; --schema takes a preset ({}) \
+                 or the path of a schema file",
+                PRESETS.join(", ")
+            )));
         }
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io(format!("reading schema {}", path.display()), e))?;
-        let schema: Schema = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidInput(format!("schema file {}: {e}", path.display())))?;
+        let bad = |e: String| Error::InvalidInput(format!("schema file {}: {e}", path.display()));
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        check_time_keys(&json).map_err(bad)?;
+        let schema: Schema = serde_json::from_value(json).map_err(|e| bad(e.to_string()))?;
         schema.validate()?;
         Ok(schema)
     }
@@ -272,9 +306,28 @@ impl Schema {
             )))
         };
         let mut seen = std::collections::HashSet::new();
-        for column in self.columns() {
+        let columns = self.columns();
+        for column in &columns {
             if !seen.insert(column.clone()) {
                 return bad(format!("field '{column}' is declared twice"));
+            }
+            // A path names an object member at each dot: `a..b`, `.lead`,
+            // `tail.` and `""` name none, and no line could ever match.
+            if column.split('.').any(str::is_empty) {
+                return bad(format!(
+                    "field path '{column}' has an empty part; write names joined by single dots, such as metadata.device_type"
+                ));
+            }
+        }
+        // `shipping` and `shipping.country` cannot both be scalars: a line
+        // where one is a value has no room for the other.
+        for a in &columns {
+            for b in &columns {
+                if b.len() > a.len() && b.starts_with(a.as_str()) && b.as_bytes()[a.len()] == b'.' {
+                    return bad(format!(
+                        "fields '{a}' and '{b}' conflict: '{a}' would be both a value and an object; keep one of them"
+                    ));
+                }
             }
         }
         for a in &self.actors {
@@ -416,18 +469,55 @@ impl Schema {
                 best = Some((fits, schema));
             }
         }
-        best.map(|(_, s)| s).ok_or_else(|| {
-            Error::InvalidInput(format!(
-                "cannot detect the schema: the first lines match none of the presets ({}); \
-                 pass --schema FILE.json (see docs/events.md, \"Custom schemas\")",
-                PRESETS.join(", ")
-            ))
-        })
+        if let Some((_, s)) = best {
+            return Ok(s);
+        }
+        // A preset whose fields the lines carry, with fields it lacks too:
+        // name both, since --schema PRESET reads them (the extra ignored).
+        for name in PRESETS {
+            let schema = Schema::preset(name)?;
+            if let Some(o) = objects.iter().find(|o| schema.has_fields_of(o)) {
+                let extra = schema.extra_fields(o).join(", ");
+                return Err(Error::InvalidInput(format!(
+                    "cannot detect the schema: the first lines have the fields of the {name} \
+                     preset and also {extra}, which it lacks; pass --schema {name} to read \
+                     them ({extra} ignored), or a schema file that declares them"
+                )));
+            }
+        }
+        Err(Error::InvalidInput(format!(
+            "cannot detect the schema: the first lines match none of the presets ({}); \
+             pass --schema FILE.json (see docs/events.md, \"Custom schemas\")",
+            PRESETS.join(", ")
+        )))
     }
 
     /// Whether an object carries every required field of this schema with
     /// the right type, and no field the schema lacks at the top level.
     fn fits(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
+        self.has_fields_of(object) && self.extra_fields(object).is_empty()
+    }
+
+    /// The top-level fields of an object that this schema has no column in.
+    fn extra_fields<'o>(
+        &self,
+        object: &'o serde_json::Map<String, serde_json::Value>,
+    ) -> Vec<&'o str> {
+        let columns = self.columns();
+        let top_level: std::collections::HashSet<&str> = columns
+            .iter()
+            .map(|c| c.split('.').next().unwrap_or(c))
+            .collect();
+        object
+            .keys()
+            .map(String::as_str)
+            .filter(|k| !top_level.contains(k))
+            .collect()
+    }
+
+    /// Whether an object carries every required field of this schema with
+    /// the right type (fields the schema lacks allowed).
+    fn has_fields_of(&self, object: &serde_json::Map<String, serde_json::Value>) -> bool {
         let value = serde_json::Value::Object(object.clone());
         let present = |path: &str| lookup(&value, path).is_some_and(|v| !v.is_null());
         let typed = |f: &Field| lookup(&value, &f.field).is_none_or(|v| type_matches(v, f.ty));
@@ -435,11 +525,6 @@ impl Schema {
             TimeSource::Field(t) => present(t),
             TimeSource::Arrival => true,
         };
-        let columns = self.columns();
-        let top_level: std::collections::HashSet<&str> = columns
-            .iter()
-            .map(|c| c.split('.').next().unwrap_or(c))
-            .collect();
         time_ok
             && self.id.as_deref().is_none_or(present)
             && self.actors.iter().all(|a| present(&a.key))
@@ -448,7 +533,6 @@ impl Schema {
                 .iter()
                 .chain(&self.metrics)
                 .all(|f| (!f.required || present(&f.field)) && typed(f))
-            && object.keys().all(|k| top_level.contains(k.as_str()))
     }
 }
 
@@ -474,8 +558,13 @@ impl fmt::Display for Schema {
             TimeSource::Field(t) => writeln!(f, "  {t:<28} time")?,
             TimeSource::Arrival => writeln!(f, "  {:<28} time = arrival time", "(none)")?,
         }
-        if let Some(id) = &self.id {
-            writeln!(f, "  {id:<28} id (de-duplication)")?;
+        match &self.id {
+            Some(id) => writeln!(f, "  {id:<28} id (de-duplication)")?,
+            None => writeln!(
+                f,
+                "  {:<28} no id: duplicate lines cannot be de-duplicated",
+                "(none)"
+            )?,
         }
         for a in &self.actors {
             writeln!(
@@ -587,6 +676,13 @@ mod tests {
         assert_eq!(s.name, "ledger");
         let err = Schema::detect([r#"{"foo":1}"#]).unwrap_err().to_string();
         assert!(err.contains("match none of the presets"), "{err}");
+        let line = r#"{"id":7,"category":"A","value":3.5,"zzz":1}"#;
+        let err = Schema::detect([line]).unwrap_err().to_string();
+        assert!(
+            err.contains("fields of the ledger preset and also zzz")
+                && err.contains("pass --schema ledger"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -619,5 +715,53 @@ mod tests {
         let mut bad = back.clone();
         bad.type_field = Some("nope".into());
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn schema_files_name_what_is_wrong_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |text: &str| {
+            let path = dir.path().join("s.json");
+            std::fs::write(&path, text).unwrap();
+            Schema::load(path.to_str().unwrap())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = Schema::load("./nosuch.json").unwrap_err().to_string();
+        assert!(e.contains("./nosuch.json: file not found"), "{e}");
+        let e = Schema::load("nosuch").unwrap_err().to_string();
+        assert!(e.contains("preset"), "{e}");
+        let e = load(r#"{"name":"x","time":{"field":"t","fromat":"iso"}}"#);
+        assert!(e.contains("time: unknown key 'fromat'"), "{e}");
+        let with = |fields: &str| {
+            load(&format!(
+                r#"{{"name":"x","time":{{"field":"t"}},"attributes":[{fields}]}}"#
+            ))
+        };
+        let f = |p: &str| format!(r#"{{"field":"{p}","type":"string"}}"#);
+        let e = with(&format!("{},{}", f("shipping"), f("shipping.country")));
+        assert!(
+            e.contains("'shipping' and 'shipping.country' conflict"),
+            "{e}"
+        );
+        for empty in ["", "a..b", ".lead", "tail."] {
+            let e = with(&f(empty));
+            assert!(
+                e.contains(&format!("field path '{empty}' has an empty part")),
+                "{e}"
+            );
+        }
+        // Siblings that share a prefix are fine.
+        let path = dir.path().join("ok.json");
+        std::fs::write(
+            &path,
+            format!(
+                r#"{{"name":"x","time":{{"field":"t"}},"attributes":[{},{}]}}"#,
+                f("ship"),
+                f("shipping.country")
+            ),
+        )
+        .unwrap();
+        Schema::load(path.to_str().unwrap()).unwrap();
     }
 }

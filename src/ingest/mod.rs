@@ -65,8 +65,18 @@ impl Counters {
             accepted: self.accepted - before.accepted,
             rejected,
             elapsed,
+            no_id_schema: None,
         }
     }
+}
+
+/// The note of a schema without an id field, for the ingest summary, the
+/// generator and `.schema`.
+pub fn cannot_deduplicate(schema: &str) -> String {
+    format!(
+        "schema {schema} has no id field: duplicate lines cannot be told from new events, \
+         and every one is counted (give a schema file an \"id\" to de-duplicate)"
+    )
 }
 
 /// Running totals handed to a progress callback during long ingests.
@@ -91,6 +101,10 @@ pub struct IngestSummary {
     /// Rejected lines by reason, in the fixed order of the reasons.
     pub rejected: Vec<(&'static str, u64)>,
     pub elapsed: Duration,
+    /// The schema's name when it has no id field: nothing was checked for
+    /// duplicates, and `tally ingest` says so under the summary rather than
+    /// imply none came.
+    pub no_id_schema: Option<String>,
 }
 
 impl std::fmt::Display for IngestSummary {

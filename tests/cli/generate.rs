@@ -47,8 +47,8 @@ fn gen_output_ingests_cleanly_under_its_detected_preset() {
         ok(&["gen", "--preset", preset, "-n", "300", "--out", &file]);
         let summary = ok(&["ingest", &file]);
         assert_eq!(
-            untimed(&summary),
-            "300 lines: 300 accepted, 0 rejected",
+            untimed(&summary).lines().next(),
+            Some("300 lines: 300 accepted, 0 rejected"),
             "{preset}"
         );
         let schema = tally(&["shell", "--input", &file], ".schema\n");
@@ -104,4 +104,53 @@ fn gen_refuses_a_disorder_that_is_not_a_duration() {
         let lines = ok(&["gen", "--disorder", zero, "-n", "3"]);
         assert_eq!(lines.lines().count(), 3);
     }
+}
+
+/// Shop and stats events have no id: their duplicates cannot be dropped,
+/// and gen, ingest and `.schema` each say so.
+#[test]
+fn item_15_id_less_presets_say_they_cannot_deduplicate() {
+    let dir = Dir::new();
+    let file = arg(&dir.path("shop.ndjson"));
+    let args = [
+        "gen",
+        "--preset",
+        "shop",
+        "-n",
+        "400",
+        "--duplicates",
+        "0.05",
+        "--seed",
+        "1",
+        "--out",
+        &file,
+    ];
+    let out = tally(&args, "");
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        out.stderr.contains("warning: ") && out.stderr.contains("schema shop has no id field"),
+        "{out:?}"
+    );
+    let summary = tally(&["ingest", &file], "");
+    assert!(
+        summary.stderr.contains("note: schema shop has no id field"),
+        "{summary:?}"
+    );
+    let schema = tally(&["shell", "--input", &file], ".schema\n");
+    assert!(
+        schema
+            .stdout
+            .contains("no id: duplicate lines cannot be de-duplicated"),
+        "{schema:?}"
+    );
+    // A schema with an id says nothing of the kind.
+    let reels = arg(&dir.path("reels.ndjson"));
+    let out = tally(
+        &["gen", "-n", "100", "--duplicates", "0.05", "--out", &reels],
+        "",
+    );
+    assert!(!out.stderr.contains("warning"), "{out:?}");
+    assert!(!tally(&["ingest", &reels], "")
+        .stderr
+        .contains("no id field"));
 }

@@ -321,3 +321,39 @@ fn type_and_time_are_aliases_of_the_schema_roles() {
         out.stderr
     );
 }
+
+/// An empty followed file cannot tell its schema: guessing reels would
+/// reject every shop line that arrives later, so --schema is asked for.
+#[test]
+fn item_13_following_an_empty_file_asks_for_the_schema() {
+    let dir = Dir::new();
+    let file = arg(&dir.path("live.ndjson"));
+    std::fs::write(&file, "").unwrap();
+    let err = fails(&["shell", "--input", &file, "--follow"]);
+    assert!(
+        err.contains("--follow: the input has no lines yet"),
+        "{err}"
+    );
+    assert!(err.contains("--schema PRESET"), "{err}");
+    let out = tally(
+        &["shell", "--input", &file, "--follow", "--schema", "shop"],
+        ".schema\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(out.stdout.starts_with("schema shop"), "{out:?}");
+}
+
+/// `.watch` re-runs its statements: one that changes state would fail (or
+/// act) on its second run, so it is refused before the first.
+#[test]
+fn watch_refuses_statements_that_change_state() {
+    for sql in [
+        "CREATE RULE r AS SELECT user_id, COUNT(*) AS n FROM events GROUP BY user_id HAVING n > 1 WINDOW 1m",
+        "DROP RULE r",
+    ] {
+        let out = tally(&["shell", "--empty"], &format!(".watch 0.05 2 {sql};\nSHOW RULES;\n"));
+        assert_eq!(out.code, 1, "{sql}: {out:?}");
+        assert!(out.stderr.contains("changes state, so run it once, outside .watch"), "{out:?}");
+        assert!(!out.stdout.contains("| r "), "{sql}: the rule was created: {out:?}");
+    }
+}

@@ -70,20 +70,38 @@ impl Accs {
 impl AggSpec {
     /// The finished value of an accumulator.
     pub fn value(&self, acc: &MetricAgg) -> Value {
+        self.value_of(self.func, acc)
+    }
+
+    /// The value of `func` over this aggregate's accumulator.
+    fn value_of(&self, func: AggFunc, acc: &MetricAgg) -> Value {
         let typed = |x: f64| {
-            if self.integer && x.fract() == 0.0 && x.abs() < 9.0e15 {
+            // Every integer up to 2^53 is exact in an f64.
+            if self.integer && x.fract() == 0.0 && x.abs() <= MAX_EXACT_INTEGER {
                 Value::Int(x as i64)
             } else {
                 Value::Float(x)
             }
         };
-        match self.func {
+        // Partials of float metrics are added in an order that depends on
+        // the shards, which changes the last bits of a sum; SUM and AVG of
+        // them are rounded to 12 significant digits, so that the answer
+        // (printed exactly, as the shortest text that reads back) does not
+        // depend on the shard count. Integer sums are exact below 2^53.
+        let summed = |x: f64| {
+            if self.integer {
+                x
+            } else {
+                round_significant(x)
+            }
+        };
+        match func {
             AggFunc::Count => Value::Int(acc.count as i64),
             _ if acc.count == 0 => Value::Null,
-            AggFunc::Sum => typed(acc.sum),
+            AggFunc::Sum => typed(summed(acc.sum)),
             AggFunc::Min => typed(acc.min),
             AggFunc::Max => typed(acc.max),
-            AggFunc::Avg => Value::Float(acc.sum / acc.count as f64),
+            AggFunc::Avg => Value::Float(summed(acc.sum / acc.count as f64)),
             AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
         }
     }
@@ -98,6 +116,17 @@ impl AggSpec {
                     AggFunc::Percentile(p) => p.0,
                     _ => 50.0,
                 };
+                // The ends of the distribution are known exactly: the
+                // smallest and largest values seen, not a sketch bucket.
+                let exact_end = match p {
+                    _ if acc.count == 0 => None,
+                    p if p >= 100.0 => Some(AggFunc::Max),
+                    p if p <= 0.0 => Some(AggFunc::Min),
+                    _ => None,
+                };
+                if let Some(func) = exact_end {
+                    return self.value_of(func, acc);
+                }
                 match q.percentile(p, acc.min, acc.max) {
                     None => Value::Null,
                     Some(x) if self.integer => Value::Int(x.round() as i64),
@@ -115,6 +144,14 @@ impl AggSpec {
             _ => self.value(acc),
         }
     }
+}
+
+/// 2^53: integers up to it are exact as f64.
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+
+/// `x` rounded to 12 significant digits (unchanged when not finite).
+fn round_significant(x: f64) -> f64 {
+    format!("{x:.11e}").parse().unwrap_or(x)
 }
 
 /// A group: the entity key when grouping by it, and the index of the

@@ -210,6 +210,11 @@ impl Lower<'_> {
         let shown = expr.to_string();
         match self.expr(expr)? {
             Expr::Literal(Literal::Int(n)) if n >= 0 => Ok(n.unsigned_abs()),
+            // Digits that do not fit a 64-bit integer are whole, just large.
+            _ if !shown.is_empty() && shown.bytes().all(|b| b.is_ascii_digit()) => Err(query_err!(
+                "{clause} {shown} is too large; the largest is {}",
+                i64::MAX
+            )),
             _ => Err(query_err!(
                 "{clause} takes a non-negative whole number, not `{shown}`"
             )),

@@ -27,6 +27,7 @@ pub(super) fn run_sqlparser(
     before: Location,
 ) -> Result<sql::Statement> {
     let end = tokens.last().map_or(before, |t| t.span.end);
+    missing_condition(tokens)?;
     let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens.to_vec());
     let statement = parser
         .parse_statement()
@@ -39,6 +40,39 @@ pub(super) fn run_sqlparser(
         ));
     }
     Ok(statement)
+}
+
+/// Words that open a condition, and the clause keywords that cannot be
+/// one: sqlparser would read `WHERE AND` or `... AND GROUP BY x` as a
+/// column named `AND` or `GROUP`, and fail later with a confusing message
+/// ("unknown column 'AND'", "unexpected BY").
+const CONDITION_OPENERS: [&str; 5] = ["WHERE", "HAVING", "AND", "OR", "NOT"];
+const CLAUSE_WORDS: [&str; 10] = [
+    "AND", "OR", "SELECT", "FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "WINDOW",
+];
+
+/// Refuses a clause keyword where a condition is due, naming both.
+fn missing_condition(tokens: &[TokenWithSpan]) -> Result<()> {
+    let words: Vec<&TokenWithSpan> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    for pair in words.windows(2) {
+        let (opener, next) = (pair[0], pair[1]);
+        let Some(open) = CONDITION_OPENERS.iter().find(|w| is_word(opener, w)) else {
+            continue;
+        };
+        if let Some(found) = CLAUSE_WORDS.iter().find(|w| is_word(next, w)) {
+            return Err(syntax_error(
+                format!(
+                    "{open} needs a condition after it, found {found}; \
+                     write one such as event_type = 'like', or remove the {open}"
+                ),
+                next.span.start,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Turns a sqlparser error into a positioned [`SyntaxError`].

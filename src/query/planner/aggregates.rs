@@ -10,6 +10,7 @@
 
 use super::catalog::Catalog;
 use super::columns::{column, Column};
+use super::literals::check_literals;
 use super::route::{classify, lower_row, Scope};
 use super::sketches::KeptSketches;
 use crate::error::{query_err, Error, Result};
@@ -128,6 +129,7 @@ impl<'a> Aggregates<'a> {
     /// a FILTER may test dimensions only, so it is decided once per cell.
     fn filter_cells(&self, e: &Expr, filter: &Expr) -> Result<Vec<bool>> {
         let schema = self.catalog.schema;
+        check_literals(schema, filter)?;
         if classify(schema, filter)? != Scope::Cells {
             return Err(query_err!(
                 "{e}: FILTER (WHERE ...) may test dimensions only; filter actor keys in WHERE"

@@ -83,6 +83,12 @@ pub(super) fn lower(
             Scalar::InList(head, items, *negated)
         }
         Expr::Function { name, args } => {
+            if name.eq_ignore_ascii_case("time_bucket") {
+                return Err(query_err!(
+                    "TIME_BUCKET names a group of rows, so it needs GROUP BY: \
+                     SELECT TIME_BUCKET(1h, timestamp) AS hour, COUNT(*) FROM events GROUP BY hour"
+                ));
+            }
             let f = Function::by_name(name).ok_or_else(|| {
                 query_err!("unknown function {name}(); functions: {}, and the aggregates count, sum, min, max, avg, median, percentile, approx_count_distinct", Function::NAMES.join(", "))
             })?;

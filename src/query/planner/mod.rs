@@ -19,7 +19,8 @@
 //!    aggregates they need (`aggregates.rs`, `sketches.rs`).
 //!
 //! Raw-row queries are planned by `raw.rs`. Shared by the stages:
-//! `columns.rs` (what a name is, did-you-mean), `lower.rs` (expressions to
+//! `columns.rs` (what a name is, did-you-mean), `literals.rs` (a literal
+//! compared with a column must be of its type), `lower.rs` (expressions to
 //! scalars) and `order_by.rs` (ORDER BY ordinals and select aliases). The
 //! planner only describes work; `exec/` runs it and the engine routes it.
 //!
@@ -32,6 +33,7 @@ mod aggregates;
 mod catalog;
 mod columns;
 mod group_by;
+mod literals;
 mod lower;
 mod order_by;
 mod outputs;

@@ -11,6 +11,7 @@
 
 use super::catalog::Catalog;
 use super::columns::unknown_column;
+use super::literals::check_literals;
 use super::lower::{default_name, lower, visit_columns};
 use super::order_by::SelectList;
 use crate::error::{query_err, Result};
@@ -68,6 +69,9 @@ pub fn plan_raw(select: &Select, catalog: &Catalog) -> Result<RawPlan> {
                 columns.push(alias.clone().unwrap_or_else(|| default_name(expr)));
             }
         }
+    }
+    if let (RawSource::Events, Some(f)) = (table.source, &select.filter) {
+        check_literals(catalog.schema, f)?;
     }
     let filter = select
         .filter

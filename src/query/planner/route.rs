@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use super::columns::{column, Column};
+use super::literals::check_literals;
 use super::lower::{lower, visit_columns};
 use crate::error::{query_err, Error, Result};
 use crate::event::{FieldType, Key, Schema};
@@ -42,6 +43,9 @@ pub(super) fn plan_where(
     let mut key_kind: Option<usize> = group_key;
     let mut key_filters: Vec<Scalar> = Vec::new();
     let mut point_keys: Option<Vec<Key>> = None;
+    if let Some(f) = &select.filter {
+        check_literals(schema, f)?;
+    }
     for conjunct in select.filter.iter().flat_map(conjuncts) {
         match classify(schema, conjunct)? {
             Scope::Cells => cell_filter.push(lower_row(schema, conjunct)?),
