@@ -69,6 +69,7 @@ pub mod query;
 pub mod rules;
 #[cfg(feature = "cli")]
 pub mod shell;
+pub mod text;
 pub mod time;
 pub mod value;
 pub mod window;

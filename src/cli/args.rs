@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use crate::event::Schema;
@@ -117,8 +117,7 @@ pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engi
     config.recent_events = args.recent_events;
     let mut engine = Engine::start(config)?;
     if let Some(path) = &args.rules {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::text::read_file(path, "rules file")?;
         let statements = engine
             .parse(&text, &Params::new())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -85,14 +85,23 @@ pub fn shell(
 pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
     let (sample, merge) = open_inputs(&files)?;
     let mut engine = start_engine(&args, &sample)?;
-    if let Some(merge) = merge {
-        let summary = ingest_with_progress(&mut engine, merge)?;
-        println!("{summary}");
-    }
-    for (rule, hits) in engine.rule_hit_counts() {
-        println!("rule {rule}: {hits} hits");
-    }
-    Ok(())
+    let summary = match merge {
+        Some(merge) => Some(ingest_with_progress(&mut engine, merge)?),
+        None => None,
+    };
+    // Written, not `println!`ed: a closed pipe or a full disk is an error
+    // to report and exit 1 with, not a panic.
+    let mut out = std::io::stdout().lock();
+    let mut report = || -> std::io::Result<()> {
+        if let Some(summary) = &summary {
+            writeln!(out, "{summary}")?;
+        }
+        for (rule, hits) in engine.rule_hit_counts() {
+            writeln!(out, "rule {rule}: {hits} hits")?;
+        }
+        out.flush()
+    };
+    report().context("writing the summary to standard output")
 }
 
 pub fn run(
@@ -117,8 +126,7 @@ pub fn run(
     // Parse every file before ingesting: a typo should not cost an ingest.
     let mut statements = Vec::new();
     for path in &queries {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::text::read_file(path, "query file")?;
         let parsed = engine
             .parse(&text, &values)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -145,6 +153,7 @@ pub fn run(
         let result = engine.run(statement)?;
         out.write_all(shell::render(&result, format).as_bytes())?;
     }
+    out.flush()?;
     Ok(())
 }
 

@@ -255,10 +255,15 @@ impl Schema {
         if !path.exists() {
             return Schema::preset(name_or_path);
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading schema {}", path.display()), e))?;
-        let schema: Schema = serde_json::from_str(&text)
-            .map_err(|e| Error::InvalidInput(format!("schema file {}: {e}", path.display())))?;
+        let text = crate::text::read_file(path, "schema")?;
+        Schema::from_file_text(&text, &path.display().to_string())
+    }
+
+    /// A schema from the text of a schema file; `origin` names the file in
+    /// errors.
+    pub fn from_file_text(text: &str, origin: &str) -> Result<Schema> {
+        let schema: Schema = serde_json::from_str(text)
+            .map_err(|e| Error::InvalidInput(format!("schema file {origin}: {e}")))?;
         schema.validate()?;
         Ok(schema)
     }

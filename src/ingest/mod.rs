@@ -18,7 +18,7 @@ pub use admission::{Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMA
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use history::IdHistory;
 pub use reject::RejectFile;
-pub use source::{Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
+pub use source::{read_line_bounded, Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 
 use crate::event::Reason;
 

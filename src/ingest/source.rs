@@ -41,9 +41,7 @@ impl Source {
     fn read(&mut self, parser: &LineParser, spare: &mut Vec<Vec<u8>>) -> Result<Option<Line>> {
         let mut bytes = spare.pop().unwrap_or_default();
         bytes.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut bytes)
+        let (n, overlong) = read_line_bounded(&mut self.reader, &mut bytes)
             .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
         if n == 0 {
             spare.push(bytes);
@@ -58,7 +56,7 @@ impl Source {
         if self.line == 1 && bytes.starts_with(UTF8_BOM) {
             bytes.drain(..UTF8_BOM.len());
         }
-        let parsed = if bytes.len() > MAX_LINE_BYTES {
+        let parsed = if overlong || bytes.len() > MAX_LINE_BYTES {
             Err(Reject::new(Reason::MalformedJson, "line longer than 1 MiB"))
         } else {
             parser.parse(&bytes)
@@ -73,6 +71,48 @@ impl Source {
             parsed,
         }))
     }
+}
+
+/// Reads one line (up to and including its `\n`) into `line`, buffering
+/// at most [`MAX_LINE_BYTES`] + 2 bytes of it (room for a `\r\n`): past that, the rest of the
+/// line is read and dropped until its newline, so an endless line (say,
+/// `/dev/zero`) costs constant memory. Returns the bytes consumed (0 at end
+/// of input) and whether the line was cut.
+pub fn read_line_bounded(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
+    let mut consumed = 0u64;
+    let mut overlong = false;
+    loop {
+        let buffer = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.is_empty() {
+            return Ok((consumed, overlong));
+        }
+        let (chunk, done) = match memchr_newline(buffer) {
+            Some(i) => (&buffer[..=i], true),
+            None => (buffer, false),
+        };
+        let room = (MAX_LINE_BYTES + 2).saturating_sub(line.len());
+        if chunk.len() > room {
+            overlong = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n as u64;
+        if done {
+            return Ok((consumed, overlong));
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
 }
 
 /// The k-way merge. Each source's next line waits in a heap ordered by event
@@ -124,11 +164,15 @@ impl Merge {
             let mut head = Vec::new();
             for _ in 0..sample {
                 let mut line = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut line)
+                let (n, overlong) = read_line_bounded(&mut reader, &mut line)
                     .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
                 if n == 0 {
                     break;
+                }
+                if overlong {
+                    // The replay must see an overlong line too: a line of
+                    // its first bytes, past the limit, rejected again there.
+                    line.push(b'\n');
                 }
                 let text = if lines.is_empty() {
                     line.strip_prefix(UTF8_BOM).unwrap_or(&line)
@@ -193,6 +237,36 @@ impl Merge {
 mod tests {
     use super::*;
     use crate::event::Schema;
+
+    /// Item 18 of the hostile-input issue: an endless line is cut at the
+    /// limit and skipped to its newline; the next line is read whole.
+    #[test]
+    fn an_endless_line_costs_the_limit_not_its_length() {
+        let mut text = vec![b'x'; 5 * MAX_LINE_BYTES];
+        text.extend_from_slice(b"\nok\r\n");
+        let mut reader = BufReader::with_capacity(4096, text.as_slice());
+        let mut line = Vec::new();
+        let (n, overlong) = read_line_bounded(&mut reader, &mut line).unwrap();
+        assert_eq!((n, overlong), (5 * MAX_LINE_BYTES as u64 + 1, true));
+        assert_eq!(line.len(), MAX_LINE_BYTES + 2);
+        line.clear();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line).unwrap(),
+            (4, false)
+        );
+        assert_eq!(line, b"ok\r\n");
+        line.clear();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line).unwrap(),
+            (0, false)
+        );
+        // At the limit exactly, with a CRLF, a line is whole.
+        let mut text = vec![b'y'; MAX_LINE_BYTES];
+        text.extend_from_slice(b"\r\n");
+        let mut line = Vec::new();
+        let got = read_line_bounded(&mut text.as_slice(), &mut line).unwrap();
+        assert_eq!(got, (MAX_LINE_BYTES as u64 + 2, false));
+    }
 
     fn reader(text: &'static str) -> (Arc<str>, Box<dyn BufRead + Send>) {
         (Arc::from("mem"), Box::new(text.as_bytes()))

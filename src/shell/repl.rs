@@ -16,7 +16,7 @@
 //!   never into an `.output` file, so an exported file holds only results.
 
 use std::fs::File;
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,9 +32,10 @@ use super::follow::Follower;
 use super::format::{format_elapsed, render, Format};
 use super::hits::HitNotices;
 use super::progress::progress_printer;
-use super::splitter::{Input, Splitter};
+use super::splitter::{Input, Splitter, MAX_STATEMENT_BYTES};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ingest::read_line_bounded;
 use crate::query::{Params, Statement};
 
 const PROMPT: &str = "tally> ";
@@ -189,6 +190,14 @@ impl<'e> Session<'e> {
                     .and_then(|()| self.command(Command::parse(line))),
                 line,
             ),
+            Input::TooLong => (
+                Err(Error::InvalidInput(format!(
+                    "statement skipped: longer than {} MiB, the most the shell reads \
+                     (a line that long is skipped with the statement it is part of)",
+                    MAX_STATEMENT_BYTES >> 20
+                ))),
+                &String::new(),
+            ),
         };
         self.notices.end_input();
         match result {
@@ -338,9 +347,24 @@ fn watch_interrupts() -> &'static AtomicBool {
 fn script(session: &mut Session) -> Result<()> {
     let mut splitter = Splitter::new();
     let mut flow = Flow::Continue;
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| Error::io("reading statements from stdin", e))?;
-        for input in splitter.push_line(&line) {
+    let mut stdin = std::io::stdin().lock();
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        let (n, overlong) = read_line_bounded(&mut stdin, &mut bytes)
+            .map_err(|e| Error::io("reading statements from stdin", e))?;
+        if n == 0 {
+            break;
+        }
+        let inputs = if overlong {
+            // Its end, and so the statement's, is unknown: skip both.
+            splitter.clear();
+            vec![Input::TooLong]
+        } else {
+            let line = String::from_utf8_lossy(&bytes);
+            splitter.push_line(line.trim_end_matches(['\n', '\r']))
+        };
+        for input in inputs {
             flow = session.handle(&input);
             if flow == Flow::Quit {
                 break;
@@ -411,9 +435,10 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
         let inputs: Vec<Input> = text.lines().flat_map(|l| splitter.push_line(l)).collect();
         let mut flow = Flow::Continue;
         for input in &inputs {
-            let (Input::Statement(entry) | Input::Command(entry)) = input;
             // Whole statements go into history, even when typed over lines.
-            let _ = editor.add_history_entry(entry.as_str());
+            if let Input::Statement(entry) | Input::Command(entry) = input {
+                let _ = editor.add_history_entry(entry.as_str());
+            }
             flow = session.handle(input);
             if flow == Flow::Quit {
                 break;
