@@ -61,6 +61,7 @@ pub mod cli;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod files;
 #[cfg(feature = "cli")]
 pub mod generator;
 pub mod hash;
@@ -69,7 +70,6 @@ pub mod query;
 pub mod rules;
 #[cfg(feature = "cli")]
 pub mod shell;
-pub mod text;
 pub mod time;
 pub mod value;
 pub mod window;

@@ -95,7 +95,26 @@ pub fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Mer
     Ok((sample, Some(merge)))
 }
 
-pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> {
+/// Starts the engine of a command reading `inputs`. Its output files are
+/// checked first (they are created when the engine starts): none may be an
+/// input (the event files, the schema file, the rules file) or another
+/// output.
+pub fn start_engine(
+    args: &EngineArgs,
+    inputs: &[PathBuf],
+    sample: &[String],
+) -> anyhow::Result<Engine> {
+    let mut read: Vec<PathBuf> = inputs.to_vec();
+    read.extend(args.schema.iter().map(PathBuf::from));
+    read.extend(args.rules.iter().cloned());
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(path) = &args.reject_file {
+        outputs.push(("--reject-file", path));
+    }
+    if let Some(path) = &args.emit {
+        outputs.push(("--emit", path));
+    }
+    crate::files::check_outputs(&read, &outputs)?;
     let schema = match &args.schema {
         Some(s) => Schema::load(s)?,
         None if sample.is_empty() => Schema::preset("reels")?,
@@ -117,7 +136,7 @@ pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engi
     config.recent_events = args.recent_events;
     let mut engine = Engine::start(config)?;
     if let Some(path) = &args.rules {
-        let text = crate::text::read_file(path, "rules file")?;
+        let text = crate::files::read_file(path, "rules file")?;
         let statements = engine
             .parse(&text, &Params::new())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

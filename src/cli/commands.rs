@@ -26,6 +26,18 @@ pub fn shell(
     if follow && input.iter().any(|p| p.as_os_str() == "-") {
         bail!("--follow reads files; standard input cannot be followed");
     }
+    // What `.output` may not overwrite: the files read, and those written.
+    let reads: Vec<PathBuf> = input
+        .iter()
+        .cloned()
+        .chain(args.schema.iter().map(PathBuf::from))
+        .chain(args.rules.iter().cloned())
+        .collect();
+    let writes: Vec<(String, PathBuf)> =
+        [("--reject-file", &args.reject_file), ("--emit", &args.emit)]
+            .into_iter()
+            .filter_map(|(flag, path)| Some((flag.to_string(), path.clone()?)))
+            .collect();
     let banner;
     let mut engine;
     if input.is_empty() && !empty {
@@ -33,7 +45,7 @@ pub fn shell(
             schema: Some(args.schema.unwrap_or_else(|| "reels".into())),
             ..args
         };
-        engine = start_engine(&args, &[])?;
+        engine = start_engine(&args, &[], &[])?;
         let preset = engine.schema().name.clone();
         let started = Instant::now();
         let config = GenConfig {
@@ -55,7 +67,7 @@ pub fn shell(
         );
     } else {
         let (sample, merge) = open_inputs(&input)?;
-        engine = start_engine(&args, &sample)?;
+        engine = start_engine(&args, &input, &sample)?;
         if let Some(merge) = merge {
             let summary = ingest_with_progress(&mut engine, merge)?;
             if interactive {
@@ -76,6 +88,8 @@ pub fn shell(
             history,
             format: Format::Table,
             banner: Some(banner),
+            reads,
+            writes,
             follow: if follow { input } else { Vec::new() },
         },
     )?;
@@ -84,7 +98,7 @@ pub fn shell(
 
 pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
     let (sample, merge) = open_inputs(&files)?;
-    let mut engine = start_engine(&args, &sample)?;
+    let mut engine = start_engine(&args, &files, &sample)?;
     let summary = match merge {
         Some(merge) => Some(ingest_with_progress(&mut engine, merge)?),
         None => None,
@@ -122,11 +136,11 @@ pub fn run(
         );
     }
     let (sample, merge) = open_inputs(&input)?;
-    let mut engine = start_engine(&args, &sample)?;
+    let mut engine = start_engine(&args, &input, &sample)?;
     // Parse every file before ingesting: a typo should not cost an ingest.
     let mut statements = Vec::new();
     for path in &queries {
-        let text = crate::text::read_file(path, "query file")?;
+        let text = crate::files::read_file(path, "query file")?;
         let parsed = engine
             .parse(&text, &values)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -255,7 +255,7 @@ impl Schema {
         if !path.exists() {
             return Schema::preset(name_or_path);
         }
-        let text = crate::text::read_file(path, "schema")?;
+        let text = crate::files::read_file(path, "schema")?;
         Schema::from_file_text(&text, &path.display().to_string())
     }
 

@@ -56,6 +56,10 @@ pub struct ShellOptions {
     /// Files to follow (`--follow`): lines appended to them are ingested
     /// before each input and while `.watch` runs.
     pub follow: Vec<PathBuf>,
+    /// Files the session reads (its inputs, schema, rules) and writes
+    /// (`--reject-file`, `--emit`, by flag): `.output` may be none of them.
+    pub reads: Vec<PathBuf>,
+    pub writes: Vec<(String, PathBuf)>,
 }
 
 /// Runs the shell over `engine` until `.quit`, Ctrl-D or the end of stdin.
@@ -66,6 +70,8 @@ pub struct ShellOptions {
 pub fn run(engine: &mut Engine, options: ShellOptions) -> Result<()> {
     let notices = HitNotices::install(engine);
     let mut session = Session::new(engine, options.format, notices);
+    session.reads = options.reads.clone();
+    session.writes = options.writes.clone();
     if !options.follow.is_empty() {
         session.follower = Some(Follower::new(&options.follow)?);
     }
@@ -99,6 +105,10 @@ struct Session<'e> {
     /// Rule hits printed as they happen, summed up after each input.
     notices: HitNotices,
     follower: Option<Follower>,
+    /// Files read (inputs, `.load`ed files) and written by flag, which
+    /// `.output` must not overwrite.
+    reads: Vec<PathBuf>,
+    writes: Vec<(String, PathBuf)>,
 }
 
 impl<'e> Session<'e> {
@@ -112,6 +122,8 @@ impl<'e> Session<'e> {
             failures: 0,
             notices,
             follower: None,
+            reads: Vec::new(),
+            writes: Vec::new(),
         }
     }
 
@@ -259,6 +271,7 @@ impl<'e> Session<'e> {
                     let mut progress = progress_printer();
                     self.engine.ingest_files(&files, &mut progress)?
                 };
+                self.reads.extend(files);
                 eprintln!("{summary}");
             }
             Command::Output(target) => self.redirect(target.as_deref())?,
@@ -284,6 +297,13 @@ impl<'e> Session<'e> {
                 .map_err(|e| Error::io(format!("writing {}", old.display()), e))?;
         }
         if let Some(path) = path {
+            let mut outputs: Vec<(&str, &Path)> = self
+                .writes
+                .iter()
+                .map(|(f, p)| (f.as_str(), p.as_path()))
+                .collect();
+            outputs.push((".output", path));
+            crate::files::check_outputs(&self.reads, &outputs)?;
             let file = File::create(path)
                 .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
             self.output = Some((path.to_path_buf(), BufWriter::new(file)));

@@ -229,3 +229,29 @@ fn overlong_lines_and_endless_files_are_bounded() {
         "{e}"
     );
 }
+
+/// Item 3 of the hostile-input issue: an output that is an input (or
+/// another output) is refused before anything is written, whatever the
+/// spelling, and the input is left whole.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = Dir::new();
+    let file = dir.file("v.ndjson", REELS);
+    let spelled = arg(&dir.path(".").join("v.ndjson"));
+    let e = fails(&["ingest", &file, "--reject-file", &spelled]);
+    assert!(e.contains("would destroy the input"), "{e}");
+    let e = fails(&["ingest", &file, "--emit", &file]);
+    assert!(e.contains("would destroy the input"), "{e}");
+    let out = arg(&dir.path("out.ndjson"));
+    let e = fails(&["ingest", &file, "--emit", &out, "--reject-file", &out]);
+    assert!(e.contains("same file as --reject-file"), "{e}");
+    assert_eq!(dir.read("v.ndjson"), REELS);
+    // The shell's `.output` too.
+    let run = tally(
+        &["shell", "--input", &file],
+        &format!(".output {spelled}\nSELECT COUNT(*) FROM events;\n"),
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("would destroy the input"), "{run:?}");
+    assert_eq!(dir.read("v.ndjson"), REELS);
+}
