@@ -63,10 +63,12 @@ impl Engine {
         mut merge: Merge,
         progress: &mut dyn FnMut(&IngestProgress),
     ) -> Result<IngestSummary> {
-        let start = Instant::now();
+        // From the opening of the sources: reading ahead for detection may
+        // have waited on them.
+        let start = merge.opened();
         let before = self.counters.clone();
         let mut verdicts = Verdicts::default();
-        let mut last_report = start;
+        let mut last_report = Instant::now();
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
             let bytes = self.offer(line, &mut verdicts)?;

@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::admission::Origin;
 use crate::error::{Error, Result};
@@ -124,6 +125,10 @@ pub struct Merge {
     pending: Vec<Option<Line>>,
     /// Line buffers handed back ([`Merge::recycle`]), read into next.
     spare: Vec<Vec<u8>>,
+    /// When the sources were opened: an ingest's time counts from here, so
+    /// waiting for a slow source (a FIFO, a pipe) while reading ahead for
+    /// detection is part of it.
+    opened: Instant,
 }
 
 impl Merge {
@@ -143,6 +148,7 @@ impl Merge {
         paths: &[impl AsRef<Path>],
         sample: usize,
     ) -> Result<(Vec<String>, Merge)> {
+        let opened = Instant::now();
         let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
         let mut lines = Vec::new();
         for (i, path) in paths.iter().enumerate() {
@@ -185,7 +191,9 @@ impl Merge {
             let replay = std::io::Cursor::new(head).chain(reader);
             readers.push((name, Box::new(BufReader::new(replay))));
         }
-        Ok((lines, Merge::from_readers(readers)))
+        let mut merge = Merge::from_readers(readers);
+        merge.opened = opened;
+        Ok((lines, merge))
     }
 
     pub fn from_readers(readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)>) -> Merge {
@@ -203,7 +211,13 @@ impl Merge {
             heads: BinaryHeap::new(),
             pending,
             spare: Vec::new(),
+            opened: Instant::now(),
         }
+    }
+
+    /// When the sources were opened (see the field).
+    pub fn opened(&self) -> Instant {
+        self.opened
     }
 
     /// The next line in merged order, or `None` when every source is done.
@@ -237,6 +251,40 @@ impl Merge {
 mod tests {
     use super::*;
     use crate::event::Schema;
+
+    /// The FIFO cosmetic of the hostile-input issue: an ingest's time
+    /// counts from the opening of its sources, so the wait for a FIFO's
+    /// writer while reading ahead for detection is in it.
+    #[cfg(unix)]
+    #[test]
+    fn time_counts_from_the_opening_of_the_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here: nothing to check
+        }
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            // Opening blocks until the reader has opened: the reader's
+            // opening instant is before `wrote`.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(writer_path)
+                .unwrap();
+            let wrote = Instant::now();
+            std::io::Write::write_all(
+                &mut f,
+                b"{\"timestamp\":\"2025-01-01T00:00:00Z\",\"value\":1}\n",
+            )
+            .unwrap();
+            wrote
+        });
+        let (sample, merge) = Merge::open_sampled(std::slice::from_ref(&fifo)).unwrap();
+        let wrote = writer.join().unwrap();
+        assert_eq!(sample.len(), 1);
+        assert!(merge.opened() <= wrote);
+    }
 
     /// Item 18 of the hostile-input issue: an endless line is cut at the
     /// limit and skipped to its newline; the next line is read whole.
