@@ -69,7 +69,11 @@ pub fn shell(
         let (sample, merge) = open_inputs(&input)?;
         engine = start_engine(&args, &input, &sample)?;
         if let Some(merge) = merge {
-            let summary = ingest_with_progress(&mut engine, merge)?;
+            // Followed files have not ended: the future guard keeps what
+            // it holds for the lines still to come.
+            let mut progress = shell::progress_printer();
+            let summary = engine.ingest_until(merge, &mut progress, !follow)?;
+            drop(progress);
             if interactive {
                 eprintln!("{summary}");
             }

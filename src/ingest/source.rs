@@ -215,6 +215,14 @@ impl Merge {
         }
     }
 
+    /// One source that goes on from line `lines_before` (a followed file
+    /// read again): its lines are numbered from `lines_before + 1`.
+    pub fn continuing(name: Arc<str>, reader: Box<dyn BufRead + Send>, lines_before: u64) -> Merge {
+        let mut merge = Merge::from_readers(vec![(name, reader)]);
+        merge.sources[0].line = lines_before;
+        merge
+    }
+
     /// When the sources were opened (see the field).
     pub fn opened(&self) -> Instant {
         self.opened

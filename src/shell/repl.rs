@@ -133,8 +133,15 @@ impl<'e> Session<'e> {
         let Some(follower) = &mut self.follower else {
             return Ok(());
         };
-        for (source, lines) in follower.poll()? {
-            self.engine.ingest_lines(&source, lines)?;
+        for appended in follower.poll()? {
+            if let Some(what) = appended.restarted {
+                eprintln!(
+                    "{}: {what}; reading it again from the start",
+                    appended.source
+                );
+            }
+            self.engine
+                .ingest_more(&appended.source, appended.bytes, appended.lines_before)?;
         }
         Ok(())
     }
