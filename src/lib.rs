@@ -62,6 +62,7 @@ pub mod count;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod files;
 #[cfg(feature = "cli")]
 pub mod generator;
 pub mod hash;

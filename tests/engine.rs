@@ -315,3 +315,86 @@ fn item_9_float_dimensions_group_and_filter_by_value() {
     let r = one(&mut e, "SELECT COUNT(*) FROM events WHERE level = 1");
     assert_eq!(r.rows, vec![vec![Value::Int(3)]]);
 }
+
+/// Item 5 of the hostile-input issue: the same bytes give the same counts
+/// and reject line numbers whether they arrive at once or in chunks (as a
+/// followed file's appends do), empty lines included.
+#[test]
+fn the_same_bytes_count_alike_at_once_or_in_chunks() {
+    let lines = [
+        line("2025-01-15T12:00:00Z", 1, 1, "view"),
+        String::new(),
+        line("2025-01-15T12:00:01Z", 2, 1, "view"),
+        "not json".into(),
+        String::new(),
+        line("2025-01-15T12:00:02Z", 1, 2, "purchase"),
+        line("2025-01-15T12:00:03Z", 3, 2, "view"),
+        "{}".into(),
+        String::new(),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let run = |chunks: &[usize], name: &str| {
+        let rejects = dir.path().join(name);
+        let mut config = Config::new(Schema::preset("shop").unwrap());
+        config.reject_file = Some(rejects.clone());
+        let mut engine = Engine::start(config).unwrap();
+        let mut at = 0;
+        for &n in chunks {
+            let bytes: Vec<u8> = lines[at..at + n]
+                .iter()
+                .flat_map(|l| format!("{l}\n").into_bytes())
+                .collect();
+            engine.ingest_more("f", bytes, at as u64).unwrap();
+            at += n;
+        }
+        one(&mut engine, "SELECT COUNT(*) FROM events");
+        let counters = engine.counters().clone();
+        drop(engine);
+        let numbers: Vec<u64> = std::fs::read_to_string(&rejects)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["line"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        (
+            counters.lines,
+            counters.accepted,
+            counters.rejected,
+            numbers,
+        )
+    };
+    let at_once = run(&[lines.len()], "once.ndjson");
+    assert_eq!(at_once.0, 9);
+    assert_eq!(at_once.3, [2, 4, 5, 8, 9]);
+    assert_eq!(run(&[1, 2, 3, 1, 2], "chunks.ndjson"), at_once);
+    assert_eq!(run(&[1; 9], "ones.ndjson"), at_once);
+}
+
+/// Item 6 of the hostile-input issue: queries between appends are not the
+/// end of the input: a real jump confirmed across appends is admitted.
+#[test]
+fn a_jump_confirmed_across_appends_and_queries_is_admitted() {
+    let mut engine = engine(2);
+    let mut at = 0u64;
+    let mut append = |engine: &mut Engine, l: String| {
+        engine
+            .ingest_more("f", format!("{l}\n").into_bytes(), at)
+            .unwrap();
+        at += 1;
+    };
+    append(&mut engine, line("2025-01-15T12:00:00Z", 1, 1, "view"));
+    for second in 0..3 {
+        append(
+            &mut engine,
+            line(&format!("2025-01-15T20:00:0{second}Z"), 2, 1, "view"),
+        );
+        one(&mut engine, "SELECT COUNT(*) FROM events");
+    }
+    assert_eq!(engine.counters().accepted, 4);
+    assert_eq!(engine.counters().rejected.iter().sum::<u64>(), 0);
+    let n = one(&mut engine, "SELECT COUNT(*) FROM events WINDOW 1m");
+    assert_eq!(n.rows[0][0], Value::Int(3));
+}

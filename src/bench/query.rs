@@ -67,7 +67,7 @@ pub struct QueryArgs {
     #[arg(long, default_value = "10s", value_parser = crate::time::parse_flag_duration)]
     pub duration: Duration,
     /// Queries per second, all queries together (round-robin)
-    #[arg(long, default_value = "50", value_parser = positive)]
+    #[arg(long, default_value = "50", value_parser = qps)]
     pub qps: u64,
     /// Queries to run, comma-separated: j1_top3, j6_user, j6_hot_user, j7_viral, fanout_users
     #[arg(long, value_delimiter = ',')]
@@ -179,6 +179,28 @@ struct Driven {
     wall: Duration,
 }
 
+/// The highest `--qps`: a query takes at least a microsecond, so a higher
+/// rate only measures the backlog.
+const MAX_QPS: u64 = 1_000_000;
+
+fn qps(s: &str) -> Result<u64, String> {
+    match positive(s)? {
+        n if n > MAX_QPS => Err(format!(
+            "{n} queries per second is more than tally can issue; at most {MAX_QPS}"
+        )),
+        n => Ok(n),
+    }
+}
+
+/// Whether the query due at `intended` is still to be issued: it must be
+/// due before the end of the run, and the run must not be over. A rate the
+/// engine cannot keep up with falls ever further behind its schedule: the
+/// run still stops at its duration, with the backlog left unissued (and
+/// the corrected latencies show how far behind it was).
+fn may_issue(intended: Instant, now: Instant, end: Instant) -> bool {
+    intended < end && now < end
+}
+
 /// The measured run: live events at `--rate` and queries at `--qps`, each
 /// on its own fixed schedule, from this one thread.
 fn drive(
@@ -212,7 +234,7 @@ fn drive(
     loop {
         let now = Instant::now();
         let intended = query_schedule.due(issued);
-        let queries_left = intended < end;
+        let queries_left = may_issue(intended, now, end);
         if queries_left && intended <= now {
             // Events intended before this query go in first.
             let due = (events.due_by(intended) as usize).min(total);
@@ -491,4 +513,26 @@ fn choose_queries(
         });
     }
     Ok(measured)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Item 22 of the hostile-input issue: a schedule far behind (queries
+    /// due long ago, before the end) stops at the end of the run, and
+    /// absurd rates are refused.
+    #[test]
+    fn a_run_stops_at_its_duration_however_far_behind_its_queries_are() {
+        let start = Instant::now();
+        let end = start + Duration::from_secs(2);
+        let behind = start + Duration::from_micros(5);
+        assert!(may_issue(behind, start + Duration::from_secs(1), end));
+        assert!(!may_issue(behind, end, end));
+        assert!(!may_issue(behind, end + Duration::from_secs(60), end));
+        assert!(!may_issue(end, start, end));
+        assert_eq!(qps("1000000"), Ok(MAX_QPS));
+        assert!(qps("1000000000").unwrap_err().contains("at most 1000000"));
+        assert!(qps("1e9").is_err());
+    }
 }

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use clap::Args;
 
 use crate::event::Schema;
@@ -105,7 +105,26 @@ pub fn open_inputs(paths: &[PathBuf]) -> anyhow::Result<(Vec<String>, Option<Mer
     Ok((sample, Some(merge)))
 }
 
-pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engine> {
+/// Starts the engine of a command reading `inputs`. Its output files are
+/// checked first (they are created when the engine starts): none may be an
+/// input (the event files, the schema file, the rules file) or another
+/// output.
+pub fn start_engine(
+    args: &EngineArgs,
+    inputs: &[PathBuf],
+    sample: &[String],
+) -> anyhow::Result<Engine> {
+    let mut read: Vec<PathBuf> = inputs.to_vec();
+    read.extend(args.schema.iter().map(PathBuf::from));
+    read.extend(args.rules.iter().cloned());
+    let mut outputs: Vec<(&str, &std::path::Path)> = Vec::new();
+    if let Some(path) = &args.reject_file {
+        outputs.push(("--reject-file", path));
+    }
+    if let Some(path) = &args.emit {
+        outputs.push(("--emit", path));
+    }
+    crate::files::check_outputs(&read, &outputs)?;
     // A data directory knows its schema; detection is only a guess.
     let recorded = match &args.data {
         Some(dir) if args.schema.is_none() => Manifest::read(dir)?.map(|m| m.schema),
@@ -138,8 +157,7 @@ pub fn start_engine(args: &EngineArgs, sample: &[String]) -> anyhow::Result<Engi
         eprintln!("{note}");
     }
     if let Some(path) = &args.rules {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::files::read_file(path, "rules file")?;
         let statements = engine
             .parse(&text, &Params::new())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

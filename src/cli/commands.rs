@@ -30,6 +30,18 @@ pub fn shell(
             Error::Usage("--follow reads files; standard input cannot be followed".into()).into(),
         );
     }
+    // What `.output` may not overwrite: the files read, and those written.
+    let reads: Vec<PathBuf> = input
+        .iter()
+        .cloned()
+        .chain(args.schema.iter().map(PathBuf::from))
+        .chain(args.rules.iter().cloned())
+        .collect();
+    let writes: Vec<(String, PathBuf)> =
+        [("--reject-file", &args.reject_file), ("--emit", &args.emit)]
+            .into_iter()
+            .filter_map(|(flag, path)| Some((flag.to_string(), path.clone()?)))
+            .collect();
     let banner;
     let mut engine;
     // A data directory answers from what it holds, never from a demo.
@@ -38,7 +50,7 @@ pub fn shell(
             schema: Some(args.schema.unwrap_or_else(|| "reels".into())),
             ..args
         };
-        engine = start_engine(&args, &[])?;
+        engine = start_engine(&args, &[], &[])?;
         let preset = engine.schema().name.clone();
         let started = Instant::now();
         let config = GenConfig {
@@ -70,9 +82,13 @@ pub fn shell(
             )
             .into());
         }
-        engine = start_engine(&args, &sample)?;
+        engine = start_engine(&args, &input, &sample)?;
         if let Some(merge) = merge {
-            let summary = ingest_with_progress(&mut engine, merge)?;
+            // Followed files have not ended: the future guard keeps what
+            // it holds for the lines still to come.
+            let mut progress = shell::progress_printer();
+            let summary = engine.ingest_until(merge, &mut progress, !follow)?;
+            drop(progress);
             if interactive {
                 eprintln!("{summary}");
             }
@@ -91,6 +107,8 @@ pub fn shell(
             history,
             format: Format::Table,
             banner: Some(banner),
+            reads,
+            writes,
             follow: if follow { input } else { Vec::new() },
         },
     )?;
@@ -99,18 +117,27 @@ pub fn shell(
 
 pub fn ingest(files: Vec<PathBuf>, args: EngineArgs) -> anyhow::Result<()> {
     let (sample, merge) = open_inputs(&files)?;
-    let mut engine = start_engine(&args, &sample)?;
-    if let Some(merge) = merge {
-        let summary = ingest_with_progress(&mut engine, merge)?;
-        println!("{summary}");
-        if let Some(schema) = &summary.no_id_schema {
-            eprintln!("note: {}", crate::ingest::cannot_deduplicate(schema));
+    let mut engine = start_engine(&args, &files, &sample)?;
+    let summary = match merge {
+        Some(merge) => Some(ingest_with_progress(&mut engine, merge)?),
+        None => None,
+    };
+    // Written, not `println!`ed: a closed pipe or a full disk is an error
+    // to report and exit 1 with, not a panic.
+    let mut out = std::io::stdout().lock();
+    let mut report = || -> std::io::Result<()> {
+        if let Some(summary) = &summary {
+            writeln!(out, "{summary}")?;
+            if let Some(schema) = &summary.no_id_schema {
+                eprintln!("note: {}", crate::ingest::cannot_deduplicate(schema));
+            }
         }
-    }
-    for (rule, hits) in engine.rule_hit_counts() {
-        println!("rule {rule}: {} hits", thousands(hits));
-    }
-    Ok(())
+        for (rule, hits) in engine.rule_hit_counts() {
+            writeln!(out, "rule {rule}: {} hits", thousands(hits))?;
+        }
+        out.flush()
+    };
+    report().context("writing the summary to standard output")
 }
 
 pub fn run(
@@ -131,12 +158,11 @@ pub fn run(
         );
     }
     let (sample, merge) = open_inputs(&input)?;
-    let mut engine = start_engine(&args, &sample)?;
+    let mut engine = start_engine(&args, &input, &sample)?;
     // Parse every file before ingesting: a typo should not cost an ingest.
     let mut statements = Vec::new();
     for path in &queries {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = crate::files::read_file(path, "query file")?;
         let parsed = engine
             .parse(&text, &values)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -163,6 +189,7 @@ pub fn run(
         let result = engine.run(statement)?;
         out.write_all(shell::render(&result, format).as_bytes())?;
     }
+    out.flush()?;
     Ok(())
 }
 

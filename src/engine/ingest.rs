@@ -56,17 +56,49 @@ impl Engine {
         )
     }
 
-    /// Ingests from an already opened [`Merge`] of sources. Returns when
-    /// every line has been applied by the shards.
+    /// Ingests more of a source that has not ended (a followed file):
+    /// `bytes` are its next whole lines, the first of them line
+    /// `lines_before + 1`. Unlike [`Engine::ingest`] this is not the end of
+    /// the input, so the future guard keeps holding what it holds.
+    pub fn ingest_more(
+        &mut self,
+        source: &str,
+        bytes: Vec<u8>,
+        lines_before: u64,
+    ) -> Result<IngestSummary> {
+        let merge = Merge::continuing(
+            Arc::from(source),
+            Box::new(std::io::Cursor::new(bytes)),
+            lines_before,
+        );
+        self.ingest_until(merge, &mut |_| {}, false)
+    }
+
+    /// Ingests from an already opened [`Merge`] of sources, to the end of
+    /// the input. Returns when every line has been applied by the shards.
     pub fn ingest(
+        &mut self,
+        merge: Merge,
+        progress: &mut dyn FnMut(&IngestProgress),
+    ) -> Result<IngestSummary> {
+        self.ingest_until(merge, progress, true)
+    }
+
+    /// Ingests what `merge` holds; `end_of_input` settles what the future
+    /// guard still holds (rejects it: it was never confirmed). Only the end
+    /// of the input may: under `--follow` more lines may confirm a jump.
+    pub fn ingest_until(
         &mut self,
         mut merge: Merge,
         progress: &mut dyn FnMut(&IngestProgress),
+        end_of_input: bool,
     ) -> Result<IngestSummary> {
-        let start = Instant::now();
+        // From the opening of the sources: reading ahead for detection may
+        // have waited on them.
+        let start = merge.opened();
         let before = self.counters.clone();
         let mut verdicts = Verdicts::default();
-        let mut last_report = start;
+        let mut last_report = Instant::now();
         self.resume_sources(&mut merge)?;
         while let Some(line) = merge.next(&self.parser)? {
             self.counters.lines += 1;
@@ -96,7 +128,9 @@ impl Engine {
         }
         // End of input: lines the future guard still holds were never
         // confirmed, and are rejected now.
-        self.admission.finish(&mut verdicts);
+        if end_of_input {
+            self.admission.finish(&mut verdicts);
+        }
         self.settle(&mut verdicts, None)?;
         if let Some(d) = &mut self.durable {
             d.commit(self.counters.lines, &merge, true)?;

@@ -146,7 +146,19 @@ impl LineParser {
     }
 
     pub fn parse(&self, line: &[u8]) -> Result<Parsed, Reject> {
-        let trimmed = line.trim_ascii();
+        // JSON's whitespace only (space, tab, CR, LF): `trim_ascii` would
+        // also drop a form feed, which serde_json (and so `SELECT *`, which
+        // reads the kept line with it) refuses. Found by the fuzzer.
+        let is_json_space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+        let start = line
+            .iter()
+            .position(|b| !is_json_space(b))
+            .unwrap_or(line.len());
+        let end = line
+            .iter()
+            .rposition(|b| !is_json_space(b))
+            .map_or(start, |i| i + 1);
+        let trimmed = &line[start..end];
         if trimmed.is_empty() {
             return Err(Reject::new(Reason::MalformedJson, "empty line"));
         }
@@ -357,6 +369,25 @@ fn metric(raw: &JsonScalar, f: &Field) -> Result<f64, Reject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `event_line` fuzz target: a form feed around a line
+    /// was trimmed, so the event was counted, but `SELECT *` (serde_json)
+    /// could not read the kept line. Only JSON's whitespace is trimmed.
+    #[test]
+    fn only_json_whitespace_is_trimmed() {
+        let p = LineParser::new(Arc::new(Schema::preset("stats").unwrap()));
+        let line = r#"{"timestamp":"2025-01-15T00:00:19Z","value":48.03}"#;
+        assert!(p.parse(format!(" \t{line}\r ").as_bytes()).is_ok());
+        for bad in [
+            format!("\x0c{line}"),
+            format!("{line}\x0c"),
+            format!("\x0b{line}"),
+        ] {
+            assert!(serde_json::from_str::<serde_json::Value>(&bad).is_err());
+            let e = p.parse(bad.as_bytes()).unwrap_err();
+            assert_eq!(e.reason, Reason::MalformedJson, "{bad:?}");
+        }
+    }
 
     fn reels() -> LineParser {
         LineParser::new(Arc::new(Schema::preset("reels").unwrap()))

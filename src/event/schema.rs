@@ -286,11 +286,15 @@ impl Schema {
                 PRESETS.join(", ")
             )));
         }
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::io(format!("reading schema {}", path.display()), e))?;
-        let bad = |e: String| Error::InvalidInput(format!("schema file {}: {e}", path.display()));
-        let json: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let text = crate::files::read_file(path, "schema")?;
+        Schema::from_file_text(&text, &path.display().to_string())
+    }
+
+    /// A schema from the text of a schema file; `origin` names the file in
+    /// errors.
+    pub fn from_file_text(text: &str, origin: &str) -> Result<Schema> {
+        let bad = |e: String| Error::InvalidInput(format!("schema file {origin}: {e}"));
+        let json: serde_json::Value = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         check_time_keys(&json).map_err(bad)?;
         let schema: Schema = serde_json::from_value(json).map_err(|e| bad(e.to_string()))?;
         schema.validate()?;

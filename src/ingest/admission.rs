@@ -11,9 +11,11 @@
 //! of now (or ahead of the system clock, whatever the clock mode) is *held*,
 //! not admitted. If [`JUMP_CONFIRMATIONS`] held events arrive in a row, the
 //! stream really did jump (a gap in the data): they are all admitted in
-//! order. If an ordinary event arrives first, the held ones were outliers
-//! and are rejected as `too_far_in_future`. Held events at the end of input
-//! are rejected the same way.
+//! order. Held events must agree: one more than `max_jump` away from a
+//! newer held event was an outlier, and is rejected as `too_far_in_future`
+//! at once. If an ordinary event arrives first, the held ones were outliers
+//! and are rejected the same way, as are held events at the end of input
+//! (a followed file has no end: its appends keep what is held).
 
 use super::cells::CellInterner;
 use super::history::IdHistory;
@@ -145,6 +147,10 @@ impl Admission {
             Clock::Wall => Some(wall),
         };
         if now.is_some_and(|now| ts > now + self.limits.max_jump_ms) {
+            // Held events confirm a jump only if they agree with each other:
+            // one more than `max_jump` away from this one was an outlier.
+            let max_jump = self.limits.max_jump_ms;
+            self.reject_held_where(out, |held| held.ts.abs_diff(ts) > max_jump.unsigned_abs());
             self.held.push(Held {
                 origin,
                 parsed,
@@ -168,7 +174,16 @@ impl Admission {
     }
 
     fn reject_held(&mut self, out: &mut Verdicts) {
-        for held in self.held.drain(..) {
+        self.reject_held_where(out, |_| true);
+    }
+
+    /// Rejects the held events `outlier` picks, in order; keeps the others.
+    fn reject_held_where(&mut self, out: &mut Verdicts, outlier: impl Fn(&Held) -> bool) {
+        let (rejected, kept) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| outlier(h));
+        self.held = kept;
+        for held in rejected {
             let detail = format!(
                 "{} jumps more than the allowed {} ahead of the stream",
                 crate::time::format_timestamp(held.ts),
@@ -317,6 +332,27 @@ mod tests {
         let confirmed = offer(&mut a, later + 2, 4);
         assert_eq!(confirmed.admitted.len(), 3);
         assert_eq!(a.now_ms(), Some(later + 2));
+    }
+
+    /// Item 7 of the hostile-input issue: three far events that disagree
+    /// with each other (+5 h, +10 months, +6 weeks) are not a jump.
+    #[test]
+    fn held_events_that_disagree_do_not_confirm_a_jump() {
+        let mut a = admission();
+        offer(&mut a, T0, 1);
+        let day = 24 * HOUR;
+        assert!(offer(&mut a, T0 + 5 * HOUR, 2).admitted.is_empty());
+        let v = offer(&mut a, T0 + 300 * day, 3);
+        assert_eq!(reasons(&v), [Reason::TooFarInFuture]);
+        let v = offer(&mut a, T0 + 42 * day, 4);
+        assert!(v.admitted.is_empty());
+        assert_eq!(reasons(&v), [Reason::TooFarInFuture]);
+        assert_eq!(a.now_ms(), Some(T0));
+        // Two that agree, and a third with them, are a jump.
+        offer(&mut a, T0 + 42 * day + 1, 5);
+        let v = offer(&mut a, T0 + 42 * day + 2, 6);
+        assert_eq!(v.admitted.len(), 3);
+        assert_eq!(a.now_ms(), Some(T0 + 42 * day + 2));
     }
 
     #[test]

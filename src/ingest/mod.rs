@@ -20,7 +20,7 @@ pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use history::IdHistory;
 pub use position::{FileIdentity, SourcePosition};
 pub use reject::RejectFile;
-pub use source::{parse_line, Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
+pub use source::{parse_line, read_line_bounded, Line, Merge, MAX_LINE_BYTES, UTF8_BOM};
 
 use crate::count::{per_second, thousands};
 use crate::event::Reason;

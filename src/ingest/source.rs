@@ -7,6 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::admission::Origin;
 use super::position::{FileIdentity, SourcePosition};
@@ -53,9 +54,7 @@ impl Source {
     fn read(&mut self, parser: &LineParser, spare: &mut Vec<Vec<u8>>) -> Result<Option<Line>> {
         let mut bytes = spare.pop().unwrap_or_default();
         bytes.clear();
-        let n = self
-            .reader
-            .read_until(b'\n', &mut bytes)
+        let (n, overlong) = read_line_bounded(&mut self.reader, &mut bytes)
             .map_err(|e| Error::io(format!("reading {}", self.name), e))?;
         if n == 0 {
             spare.push(bytes);
@@ -73,7 +72,11 @@ impl Source {
         if self.line == 1 && bytes.starts_with(UTF8_BOM) {
             bytes.drain(..UTF8_BOM.len());
         }
-        let parsed = parse_line(parser, &bytes);
+        let parsed = if overlong {
+            Err(Reject::new(Reason::MalformedJson, "line longer than 1 MiB"))
+        } else {
+            parse_line(parser, &bytes)
+        };
         let origin = Origin {
             source: self.name.clone(),
             line: self.line,
@@ -96,6 +99,48 @@ pub fn parse_line(parser: &LineParser, bytes: &[u8]) -> Result<Parsed, Reject> {
     }
 }
 
+/// Reads one line (up to and including its `\n`) into `line`, buffering
+/// at most [`MAX_LINE_BYTES`] + 2 bytes of it (room for a `\r\n`): past that, the rest of the
+/// line is read and dropped until its newline, so an endless line (say,
+/// `/dev/zero`) costs constant memory. Returns the bytes consumed (0 at end
+/// of input) and whether the line was cut.
+pub fn read_line_bounded(
+    reader: &mut impl BufRead,
+    line: &mut Vec<u8>,
+) -> std::io::Result<(u64, bool)> {
+    let mut consumed = 0u64;
+    let mut overlong = false;
+    loop {
+        let buffer = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buffer.is_empty() {
+            return Ok((consumed, overlong));
+        }
+        let (chunk, done) = match memchr_newline(buffer) {
+            Some(i) => (&buffer[..=i], true),
+            None => (buffer, false),
+        };
+        let room = (MAX_LINE_BYTES + 2).saturating_sub(line.len());
+        if chunk.len() > room {
+            overlong = true;
+        }
+        line.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        reader.consume(n);
+        consumed += n as u64;
+        if done {
+            return Ok((consumed, overlong));
+        }
+    }
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
+}
+
 /// The k-way merge. Each source's next line waits in a heap ordered by event
 /// time; lines without a time (rejects, arrival-time schemas) go first, so
 /// they never hold a source back.
@@ -108,6 +153,10 @@ pub struct Merge {
     /// The size of all the input, when every source is a regular file (not
     /// standard input or a pipe): what a progress bar counts towards.
     total_bytes: Option<u64>,
+    /// When the sources were opened: an ingest's time counts from here, so
+    /// waiting for a slow source (a FIFO, a pipe) while reading ahead for
+    /// detection is part of it.
+    opened: Instant,
 }
 
 impl Merge {
@@ -127,6 +176,7 @@ impl Merge {
         paths: &[impl AsRef<Path>],
         sample: usize,
     ) -> Result<(Vec<String>, Merge)> {
+        let opened = Instant::now();
         let mut readers: Vec<(Arc<str>, Box<dyn BufRead + Send>)> = Vec::new();
         let mut files = Vec::new();
         let mut lines = Vec::new();
@@ -161,11 +211,15 @@ impl Merge {
             let mut head = Vec::new();
             for _ in 0..sample {
                 let mut line = Vec::new();
-                let n = reader
-                    .read_until(b'\n', &mut line)
+                let (n, overlong) = read_line_bounded(&mut reader, &mut line)
                     .map_err(|e| Error::io(format!("reading {}", path.display()), e))?;
                 if n == 0 {
                     break;
+                }
+                if overlong {
+                    // The replay must see an overlong line too: a line of
+                    // its first bytes, past the limit, rejected again there.
+                    line.push(b'\n');
                 }
                 let text = if lines.is_empty() {
                     line.strip_prefix(UTF8_BOM).unwrap_or(&line)
@@ -186,6 +240,7 @@ impl Merge {
                 source.identity = Some(identity);
             }
         }
+        merge.opened = opened;
         Ok((lines, merge))
     }
 
@@ -210,6 +265,7 @@ impl Merge {
             pending,
             spare: Vec::new(),
             total_bytes: None,
+            opened: Instant::now(),
         }
     }
 
@@ -223,6 +279,19 @@ impl Merge {
     /// regular file opened by [`Merge::open`] or [`Merge::open_sampled`].
     pub fn total_bytes(&self) -> Option<u64> {
         self.total_bytes
+    }
+
+    /// One source that goes on from line `lines_before` (a followed file
+    /// read again): its lines are numbered from `lines_before + 1`.
+    pub fn continuing(name: Arc<str>, reader: Box<dyn BufRead + Send>, lines_before: u64) -> Merge {
+        let mut merge = Merge::from_readers(vec![(name, reader)]);
+        merge.sources[0].line = lines_before;
+        merge
+    }
+
+    /// When the sources were opened (see the field).
+    pub fn opened(&self) -> Instant {
+        self.opened
     }
 
     /// The next line in merged order, or `None` when every source is done.
@@ -299,6 +368,70 @@ impl Merge {
 mod tests {
     use super::*;
     use crate::event::Schema;
+
+    /// The FIFO cosmetic of the hostile-input issue: an ingest's time
+    /// counts from the opening of its sources, so the wait for a FIFO's
+    /// writer while reading ahead for detection is in it.
+    #[cfg(unix)]
+    #[test]
+    fn time_counts_from_the_opening_of_the_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            return; // no mkfifo here: nothing to check
+        }
+        let writer_path = fifo.clone();
+        let writer = std::thread::spawn(move || {
+            // Opening blocks until the reader has opened: the reader's
+            // opening instant is before `wrote`.
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .open(writer_path)
+                .unwrap();
+            let wrote = Instant::now();
+            std::io::Write::write_all(
+                &mut f,
+                b"{\"timestamp\":\"2025-01-01T00:00:00Z\",\"value\":1}\n",
+            )
+            .unwrap();
+            wrote
+        });
+        let (sample, merge) = Merge::open_sampled(std::slice::from_ref(&fifo)).unwrap();
+        let wrote = writer.join().unwrap();
+        assert_eq!(sample.len(), 1);
+        assert!(merge.opened() <= wrote);
+    }
+
+    /// Item 18 of the hostile-input issue: an endless line is cut at the
+    /// limit and skipped to its newline; the next line is read whole.
+    #[test]
+    fn an_endless_line_costs_the_limit_not_its_length() {
+        let mut text = vec![b'x'; 5 * MAX_LINE_BYTES];
+        text.extend_from_slice(b"\nok\r\n");
+        let mut reader = BufReader::with_capacity(4096, text.as_slice());
+        let mut line = Vec::new();
+        let (n, overlong) = read_line_bounded(&mut reader, &mut line).unwrap();
+        assert_eq!((n, overlong), (5 * MAX_LINE_BYTES as u64 + 1, true));
+        assert_eq!(line.len(), MAX_LINE_BYTES + 2);
+        line.clear();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line).unwrap(),
+            (4, false)
+        );
+        assert_eq!(line, b"ok\r\n");
+        line.clear();
+        assert_eq!(
+            read_line_bounded(&mut reader, &mut line).unwrap(),
+            (0, false)
+        );
+        // At the limit exactly, with a CRLF, a line is whole.
+        let mut text = vec![b'y'; MAX_LINE_BYTES];
+        text.extend_from_slice(b"\r\n");
+        let mut line = Vec::new();
+        let got = read_line_bounded(&mut text.as_slice(), &mut line).unwrap();
+        assert_eq!(got, (MAX_LINE_BYTES as u64 + 2, false));
+    }
 
     fn reader(text: &'static str) -> (Arc<str>, Box<dyn BufRead + Send>) {
         (Arc::from("mem"), Box::new(text.as_bytes()))

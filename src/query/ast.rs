@@ -5,6 +5,12 @@
 
 use std::fmt;
 
+/// How deeply one expression may nest: each operator, `NOT`, parenthesis,
+/// function or aggregate call is a level. The parser refuses anything
+/// deeper, so every later walk over an expression (planning, evaluation,
+/// rules, `.watch`) recurses at most this far and cannot overflow a stack.
+pub const MAX_EXPRESSION_DEPTH: usize = 128;
+
 /// One statement of the query language.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Statement {

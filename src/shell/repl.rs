@@ -16,7 +16,7 @@
 //!   never into an `.output` file, so an exported file holds only results.
 
 use std::fs::File;
-use std::io::{BufRead, BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -32,9 +32,10 @@ use super::follow::Follower;
 use super::format::{format_elapsed, render, Format};
 use super::hits::HitNotices;
 use super::progress::progress_printer;
-use super::splitter::{Input, Splitter};
+use super::splitter::{Input, Splitter, MAX_STATEMENT_BYTES};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::ingest::read_line_bounded;
 use crate::query::{Params, Statement};
 
 const PROMPT: &str = "tally> ";
@@ -55,6 +56,10 @@ pub struct ShellOptions {
     /// Files to follow (`--follow`): lines appended to them are ingested
     /// before each input and while `.watch` runs.
     pub follow: Vec<PathBuf>,
+    /// Files the session reads (its inputs, schema, rules) and writes
+    /// (`--reject-file`, `--emit`, by flag): `.output` may be none of them.
+    pub reads: Vec<PathBuf>,
+    pub writes: Vec<(String, PathBuf)>,
 }
 
 /// Runs the shell over `engine` until `.quit`, Ctrl-D or the end of stdin.
@@ -65,6 +70,8 @@ pub struct ShellOptions {
 pub fn run(engine: &mut Engine, options: ShellOptions) -> Result<()> {
     let notices = HitNotices::install(engine);
     let mut session = Session::new(engine, options.format, notices);
+    session.reads = options.reads.clone();
+    session.writes = options.writes.clone();
     if !options.follow.is_empty() {
         session.follower = Some(Follower::new(&options.follow)?);
     }
@@ -98,6 +105,10 @@ struct Session<'e> {
     /// Rule hits printed as they happen, summed up after each input.
     notices: HitNotices,
     follower: Option<Follower>,
+    /// Files read (inputs, `.load`ed files) and written by flag, which
+    /// `.output` must not overwrite.
+    reads: Vec<PathBuf>,
+    writes: Vec<(String, PathBuf)>,
 }
 
 impl<'e> Session<'e> {
@@ -111,6 +122,8 @@ impl<'e> Session<'e> {
             failures: 0,
             notices,
             follower: None,
+            reads: Vec::new(),
+            writes: Vec::new(),
         }
     }
 
@@ -120,8 +133,15 @@ impl<'e> Session<'e> {
         let Some(follower) = &mut self.follower else {
             return Ok(());
         };
-        for (source, lines) in follower.poll()? {
-            self.engine.ingest_lines(&source, lines)?;
+        for appended in follower.poll()? {
+            if let Some(what) = appended.restarted {
+                eprintln!(
+                    "{}: {what}; reading it again from the start",
+                    appended.source
+                );
+            }
+            self.engine
+                .ingest_more(&appended.source, appended.bytes, appended.lines_before)?;
         }
         Ok(())
     }
@@ -203,6 +223,14 @@ impl<'e> Session<'e> {
                     .and_then(|()| self.command(Command::parse(line))),
                 line,
             ),
+            Input::TooLong => (
+                Err(Error::InvalidInput(format!(
+                    "statement skipped: longer than {} MiB, the most the shell reads \
+                     (a line that long is skipped with the statement it is part of)",
+                    MAX_STATEMENT_BYTES >> 20
+                ))),
+                &String::new(),
+            ),
         };
         self.notices.end_input();
         match result {
@@ -264,6 +292,7 @@ impl<'e> Session<'e> {
                     let mut progress = progress_printer();
                     self.engine.ingest_files(&files, &mut progress)?
                 };
+                self.reads.extend(files);
                 eprintln!("{summary}");
             }
             Command::Output(target) => self.redirect(target.as_deref())?,
@@ -289,6 +318,13 @@ impl<'e> Session<'e> {
                 .map_err(|e| Error::io(format!("writing {}", old.display()), e))?;
         }
         if let Some(path) = path {
+            let mut outputs: Vec<(&str, &Path)> = self
+                .writes
+                .iter()
+                .map(|(f, p)| (f.as_str(), p.as_path()))
+                .collect();
+            outputs.push((".output", path));
+            crate::files::check_outputs(&self.reads, &outputs)?;
             let file = File::create(path)
                 .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
             self.output = Some((path.to_path_buf(), BufWriter::new(file)));
@@ -352,9 +388,24 @@ fn watch_interrupts() -> &'static AtomicBool {
 fn script(session: &mut Session) -> Result<()> {
     let mut splitter = Splitter::new();
     let mut flow = Flow::Continue;
-    for line in std::io::stdin().lock().lines() {
-        let line = line.map_err(|e| Error::io("reading statements from stdin", e))?;
-        for input in splitter.push_line(&line) {
+    let mut stdin = std::io::stdin().lock();
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        let (n, overlong) = read_line_bounded(&mut stdin, &mut bytes)
+            .map_err(|e| Error::io("reading statements from stdin", e))?;
+        if n == 0 {
+            break;
+        }
+        let inputs = if overlong {
+            // Its end, and so the statement's, is unknown: skip both.
+            splitter.clear();
+            vec![Input::TooLong]
+        } else {
+            let line = String::from_utf8_lossy(&bytes);
+            splitter.push_line(line.trim_end_matches(['\n', '\r']))
+        };
+        for input in inputs {
             flow = session.handle(&input);
             if flow == Flow::Quit {
                 break;
@@ -432,9 +483,10 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
         let inputs: Vec<Input> = text.lines().flat_map(|l| splitter.push_line(l)).collect();
         let mut flow = Flow::Continue;
         for input in &inputs {
-            let (Input::Statement(entry) | Input::Command(entry)) = input;
             // Whole statements go into history, even when typed over lines.
-            let _ = editor.add_history_entry(entry.as_str());
+            if let Input::Statement(entry) | Input::Command(entry) = input {
+                let _ = editor.add_history_entry(entry.as_str());
+            }
             flow = session.handle(input);
             if flow == Flow::Quit {
                 break;

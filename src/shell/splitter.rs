@@ -17,7 +17,15 @@ pub(super) enum Input {
     /// One statement's text, trimmed, including its closing `;` (absent only
     /// for an unterminated statement at the end of a script).
     Statement(String),
+    /// A statement longer than [`MAX_STATEMENT_BYTES`], or a line longer
+    /// than that: skipped, and reported as a failed input.
+    TooLong,
 }
+
+/// The longest statement the shell keeps: past it, the rest is scanned
+/// (to find where the statement ends) but not kept, so a shell reading
+/// `/dev/zero` or an endless paste holds at most this much.
+pub(super) const MAX_STATEMENT_BYTES: usize = 1 << 20;
 
 /// Where the scanner is between two characters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -103,6 +111,9 @@ pub(super) struct Splitter {
     /// comment alone neither needs a continuation prompt nor makes a
     /// statement, and a dot command may still follow it.
     has_content: bool,
+    /// The statement being typed outgrew [`MAX_STATEMENT_BYTES`]: the rest
+    /// of it is dropped, and it ends as [`Input::TooLong`].
+    oversized: bool,
 }
 
 impl Splitter {
@@ -134,31 +145,46 @@ impl Splitter {
         }
         let mut done = Vec::new();
         let mut scan = self.scan;
-        scan_line(&mut scan, line, |c, class| match class {
-            Class::End => {
-                if self.has_content {
-                    self.buffer.push(';');
-                    done.push(Input::Statement(self.buffer.trim().to_string()));
+        scan_line(&mut scan, line, |c, class| {
+            let keep = match class {
+                Class::End => {
+                    if self.oversized {
+                        done.push(Input::TooLong);
+                    } else if self.has_content {
+                        self.buffer.push(';');
+                        done.push(Input::Statement(self.buffer.trim().to_string()));
+                    }
+                    self.buffer.clear();
+                    self.has_content = false;
+                    self.oversized = false;
+                    false
                 }
-                self.buffer.clear();
-                self.has_content = false;
+                Class::Quoted => {
+                    self.has_content = true;
+                    true
+                }
+                Class::Code => {
+                    self.has_content |= !c.is_whitespace();
+                    true
+                }
+                Class::Comment => true,
+            };
+            if keep {
+                if self.buffer.len() < MAX_STATEMENT_BYTES {
+                    self.buffer.push(c);
+                } else {
+                    self.oversized = true;
+                }
             }
-            Class::Quoted => {
-                self.has_content = true;
-                self.buffer.push(c);
-            }
-            Class::Code => {
-                self.has_content |= !c.is_whitespace();
-                self.buffer.push(c);
-            }
-            Class::Comment => self.buffer.push(c),
         });
         if scan == Scan::LineComment {
             scan = Scan::Code;
         }
         self.scan = scan;
         if self.is_pending() {
-            self.buffer.push('\n');
+            if self.buffer.len() < MAX_STATEMENT_BYTES {
+                self.buffer.push('\n');
+            }
         } else {
             // Only whitespace and comments since the last statement.
             self.buffer.clear();
@@ -169,9 +195,12 @@ impl Splitter {
     /// Ends the input: an unterminated statement is returned as is, so that
     /// `echo 'SELECT COUNT(*) FROM events' | tally shell` works.
     pub(super) fn finish(&mut self) -> Option<Input> {
-        let pending = self
-            .has_content
-            .then(|| Input::Statement(self.buffer.trim().to_string()));
+        let pending = if self.oversized {
+            Some(Input::TooLong)
+        } else {
+            self.has_content
+                .then(|| Input::Statement(self.buffer.trim().to_string()))
+        };
         self.clear();
         pending
     }
@@ -300,5 +329,24 @@ mod tests {
         let mut open = Splitter::new();
         open.push_line("SELECT /* a");
         assert!(open.in_literal_or_comment("us", 2));
+    }
+
+    /// Item 18 of the hostile-input issue: a statement past the cap is
+    /// dropped as it grows, reported once, and the next one is whole.
+    #[test]
+    fn a_statement_past_the_cap_is_dropped_not_kept() {
+        let mut s = Splitter::new();
+        let line = "x".repeat(64 << 10);
+        for _ in 0..(2 * MAX_STATEMENT_BYTES / line.len()) {
+            assert!(s.push_line(&line).is_empty());
+            assert!(s.buffer.len() <= MAX_STATEMENT_BYTES);
+        }
+        assert_eq!(
+            s.push_line("; SELECT 1;"),
+            vec![Input::TooLong, stmt("SELECT 1;")]
+        );
+        assert!(s.push_line(&line).is_empty());
+        assert!(s.push_line(&line.repeat(20)).is_empty());
+        assert_eq!(s.finish(), Some(Input::TooLong));
     }
 }

@@ -171,3 +171,87 @@ fn ingest_errors_name_the_file() {
     let err = fails(&["ingest", &folder]);
     assert!(err.contains(&folder), "{err}");
 }
+
+/// Item 2 of the hostile-input issue: a closed pipe or a full disk on
+/// standard output is a clean error and exit 1, never a panic.
+#[test]
+fn ingest_to_a_closed_pipe_or_a_full_disk_is_an_error_not_a_panic() {
+    let dir = Dir::new();
+    let file = dir.file("reels.ndjson", REELS);
+    let bin = assert_cmd::cargo::cargo_bin("tally");
+    let check = |stdout: std::process::Stdio, what: &str| {
+        let out = std::process::Command::new(&bin)
+            .args(["ingest", &file])
+            .stdout(stdout)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(
+            stderr.contains("writing the summary to standard output"),
+            "{what}: {stderr}"
+        );
+    };
+    // A pipe whose reader is gone: every write fails with EPIPE.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    check(writer.into(), "closed pipe");
+    if let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") {
+        check(full.into(), "/dev/full");
+    }
+}
+
+/// Item 18 of the hostile-input issue: a line past 1 MiB is counted as
+/// malformed and skipped to its newline (the next line is read), and an
+/// endless schema or query file is refused after 1 MiB.
+#[test]
+fn overlong_lines_and_endless_files_are_bounded() {
+    let dir = Dir::new();
+    let good = REELS.lines().next().unwrap();
+    let text = format!("{}\n{good}\n", "x".repeat(3 << 20));
+    let file = dir.file("long.ndjson", &text);
+    let rejects = arg(&dir.path("rejects.ndjson"));
+    let out = ok(&["ingest", &file, "--reject-file", &rejects]);
+    assert_eq!(
+        untimed(&out),
+        "2 lines: 1 accepted, 1 rejected\n  rejected.malformed_json: 1"
+    );
+    let records = json_lines(&dir.read("rejects.ndjson"));
+    assert_eq!(records[0]["line"], 1);
+    assert_eq!(records[0]["detail"], "line longer than 1 MiB");
+    let e = fails(&["ingest", &file, "--schema", "/dev/zero"]);
+    assert!(e.contains("schema /dev/zero is larger than 1 MiB"), "{e}");
+    let e = fails(&["run", "/dev/zero", "--input", &file]);
+    assert!(
+        e.contains("query file /dev/zero is larger than 1 MiB"),
+        "{e}"
+    );
+}
+
+/// Item 3 of the hostile-input issue: an output that is an input (or
+/// another output) is refused before anything is written, whatever the
+/// spelling, and the input is left whole.
+#[test]
+fn an_output_that_is_an_input_is_refused_and_the_input_kept() {
+    let dir = Dir::new();
+    let file = dir.file("v.ndjson", REELS);
+    let spelled = arg(&dir.path(".").join("v.ndjson"));
+    let e = fails(&["ingest", &file, "--reject-file", &spelled]);
+    assert!(e.contains("would destroy the input"), "{e}");
+    let e = fails(&["ingest", &file, "--emit", &file]);
+    assert!(e.contains("would destroy the input"), "{e}");
+    let out = arg(&dir.path("out.ndjson"));
+    let e = fails(&["ingest", &file, "--emit", &out, "--reject-file", &out]);
+    assert!(e.contains("same file as --reject-file"), "{e}");
+    assert_eq!(dir.read("v.ndjson"), REELS);
+    // The shell's `.output` too.
+    let run = tally(
+        &["shell", "--input", &file],
+        &format!(".output {spelled}\nSELECT COUNT(*) FROM events;\n"),
+    );
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("would destroy the input"), "{run:?}");
+    assert_eq!(dir.read("v.ndjson"), REELS);
+}

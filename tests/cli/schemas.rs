@@ -142,3 +142,38 @@ fn an_unknown_preset_lists_the_presets() {
          or pass a schema file (.json)\n"
     );
 }
+
+/// Item 12 of the hostile-input issue: an unread field nested to the limit
+/// is seen alike by aggregates, raw rows and detection; one level deeper,
+/// the line is malformed for all three (detection skips it and reads the
+/// next lines).
+#[test]
+fn a_deep_unread_field_is_seen_alike_by_counts_rows_and_detection() {
+    let line = |id: &str, depth: usize| {
+        format!(
+            r#"{{"event_id":"{id}","event_type":"like","user_id":1,"video_id":10,"timestamp":"2025-01-15T12:00:00Z","metadata":{{"x":{}0{}}}}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let dir = Dir::new();
+    // 125 brackets inside the line's object and its metadata: 127 levels,
+    // accepted; 126 brackets: 128 levels, malformed. The deep line comes
+    // first, so that detection has to read past it.
+    let text = format!(
+        "{}\n{}\n{}\n",
+        line("deep", 126),
+        line("ok", 125),
+        line("flat", 0)
+    );
+    let input = dir.file("deep.ndjson", &text);
+    let q = dir.file(
+        "q.sql",
+        "SELECT COUNT(*) AS n FROM events;\nSELECT event_id FROM events ORDER BY event_id;\n",
+    );
+    for schema in [&[][..], &["--schema", "reels"][..]] {
+        let mut args = vec!["run", &q, "--input", &input, "--format", "csv"];
+        args.extend_from_slice(schema);
+        assert_eq!(ok(&args), "n\n2\nevent_id\nflat\nok\n", "{schema:?}");
+    }
+}

@@ -7,7 +7,9 @@
 //!
 //! 1. ahead of the system clock by more than `max_jump`: too far in future;
 //! 2. ahead of *now* (the largest accepted time) by more than `max_jump`:
-//!    held; three held lines in a row (lines that fail to read do not break
+//!    held; a held line more than `max_jump` away from a newer held one is
+//!    rejected as too far in the future (held lines must agree); three held
+//!    lines in a row (lines that fail to read do not break
 //!    the row) are all admitted in order, and any other readable line first
 //!    rejects the held ones as too far in the future, as does the end of each
 //!    input (each `ingest_lines` call);
@@ -93,6 +95,13 @@ impl Admitted {
                 continue;
             }
             if self.now.is_some_and(|now| ts > now + limits.max_jump_ms) {
+                // Held lines more than max_jump away from this one were
+                // outliers: rejected.
+                let before = held.len();
+                held.retain(|h| (h.event.ts - ts).abs() <= limits.max_jump_ms);
+                for _ in held.len()..before {
+                    self.reject("too_far_in_future");
+                }
                 held.push(candidate);
                 if held.len() >= CONFIRMATIONS {
                     for c in std::mem::take(&mut held) {

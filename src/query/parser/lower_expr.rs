@@ -10,12 +10,13 @@
 //! functions...). Whether a column exists or may appear where it does is
 //! the planner's concern.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use sqlparser::ast as sql;
 
 use crate::error::{query_err, Error, Result};
-use crate::query::ast::{AggFunc, BinaryOp, Expr, Literal, Percent, UnaryOp};
+use crate::query::ast::{AggFunc, BinaryOp, Expr, Literal, Percent, UnaryOp, MAX_EXPRESSION_DEPTH};
 
 /// Values for `:name` placeholders in saved queries, keyed by name without
 /// the colon.
@@ -24,10 +25,32 @@ pub type Params = HashMap<String, Literal>;
 /// Lowers one sqlparser statement; holds the values for `:name` placeholders.
 pub(super) struct Lower<'a> {
     pub params: &'a Params,
+    /// How many expressions enclose the one being lowered: the lowering
+    /// refuses to go past [`MAX_EXPRESSION_DEPTH`].
+    depth: Cell<usize>,
 }
 
-impl Lower<'_> {
+impl<'a> Lower<'a> {
+    pub(super) fn new(params: &'a Params) -> Self {
+        Lower {
+            params,
+            depth: Cell::new(0),
+        }
+    }
+
+    /// Lowers one expression, one level deeper than its parent.
     pub(super) fn expr(&self, expr: sql::Expr) -> Result<Expr> {
+        let depth = self.depth.get() + 1;
+        if depth > MAX_EXPRESSION_DEPTH {
+            return Err(too_deep());
+        }
+        self.depth.set(depth);
+        let lowered = self.expr_at_depth(expr);
+        self.depth.set(depth - 1);
+        lowered
+    }
+
+    fn expr_at_depth(&self, expr: sql::Expr) -> Result<Expr> {
         use sql::Expr as E;
         Ok(match expr {
             E::Identifier(ident) => Expr::Column(ident.value),
@@ -295,6 +318,16 @@ impl Lower<'_> {
 }
 
 /// A function's name, lowercased; qualified names (`a.b(...)`) are rejected.
+/// The one refusal of an expression past [`MAX_EXPRESSION_DEPTH`], from the
+/// lowering and from sqlparser's own recursion limit alike.
+pub(super) fn too_deep() -> Error {
+    query_err!(
+        "the expression is nested too deeply: at most {MAX_EXPRESSION_DEPTH} levels of \
+         operators, NOT, parentheses and function calls; split a long chain such as \
+         x = 1 OR x = 2 OR ... into x IN (1, 2, ...)"
+    )
+}
+
 fn function_name(name: &sql::ObjectName) -> Result<String> {
     match name.0.as_slice() {
         [part] => part

@@ -139,7 +139,7 @@ fn parse_select(
         .first()
         .map(|t| t.token.to_string())
         .unwrap_or_default();
-    let mut select = Lower { params }.statement(statement, &leading)?;
+    let mut select = Lower::new(params).statement(statement, &leading)?;
     select.window_ms = window_ms;
     Ok(select)
 }

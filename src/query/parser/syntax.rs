@@ -12,7 +12,24 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::{Parser, ParserError};
 use sqlparser::tokenizer::{Location, Token, TokenWithSpan};
 
+use super::lower_expr::too_deep;
 use crate::error::{Error, Result, SyntaxError};
+use crate::query::ast::MAX_EXPRESSION_DEPTH;
+
+/// How many operators one expression may chain before sqlparser sees it.
+/// sqlparser parses a chain such as `1 + 1 + ... + 1` in a loop, without
+/// its recursion limit, into a tree as deep as the chain is long, which
+/// recursive code (its own `Drop` included) then walks: past this bound we
+/// refuse the statement from its tokens alone, before the tree exists. An
+/// expression this long is far deeper than the lowering allows anyway.
+const MAX_OPERATOR_CHAIN: usize = 16 * MAX_EXPRESSION_DEPTH;
+
+/// sqlparser's own recursion limit. It spends several levels on one `NOT`,
+/// parenthesis or call, and past it sometimes backtracks into a confusing
+/// error rather than reporting the limit, so it is set well above
+/// [`MAX_EXPRESSION_DEPTH`]: the lowering, which counts exactly, refuses
+/// first, and this only bounds sqlparser's own stack.
+const SQLPARSER_RECURSION_LIMIT: usize = 4 * MAX_EXPRESSION_DEPTH + 64;
 
 /// True if `token` is the unquoted word `word`, in any case.
 pub(super) fn is_word(token: &TokenWithSpan, word: &str) -> bool {
@@ -28,7 +45,10 @@ pub(super) fn run_sqlparser(
 ) -> Result<sql::Statement> {
     let end = tokens.last().map_or(before, |t| t.span.end);
     missing_condition(tokens)?;
-    let mut parser = Parser::new(dialect).with_tokens_with_locations(tokens.to_vec());
+    check_operator_chains(tokens)?;
+    let mut parser = Parser::new(dialect)
+        .with_recursion_limit(SQLPARSER_RECURSION_LIMIT)
+        .with_tokens_with_locations(tokens.to_vec());
     let statement = parser
         .parse_statement()
         .map_err(|e| parser_error(e, tokens, end))?;
@@ -75,6 +95,70 @@ fn missing_condition(tokens: &[TokenWithSpan]) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a statement whose tokens could build an expression tree deeper
+/// than [`MAX_OPERATOR_CHAIN`]: an upper bound, counted in one pass, of the
+/// operators and keywords between two commas at one parenthesis level,
+/// added up over the enclosing levels.
+fn check_operator_chains(tokens: &[TokenWithSpan]) -> Result<()> {
+    use sqlparser::keywords::Keyword;
+    /// One open parenthesis level.
+    #[derive(Default)]
+    struct Level {
+        /// Operators in the current comma-separated item.
+        operators: usize,
+        /// The deepest closed parenthesis inside the current item.
+        inner: usize,
+        /// The deepest item before the current one.
+        deepest: usize,
+    }
+    let mut levels = vec![Level::default()];
+    // Sum of `operators + inner + 1` over every level but the innermost.
+    let mut outer = 0;
+    for token in tokens {
+        let top = levels.len() - 1;
+        match &token.token {
+            Token::LParen => {
+                let l = &levels[top];
+                outer += l.operators + l.inner + 1;
+                levels.push(Level::default());
+            }
+            Token::RParen if top > 0 => {
+                let closed = levels.pop().unwrap_or_default();
+                let l = &mut levels[top - 1];
+                outer -= l.operators + l.inner + 1;
+                let depth = closed.deepest.max(closed.operators + closed.inner) + 1;
+                l.inner = l.inner.max(depth);
+            }
+            Token::Comma => {
+                let l = &mut levels[top];
+                l.deepest = l.deepest.max(l.operators + l.inner);
+                l.operators = 0;
+                l.inner = 0;
+            }
+            Token::Word(w) if w.keyword == Keyword::NoKeyword => {}
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::Period
+            | Token::RParen
+            | Token::Placeholder(_) => {}
+            _ => levels[top].operators += 1,
+        }
+        let top = &levels[levels.len() - 1];
+        if outer + top.operators + top.inner > MAX_OPERATOR_CHAIN {
+            return Err(syntax_error(
+                format!(
+                    "the expression is too long: more than {MAX_OPERATOR_CHAIN} operators \
+                     chained or nested in one expression, and tally takes at most \
+                     {MAX_EXPRESSION_DEPTH} levels; split it, or write a long OR chain as IN (...)"
+                ),
+                token.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Turns a sqlparser error into a positioned [`SyntaxError`].
 ///
 /// sqlparser appends " at Line: L, Column: C" to its messages, except at the
@@ -84,7 +168,7 @@ fn missing_condition(tokens: &[TokenWithSpan]) -> Result<()> {
 fn parser_error(error: ParserError, tokens: &[TokenWithSpan], end: Location) -> Error {
     let message = match error {
         ParserError::ParserError(m) | ParserError::TokenizerError(m) => m,
-        ParserError::RecursionLimitExceeded => "the statement is nested too deeply".into(),
+        ParserError::RecursionLimitExceeded => too_deep().to_string(),
     };
     let (message, location) = split_location(&message);
     let location = location.unwrap_or(end);
@@ -177,6 +261,54 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let sql = format!("SELECT {}1{} FROM events", "(".repeat(500), ")".repeat(500));
-        assert!(matches!(parse(&sql, &Params::new()), Err(Error::Syntax(_))));
+        let e = parse(&sql, &Params::new()).unwrap_err();
+        assert!(e.to_string().contains("nested too deeply"), "{e}");
+    }
+
+    /// Item 1 of the hostile-input issue: a long chain of operators, or of
+    /// NOT, is refused by the one depth limit, with a message that says so;
+    /// just under the limit it parses.
+    #[test]
+    fn long_expression_chains_are_refused_by_the_depth_limit() {
+        let refused = |sql: String| match parse(&sql, &Params::new()) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("accepted {} bytes", sql.len()),
+        };
+        let chain = |n| {
+            format!(
+                "SELECT COUNT(*) FROM events WHERE user_id = 1{}",
+                " + 1".repeat(n)
+            )
+        };
+        let nots = |n| {
+            format!(
+                "SELECT COUNT(*) FROM events WHERE {}user_id = 1",
+                "NOT ".repeat(n)
+            )
+        };
+        let parens = |n| format!("SELECT {}1{} FROM events", "(".repeat(n), ")".repeat(n));
+        // Within the limit, each parses.
+        for sql in [chain(100), nots(100), parens(100)] {
+            parse(&sql, &Params::new()).unwrap_or_else(|e| panic!("{e}"));
+        }
+        // Past the depth, the lowering refuses; past sqlparser's recursion
+        // limit, sqlparser does; past the operator bound, the token check.
+        for sql in [
+            chain(200),
+            nots(129),
+            nots(200),
+            nots(5_000),
+            parens(129),
+            parens(5_000),
+            chain(5_500),
+            chain(500_000),
+        ] {
+            let e = refused(sql);
+            assert!(
+                e.contains("nested too deeply") || e.contains("too long"),
+                "{e}"
+            );
+            assert!(e.contains("at most 128 levels"), "{e}");
+        }
     }
 }

@@ -10,7 +10,9 @@
 
 use crate::error::{query_err, Error, Result};
 use crate::query::ast::{Expr, Literal, UnaryOp};
-use crate::query::scalar::{Function, Scalar};
+use std::sync::Arc;
+
+use crate::query::scalar::{Function, Scalar, ValueSet};
 use crate::value::Value;
 
 /// Calls `f(column, inside_aggregate)` for every column an expression names.
@@ -79,8 +81,18 @@ pub(super) fn lower(
             negated,
         } => {
             let head = go(expr)?;
-            let items = list.iter().map(|x| lower(x, leaf)).collect::<Result<_>>()?;
-            Scalar::InList(head, items, *negated)
+            let items: Vec<Scalar> = list.iter().map(|x| lower(x, leaf)).collect::<Result<_>>()?;
+            let literals: Option<Vec<Value>> = items
+                .iter()
+                .map(|i| match i {
+                    Scalar::Literal(v) => Some(v.clone()),
+                    _ => None,
+                })
+                .collect();
+            match literals {
+                Some(values) => Scalar::InSet(head, Arc::new(ValueSet::new(values)), *negated),
+                None => Scalar::InList(head, items, *negated),
+            }
         }
         Expr::Function { name, args } => {
             if name.eq_ignore_ascii_case("time_bucket") {
