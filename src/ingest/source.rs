@@ -61,9 +61,9 @@ impl Source {
             return Ok(None);
         }
         self.head_start = self.offset;
-        self.offset += n as u64;
+        self.offset += n;
         self.line += 1;
-        self.bytes += n as u64;
+        self.bytes += n;
         while matches!(bytes.last(), Some(b'\n' | b'\r')) {
             bytes.pop();
         }
@@ -197,10 +197,12 @@ impl Merge {
                     .filter(|m| m.is_file())
                     .map(|m| m.len());
                 total_bytes = total_bytes.zip(size).map(|(t, s)| t + s);
-                files.push(Some((
-                    path.to_path_buf(),
-                    FileIdentity::of(&mut file, path)?,
-                )));
+                // Only a regular file can be resumed (a FIFO or a device
+                // cannot be read again, nor seeked to check its identity).
+                files.push(match size {
+                    Some(_) => Some((path.to_path_buf(), FileIdentity::of(&mut file, path)?)),
+                    None => None,
+                });
                 Box::new(file)
             };
             let mut reader = BufReader::with_capacity(1 << 20, raw);

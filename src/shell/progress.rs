@@ -51,8 +51,10 @@ impl<T: FnMut() -> ProgressDrawTarget> Progress<T> {
             bar.set_style(style(p.total_bytes.is_some()));
             bar
         });
-        bar.set_position(p.bytes_read);
+        // The message first: setting the position draws, and the first
+        // frame would show the bar without its counts.
         bar.set_message(progress_text(p));
+        bar.set_position(p.bytes_read);
         if p.total_bytes.is_none() {
             bar.tick();
         }

@@ -329,7 +329,7 @@ fn item_13_following_an_empty_file_asks_for_the_schema() {
     let dir = Dir::new();
     let file = arg(&dir.path("live.ndjson"));
     std::fs::write(&file, "").unwrap();
-    let err = fails(&["shell", "--input", &file, "--follow"]);
+    let err = misused(&["shell", "--input", &file, "--follow"]);
     assert!(
         err.contains("--follow: the input has no lines yet"),
         "{err}"
