@@ -413,7 +413,13 @@ impl Log {
     /// hold for it alone: 1 s windows read fine events from the first
     /// second to now; longer ones read coarse events by minute (starting
     /// on it) and fine ones up to now. Reads the head of the log only.
-    pub fn fold_timed(&self, window: &WindowSpec, f: &mut impl FnMut(Millis, CellId, &Agg)) {
+    /// Without `sketches` the aggregates carry none.
+    pub fn fold_timed(
+        &self,
+        window: &WindowSpec,
+        sketches: bool,
+        f: &mut impl FnMut(Millis, CellId, &Agg),
+    ) {
         if self.is_empty() {
             return;
         }
@@ -440,7 +446,7 @@ impl Log {
                 if !inside(&r) {
                     continue;
                 }
-                self.fill(&r, agg);
+                self.fill(&r, agg, sketches);
                 let start = match r.coarse {
                     true => r.sec.div_euclid(60) * 60_000,
                     false => r.sec * 1000,
@@ -450,8 +456,9 @@ impl Log {
         });
     }
 
-    /// Makes `agg` the aggregate of the one event `r`.
-    fn fill(&self, r: &Record, agg: &mut Agg) {
+    /// Makes `agg` the aggregate of the one event `r` (with its sketches
+    /// when `sketches`).
+    fn fill(&self, r: &Record, agg: &mut Agg, sketches: bool) {
         let s = self.shape();
         agg.count = 1;
         if agg.metrics.len() != s.metrics {
@@ -462,7 +469,7 @@ impl Log {
             *m = MetricAgg::default();
             m.add(r.metrics[i]);
         }
-        if s.distinct + s.percentiles == 0 {
+        if !sketches || s.distinct + s.percentiles == 0 {
             agg.sketches = None;
             return;
         }

@@ -159,22 +159,25 @@ impl PaneStore {
     /// panes would call it once per slot: callers sum what they are given
     /// (in any order), so the answer is the same.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
-        self.fold_spans(window, SPAN_ANY, |_, cell, agg| f(cell, agg));
+        self.fold_spans(window, SPAN_ANY, true, |_, cell, agg| f(cell, agg));
     }
 
     /// [`Self::fold`], also passing each slot's start in epoch milliseconds
     /// (for time buckets), with no slot longer than `span_ms` (a time
     /// bucket's width divides it, so no slot straddles a bucket edge). A
     /// coarse slot (or packed event in the coarse range) starts on its
-    /// minute; a summarised store's hour slot on its hour.
+    /// minute; a summarised store's hour slot on its hour. Without
+    /// `sketches` a packed store hands aggregates without their sketches
+    /// (a reader that needs none spares building them per event).
     pub fn fold_spans(
         &self,
         window: &WindowSpec,
         span_ms: Millis,
+        sketches: bool,
         mut f: impl FnMut(Millis, CellId, &Agg),
     ) {
         match &self.repr {
-            Repr::Packed(c) => c.fold_timed(window, &mut f),
+            Repr::Packed(c) => c.fold_timed(window, sketches, &mut f),
             Repr::Panes(t) => t.fold_spans(window, span_ms, &mut f),
         }
     }
@@ -344,7 +347,7 @@ mod tests {
         window: &WindowSpec,
     ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_spans(window, 1000, |start, cell, agg| {
+        s.fold_spans(window, 1000, true, |start, cell, agg| {
             out.entry((start, cell))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);
@@ -534,7 +537,7 @@ mod tests {
         unit_ms: Millis,
     ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_spans(window, span_ms, |start, cell, agg| {
+        s.fold_spans(window, span_ms, true, |start, cell, agg| {
             out.entry((start.div_euclid(unit_ms), cell))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);

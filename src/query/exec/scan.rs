@@ -81,7 +81,7 @@ impl Scan {
                 .find(|span| b.width_ms % span == 0)
                 .unwrap_or(1000),
         };
-        store.fold_spans(&self.window, span_ms, |start_ms, cell, agg| {
+        store.fold_spans(&self.window, span_ms, sketched, |start_ms, cell, agg| {
             let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
                 return;
             };
