@@ -456,58 +456,97 @@ mod tests {
         ]
     }
 
+    /// Applies one step to two stores, as the engine would with admission
+    /// in front: false (nothing applied) for an event admission rejects as
+    /// too late. Both stores must give the same expiry verdict and agree on
+    /// being empty.
+    fn apply(
+        step: &Step,
+        start: Millis,
+        now: &mut Millis,
+        retention: Millis,
+        stores: [&mut PaneStore; 2],
+    ) -> Result<bool, proptest::test_runner::TestCaseError> {
+        let layout = sketch_layout();
+        let [a, b] = stores;
+        let event = match *step {
+            Step::Aged { age_ms, cell } => {
+                Some((*now - age_ms, cell, Some(7), Some(age_ms as u64)))
+            }
+            Step::Event {
+                ms,
+                cell,
+                metric,
+                hash,
+            } => Some((start + ms, cell, metric, hash)),
+            Step::Expire => None,
+        };
+        match event {
+            Some((ts, cell, metric, hash)) => {
+                *now = (*now).max(ts);
+                if ts <= *now - retention {
+                    return Ok(false);
+                }
+                let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
+                let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
+                for s in [&mut *a, &mut *b] {
+                    let input = SketchInput {
+                        layout: &layout,
+                        hashes: &hashes,
+                    };
+                    s.add_sketched(ts, cell, &metrics, input, *now);
+                }
+            }
+            None => {
+                let (x, y) = (a.expire(*now, retention), b.expire(*now, retention));
+                proptest::prop_assert_eq!(x, y);
+            }
+        }
+        proptest::prop_assert_eq!(a.is_empty(), b.is_empty());
+        Ok(true)
+    }
+
+    /// Two stores list the same occupied panes, over all time and over
+    /// windows at the edges of the fine tier.
+    fn panes_agree(
+        a: &PaneStore,
+        b: &PaneStore,
+        now: Millis,
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        let now_sec = now.div_euclid(1000);
+        for (secs, first, last) in [
+            (1, i64::MIN, i64::MAX),
+            (1, now_sec - 3599, now_sec - 30),
+            (60, i64::MIN, i64::MAX),
+            (60, now_sec / 60 - 90, now_sec / 60 - 1),
+        ] {
+            let list = |s: &PaneStore| {
+                let mut v = Vec::new();
+                s.for_each_pane(secs, first, last, |p| v.push(p));
+                v
+            };
+            proptest::prop_assert_eq!(list(a), list(b));
+        }
+        Ok(())
+    }
+
     proptest::proptest! {
         #[test]
         fn packed_stores_answer_as_panes_do(
             steps in proptest::collection::vec(step(), 1..14),
             shift in 0..4 * 3_600_000i64,
         ) {
-            let layout = sketch_layout();
             let retention = 3 * 3_600_000;
             let (mut packed, mut panes) = (PaneStore::default(), panes_only());
             let mut now = T0 + shift;
             for step in &steps {
-                let event = match *step {
-                    Step::Aged { age_ms, cell } => Some((now - age_ms, cell, Some(7), Some(age_ms as u64))),
-                    Step::Event { ms, cell, metric, hash } => Some((T0 + shift + ms, cell, metric, hash)),
-                    Step::Expire => None,
-                };
-                match event {
-                    Some((ts, cell, metric, hash)) => {
-                        now = now.max(ts);
-                        if ts <= now - retention {
-                            continue; // admission rejects it as too late
-                        }
-                        let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
-                        let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
-                        for s in [&mut packed, &mut panes] {
-                            let input = SketchInput { layout: &layout, hashes: &hashes };
-                            s.add_sketched(ts, cell, &metrics, input, now);
-                        }
-                    }
-                    None => {
-                        let (a, b) = (packed.expire(now, retention), panes.expire(now, retention));
-                        proptest::prop_assert_eq!(a, b);
-                    }
+                if !apply(step, T0 + shift, &mut now, retention, [&mut packed, &mut panes])? {
+                    continue; // admission rejects it as too late
                 }
-                proptest::prop_assert_eq!(packed.is_empty(), panes.is_empty());
                 for secs in [1, 60] {
                     proptest::prop_assert_eq!(packed.newest_pane(secs), panes.newest_pane(secs));
                 }
-                let now_sec = now.div_euclid(1000);
-                for (secs, first, last) in [
-                    (1, i64::MIN, i64::MAX),
-                    (1, now_sec - 3599, now_sec - 30),
-                    (60, i64::MIN, i64::MAX),
-                    (60, now_sec / 60 - 90, now_sec / 60 - 1),
-                ] {
-                    let list = |s: &PaneStore| {
-                        let mut v = Vec::new();
-                        s.for_each_pane(secs, first, last, |p| v.push(p));
-                        v
-                    };
-                    proptest::prop_assert_eq!(list(&packed), list(&panes));
-                }
+                panes_agree(&packed, &panes, now)?;
                 for length_s in [1, 10, 60, 900, 3600, 7200, 3 * 3600] {
                     for now_ms in [now, now - 1500, now + 61_000] {
                         let window = WindowSpec { length_ms: length_s * 1000, now_ms };
@@ -603,53 +642,18 @@ mod tests {
             steps in proptest::collection::vec(step(), 1..40),
             shift in 0..4 * 3_600_000i64,
         ) {
-            let layout = sketch_layout();
             let retention = 3 * 3_600_000;
             let (mut folded, mut summarised) = (panes_only(), summarised_only());
             let mut now = T0 + shift;
             for step in &steps {
-                let event = match *step {
-                    Step::Aged { age_ms, cell } => Some((now - age_ms, cell, Some(7), Some(age_ms as u64))),
-                    Step::Event { ms, cell, metric, hash } => Some((T0 + shift + ms, cell, metric, hash)),
-                    Step::Expire => None,
-                };
-                match event {
-                    Some((ts, cell, metric, hash)) => {
-                        now = now.max(ts);
-                        if ts <= now - retention {
-                            continue;
-                        }
-                        let metrics = [1.5, metric.map_or(f64::NAN, f64::from)];
-                        let hashes = [hash.unwrap_or(0), 0, hash.map_or(0, |h| h.rotate_left(7))];
-                        for s in [&mut folded, &mut summarised] {
-                            let input = SketchInput { layout: &layout, hashes: &hashes };
-                            s.add_sketched(ts, cell, &metrics, input, now);
-                        }
-                    }
-                    None => {
-                        let (a, b) = (folded.expire(now, retention), summarised.expire(now, retention));
-                        proptest::prop_assert_eq!(a, b);
-                    }
+                if !apply(step, T0 + shift, &mut now, retention, [&mut folded, &mut summarised])? {
+                    continue; // admission rejects it as too late
                 }
-                proptest::prop_assert_eq!(folded.is_empty(), summarised.is_empty());
                 proptest::prop_assert_eq!(folded.oldest_minute(), summarised.oldest_minute());
                 for secs in [1, 60] {
                     proptest::prop_assert_eq!(folded.newest_pane(secs), summarised.newest_pane(secs));
                 }
-                let now_sec = now.div_euclid(1000);
-                for (secs, first, last) in [
-                    (1, i64::MIN, i64::MAX),
-                    (1, now_sec - 3599, now_sec - 30),
-                    (60, i64::MIN, i64::MAX),
-                    (60, now_sec / 60 - 90, now_sec / 60 - 1),
-                ] {
-                    let list = |s: &PaneStore| {
-                        let mut v = Vec::new();
-                        s.for_each_pane(secs, first, last, |p| v.push(p));
-                        v
-                    };
-                    proptest::prop_assert_eq!(list(&folded), list(&summarised));
-                }
+                panes_agree(&folded, &summarised, now)?;
                 for length_s in [1, 10, 60, 120, 900, 3600, 7200, 3 * 3600] {
                     for now_ms in [now, now - 1500, now + 61_000, now + 3_600_000] {
                         let window = WindowSpec { length_ms: length_s * 1000, now_ms };
