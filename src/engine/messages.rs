@@ -114,6 +114,20 @@ pub enum Partial {
     Rows(Vec<FinishedRow>),
 }
 
+/// Engine → shard: this shard's whole state, encoded for a checkpoint (on
+/// the shard's thread, so shards encode theirs at the same time).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<u8>>")]
+pub struct SaveShard;
+
+/// Engine → shard: replace this shard's state with its part of a
+/// checkpoint (the bytes, and the range of them that is this shard's), or
+/// with an empty state (`None`: a checkpoint failed to load part way).
+/// Nothing changes when the part does not decode.
+#[derive(Message)]
+#[rtype(result = "std::result::Result<(), String>")]
+pub struct RestoreShard(pub Option<(Arc<Vec<u8>>, std::ops::Range<usize>)>);
+
 /// Engine → router → shards: the shards' counters for `SHOW STATS`.
 #[derive(Message)]
 #[rtype(result = "ShardStats")]
