@@ -24,8 +24,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::durable::Durable;
-use super::messages::{block, RestoreShard, SaveShard};
+use super::messages::{block, RestoreShard, RouterState, SaveShard, SyncRouter};
 use super::recent::SavedRecent;
+use super::shard::SavedShard;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::event::{CellId, Event, Key};
@@ -46,6 +47,8 @@ struct SavedEngine<'a> {
     admission: SavedAdmission<'a>,
     recent: SavedRecent<'a>,
     sources: SavedSources,
+    /// The router's clock and round-robin home.
+    router: RouterState,
     /// Admitted events not yet handed to the shards. Kept rather than
     /// flushed: where batches end decides when shards sweep, and so how
     /// their panes are folded (`state.pane_slots`); a checkpoint must not
@@ -143,8 +146,10 @@ impl Engine {
             return Ok(false);
         }
         let started = Instant::now();
+        let router = block(self.router.send(SyncRouter(None)))?;
         let requests: Vec<_> = self.shards.iter().map(|s| s.send(SaveShard)).collect();
         let engine = storage::to_bytes(&SavedEngine {
+            router,
             shards: self.shards.len() as u32,
             position,
             counters: Cow::Borrowed(&self.counters),
@@ -272,6 +277,7 @@ impl Engine {
             self.empty_shards().map_err(Refused)?;
             return Err(Damaged(why));
         }
+        block(self.router.send(SyncRouter(Some(saved.router)))).map_err(Refused)?;
         self.counters = saved.counters.into_owned();
         self.recent.restore(saved.recent);
         self.batch.clear();
@@ -291,6 +297,32 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Reads a checkpoint file's bytes as a restart does, without an engine:
+/// the framing and its CRC, the engine's part and every shard's part.
+/// Returns the number of shards that wrote it; any damage is an error,
+/// never a panic (the fuzz target `checkpoint` feeds it).
+pub fn read_checkpoint(bytes: &[u8]) -> std::result::Result<u32, String> {
+    let sections = storage::decode_checkpoint(bytes)?;
+    let first = sections.first().ok_or("no sections")?;
+    let saved: SavedEngine<'static> = storage::from_bytes(&bytes[first.clone()])?;
+    if sections.len() != saved.shards as usize + 1 {
+        return Err("a shard count other than its parts'".into());
+    }
+    for part in &sections[1..] {
+        storage::from_bytes::<SavedShard>(&bytes[part.clone()])?;
+    }
+    Ok(saved.shards)
+}
+
+/// Decodes `bytes` as the engine's part and as a shard's part of a
+/// checkpoint, past the framing (whose CRC random bytes almost never
+/// pass): for the fuzz target. Errors, never panics.
+pub fn decode_checkpoint_parts(bytes: &[u8]) -> (bool, bool) {
+    let engine = storage::from_bytes::<SavedEngine<'static>>(bytes).is_ok();
+    let shard = storage::from_bytes::<SavedShard>(bytes).is_ok();
+    (engine, shard)
 }
 
 impl Durable {

@@ -180,7 +180,10 @@ impl Engine {
         if let Some(e) = failure.filter(|e| !matches!(e, Error::Corrupt(_))) {
             return Err(e);
         }
-        self.sync()?;
+        // The batch being filled stays, as the writer had it when it
+        // stopped: where batches end decides when shards sweep (and so
+        // how they fold their panes), and must not depend on restarts.
+        self.drain_in_flight()?;
         if let Some(r) = &mut self.rejects {
             r.flush()?;
         }
@@ -302,8 +305,11 @@ impl Engine {
                 }
             }
             Entry::Finish => {
+                // As the end of an ingest: the guard's held lines are
+                // rejected, and the batch is handed over.
                 self.admission.finish(verdicts);
                 self.settle(verdicts, None)?;
+                self.sync()?;
             }
         }
         Ok(())

@@ -128,6 +128,22 @@ pub struct SaveShard;
 #[rtype(result = "std::result::Result<(), String>")]
 pub struct RestoreShard(pub Option<(Arc<Vec<u8>>, std::ops::Range<usize>)>);
 
+/// Engine → router: the router's own state, for a checkpoint; with
+/// `Some`, replace it first (a checkpoint is loaded). The reply is the
+/// state.
+#[derive(Message)]
+#[rtype(result = "RouterState")]
+pub struct SyncRouter(pub Option<RouterState>);
+
+/// What the router keeps between batches: where events without keys go
+/// next, and the clock events are stamped with ([`Routed::clock_ms`]),
+/// which decides when shards fold their seconds into minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RouterState {
+    pub next_home: u64,
+    pub clock_ms: Millis,
+}
+
 /// Engine → router → shards: the shards' counters for `SHOW STATS`.
 #[derive(Message)]
 #[rtype(result = "ShardStats")]

@@ -55,6 +55,7 @@ use crate::rules::Rules;
 use crate::time::Millis;
 
 pub use crate::time::Clock;
+pub use checkpoint::{decode_checkpoint_parts, read_checkpoint};
 pub use config::Config;
 use delivery::Delivery;
 pub use delivery::HitListener;

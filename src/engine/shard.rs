@@ -256,7 +256,7 @@ struct SavedShardRef<'a> {
 
 /// ...owned when read.
 #[derive(serde::Deserialize)]
-struct SavedShard {
+pub(super) struct SavedShard {
     entities: Vec<Entities>,
     global: PaneStore,
     next_sweep_ms: Millis,
