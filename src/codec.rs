@@ -9,6 +9,24 @@
 //! array must be a whole number of words) and answers an error, never a
 //! panic.
 
+/// Bytes borrowed when written, owned when read, as one run of bytes
+/// (a `Cow<[u8]>` would go byte by byte).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blob<'a>(pub std::borrow::Cow<'a, [u8]>);
+
+impl serde::Serialize for Blob<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Blob<'_> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let bytes = d.deserialize_bytes(bytes::BytesVisitor)?;
+        Ok(Blob(std::borrow::Cow::Owned(bytes)))
+    }
+}
+
 /// A `Box<[u8]>` as one run of bytes.
 pub mod bytes {
     use serde::de::{Deserializer, Error, Visitor};

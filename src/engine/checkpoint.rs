@@ -164,7 +164,9 @@ impl Engine {
         }
         let sections: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
         let (bytes, oldest) = d.checkpoints.write(position, &sections)?;
-        d.log.delete_before(oldest)?;
+        if let Some(oldest) = oldest {
+            d.log.delete_before(oldest)?;
+        }
         d.last_checkpoint = Some(position);
         d.lines_at_checkpoint = self.counters.lines;
         d.checkpoint_at = Instant::now();
@@ -227,28 +229,16 @@ impl Engine {
         let bytes = std::fs::read(path)
             .map_err(|e| Refused(Error::io(format!("reading {}", path.display()), e)))?;
         let sections = storage::decode_checkpoint(&bytes).map_err(Damaged)?;
-        let first = sections.first().ok_or(Damaged("no sections".into()))?;
-        let saved: SavedEngine<'static> =
-            storage::from_bytes(&bytes[first.clone()]).map_err(Damaged)?;
-        let cells = saved.admission.cells();
-        let fits = |e: &SavedEvent| {
-            (e.cell as usize) < cells
-                && e.keys.len() == self.schema.actors.len()
-                && e.metrics.len() == self.schema.metrics.len()
+        let (Some(first), Some(written)) =
+            (sections.first().cloned(), sections.len().checked_sub(1))
+        else {
+            return Err(Damaged("no sections".into()));
         };
-        if !saved.batch.iter().all(fits) {
-            return Err(Damaged("a pending event of another schema".into()));
-        }
-        if saved.position != position {
-            return Err(Damaged("a position other than its name's".into()));
-        }
-        if saved.shards as usize != self.shards.len() || sections.len() != self.shards.len() + 1 {
+        if written != self.shards.len() {
             return Err(Refused(Error::InvalidInput(format!(
-                "{} was written by {} shards (this run: {}): run with --shards {}",
+                "{} was written by {written} shards (this run: {}): run with --shards {written}",
                 path.display(),
-                saved.shards,
                 self.shards.len(),
-                saved.shards
             ))));
         }
         if !Log::holds(log_dir, Some(position)).map_err(Refused)? {
@@ -256,23 +246,43 @@ impl Engine {
                 "it covers the log up to {position}, which the log no longer holds"
             )));
         }
+        // The shards decode their parts while this thread decodes its own.
         let bytes = Arc::new(bytes);
         let requests: Vec<_> = (self.shards.iter().zip(&sections[1..]))
             .map(|(s, range)| s.send(RestoreShard(Some((bytes.clone(), range.clone())))))
             .collect();
-        let mut failed = None;
+        let decoded =
+            storage::from_bytes::<SavedEngine<'static>>(&bytes[first]).and_then(|saved| {
+                let cells = saved.admission.cells();
+                let fits = |e: &SavedEvent| {
+                    (e.cell as usize) < cells
+                        && e.keys.len() == self.schema.actors.len()
+                        && e.metrics.len() == self.schema.metrics.len()
+                };
+                if !saved.batch.iter().all(fits) {
+                    Err("a pending event of another schema".to_string())
+                } else if saved.position != position || saved.shards as usize != written {
+                    Err("a position or shard count other than the file's".to_string())
+                } else {
+                    Ok(saved)
+                }
+            });
+        let mut failed = decoded.as_ref().err().cloned();
         for request in requests {
             if let Err(why) = block(request).map_err(Refused)? {
                 failed = Some(why);
             }
         }
-        let parser = &self.parser;
-        let restored = match failed {
-            Some(why) => Err(why),
-            None => self
-                .admission
-                .restore(saved.admission, |text| parse_line(parser, text).ok()),
+        let saved = match (decoded, failed) {
+            (Ok(saved), None) => saved,
+            (_, Some(why)) | (Err(why), None) => {
+                self.empty_shards().map_err(Refused)?;
+                return Err(Damaged(why));
+            }
         };
+        let parser = &self.parser;
+        let restored =
+            (self.admission).restore(saved.admission, |text| parse_line(parser, text).ok());
         if let Err(why) = restored {
             self.empty_shards().map_err(Refused)?;
             return Err(Damaged(why));

@@ -164,7 +164,7 @@ impl RecentEvents {
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct SavedRecent<'a> {
     next_seq: u64,
-    events: Vec<(Millis, u64, std::borrow::Cow<'a, [u8]>)>,
+    events: Vec<(Millis, u64, crate::codec::Blob<'a>)>,
 }
 
 impl RecentEvents {
@@ -173,7 +173,10 @@ impl RecentEvents {
             next_seq: self.next_seq,
             events: self
                 .iter()
-                .map(|e| (e.ts_ms, e.seq, std::borrow::Cow::Borrowed(e.text)))
+                .map(|e| {
+                    let text = crate::codec::Blob(std::borrow::Cow::Borrowed(e.text));
+                    (e.ts_ms, e.seq, text)
+                })
                 .collect(),
         }
     }
@@ -183,7 +186,7 @@ impl RecentEvents {
         *self = RecentEvents::new(self.max_events);
         for (ts_ms, seq, text) in &saved.events {
             self.next_seq = *seq;
-            self.push(*ts_ms, text);
+            self.push(*ts_ms, &text.0);
         }
         self.next_seq = saved.next_seq;
     }

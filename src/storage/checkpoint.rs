@@ -285,9 +285,16 @@ impl Checkpoints {
     }
 
     /// Writes a checkpoint at `pos` atomically, then deletes all but the
-    /// newest [`KEEP`]. Returns the file's bytes and the oldest position
-    /// kept (every log record before it is in every checkpoint kept).
-    pub fn write(&self, pos: LogPosition, sections: &[&[u8]]) -> Result<(u64, LogPosition)> {
+    /// newest [`KEEP`]. Returns the file's bytes and, once [`KEEP`] are on
+    /// disk, the oldest position kept: every log record before it is in
+    /// every checkpoint kept, so the log before it is needed by none (with
+    /// fewer, the log is kept whole: a damaged sole checkpoint falls back
+    /// to it).
+    pub fn write(
+        &self,
+        pos: LogPosition,
+        sections: &[&[u8]],
+    ) -> Result<(u64, Option<LogPosition>)> {
         let (head, count) = header(sections);
         let mut parts: Vec<&[u8]> = vec![&head, &count];
         let lengths: Vec<[u8; 8]> = sections
@@ -309,7 +316,12 @@ impl Checkpoints {
         if list.len() > KEEP {
             sync_dir(&self.dir)?;
         }
-        let oldest = list.iter().take(KEEP).map(|(p, _)| *p).min().unwrap_or(pos);
+        let kept = &list[..list.len().min(KEEP)];
+        let oldest = kept
+            .iter()
+            .map(|(p, _)| *p)
+            .min()
+            .filter(|_| kept.len() == KEEP);
         Ok((bytes, oldest))
     }
 }
@@ -343,12 +355,14 @@ mod tests {
         let at = |segment, offset| LogPosition { segment, offset };
         assert_eq!(parse_name(&name(at(3, 77))), Some(at(3, 77)));
         assert_eq!(parse_name("checkpoint-1-2"), None);
+        // One alone: no fallback yet, so the log is needed whole.
         let (_, oldest) = cps.write(at(1, 500), &[b"a"]).unwrap();
-        assert_eq!(oldest, at(1, 500));
-        cps.write(at(2, 10), &[b"b"]).unwrap();
+        assert_eq!(oldest, None);
+        let (_, oldest) = cps.write(at(2, 10), &[b"b"]).unwrap();
+        assert_eq!(oldest, Some(at(1, 500)));
         let (bytes, oldest) = cps.write(at(1, 900), &[b"c"]).unwrap();
         // Newest by position, not by the order written.
-        assert_eq!(oldest, at(1, 900));
+        assert_eq!(oldest, Some(at(1, 900)));
         let list: Vec<LogPosition> = cps.list().unwrap().into_iter().map(|(p, _)| p).collect();
         assert_eq!(list, [at(2, 10), at(1, 900)]);
         assert_eq!(cps.bytes().unwrap(), bytes * 2);
