@@ -56,7 +56,8 @@ pub struct EngineArgs {
     pub fsync: String,
     /// With --data: write a checkpoint of the whole state after this many lines (5000000) or
     /// this long (5m), and at a clean exit; a restart loads it and replays only the log after
-    /// it. The default bounds a restart's replay to seconds at a few percent of ingest time
+    /// it. The default bounds a restart's replay to about a minute of ingest, for a few percent
+    /// of ingest time spent writing checkpoints (docs/durability.md)
     #[arg(long, default_value = "5000000", value_name = "LINES|DURATION")]
     pub checkpoint_every: String,
 }
