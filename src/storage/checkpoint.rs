@@ -115,11 +115,16 @@ pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>> {
     postcard::to_allocvec(value).map_err(|e| Error::Internal(format!("encoding a checkpoint: {e}")))
 }
 
-/// Decodes a part of a checkpoint; damaged bytes are an error.
+/// Decodes a part of a checkpoint; damaged bytes, and bytes left over
+/// after the part, are an error.
 pub fn from_bytes<'a, T: serde::Deserialize<'a>>(
     bytes: &'a [u8],
 ) -> std::result::Result<T, String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("a section that does not decode ({e})"))
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} bytes after a section's end", rest.len())),
+        Err(e) => Err(format!("a section that does not decode ({e})")),
+    }
 }
 
 /// The header of a checkpoint holding `sections`, and the section count
