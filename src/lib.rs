@@ -58,6 +58,7 @@
 pub mod bench;
 #[cfg(feature = "cli")]
 pub mod cli;
+pub mod codec;
 pub mod count;
 pub mod engine;
 pub mod error;

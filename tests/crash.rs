@@ -2,7 +2,9 @@
 //! (duplicates, disorder, bad lines) into a data directory and is killed
 //! with SIGKILL at random moments, one to three times in a row, then run
 //! to the end; every counter of `SHOW STATS` and the answers of a fixed
-//! query set must equal those of one uninterrupted run — exactly.
+//! query set must equal those of one uninterrupted run — exactly. Ingests
+//! write a checkpoint every 5,000 lines, so kills also land while one is
+//! being written, and restarts load one and replay the log after it.
 //!
 //! `TALLY_KILL_POINTS` sets how many kill-and-resume rounds run (default
 //! 24, about two minutes here); for the long run:
@@ -67,6 +69,10 @@ fn ingest(stream: &Path, data: &Path) -> Command {
         stream.to_str().unwrap(),
         "--data",
         data.to_str().unwrap(),
+        // Frequent checkpoints: kills land while one is written too, and
+        // restarts load one and replay the log after it.
+        "--checkpoint-every",
+        "5000",
     ])
     .stdout(Stdio::null())
     .stderr(Stdio::null());

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 /// Lowest first. A module of layer i may use any module of layers 0..=i.
 const LAYERS: &[&[&str]] = &[
-    &["error", "value", "time", "hash", "count", "files"],
+    &["error", "value", "time", "hash", "count", "files", "codec"],
     &["event"],
     &["window"],
     &["ingest"],

@@ -15,7 +15,7 @@ use super::recent::DEFAULT_RECENT_EVENTS;
 use crate::error::{Error, Result};
 use crate::event::Schema;
 use crate::query::{Catalog, HitLog};
-use crate::storage::Fsync;
+use crate::storage::{CheckpointEvery, Fsync};
 use crate::time::{Clock, Millis};
 use crate::value::Value;
 
@@ -52,6 +52,9 @@ pub struct Config {
     /// `interval`: the default is the router's batch of events, so one
     /// fsync per batch; fewer lines mean more, smaller commits.
     pub commit_lines: usize,
+    /// When a checkpoint of the whole state is written (`--checkpoint-every`),
+    /// besides at a clean exit.
+    pub checkpoint_every: CheckpointEvery,
 }
 
 impl Config {
@@ -70,6 +73,7 @@ impl Config {
             data: None,
             fsync: Fsync::Batch,
             commit_lines: super::ingest::BATCH,
+            checkpoint_every: CheckpointEvery::DEFAULT,
         }
     }
 

@@ -13,6 +13,9 @@
 //! counter and every remembered id come out as one uninterrupted run made
 //! them. The positions of the last good commit are where a resumed ingest
 //! continues each file ([`Engine::resume_sources`]).
+//!
+//! With checkpoints (`checkpoint.rs`), recovery first loads the latest
+//! good one and replays only the log records after its position.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,7 +25,8 @@ use std::time::Instant;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::ingest::{parse_line, Line, Merge, Origin, SourcePosition, Verdicts, MAX_LINE_BYTES};
-use crate::storage::{self, Entry, Fsync, Log, LogReport, Manifest};
+use crate::storage::{self, CheckpointEvery, Checkpoints, Entry, Fsync, Log, LogPosition};
+use crate::storage::{LogReport, Manifest};
 
 /// A commit is written early once its lines pass this many bytes, which
 /// bounds the memory it takes and the size of a record.
@@ -31,19 +35,19 @@ const COMMIT_BYTES: usize = 4 << 20;
 /// The open data directory and the commit being built.
 pub(super) struct Durable {
     dir: PathBuf,
-    log: Log,
+    pub(super) log: Log,
     fsync: Fsync,
     /// Lines per commit ([`crate::Config::commit_lines`]).
     commit_lines: usize,
     /// Source ids, by name; a name keeps its id for the life of the log.
-    ids: HashMap<Arc<str>, u32>,
+    pub(super) ids: HashMap<Arc<str>, u32>,
     /// The id of the source of the last line added: one lookup saved per
     /// line while a single file is read.
     last: Option<(Arc<str>, u32)>,
     /// The sources of the ingest in progress, in merge order.
-    open: Vec<u32>,
+    pub(super) open: Vec<u32>,
     /// Each source's position at the last commit, by name.
-    positions: HashMap<String, SourcePosition>,
+    pub(super) positions: HashMap<String, SourcePosition>,
     /// The commit being built: a batch entry's bytes so far.
     pending: Vec<u8>,
     pending_lines: usize,
@@ -54,6 +58,22 @@ pub(super) struct Durable {
     replayed_lines: u64,
     /// What the user should hear about: recovery, resumed files.
     pub(super) notes: Vec<String>,
+    /// The checkpoints of the directory, and when to write the next.
+    pub(super) checkpoints: Checkpoints,
+    pub(super) every: CheckpointEvery,
+    /// The position of the last checkpoint written or loaded.
+    pub(super) last_checkpoint: Option<LogPosition>,
+    /// The line total and the time at the last checkpoint (or the start).
+    pub(super) lines_at_checkpoint: u64,
+    pub(super) checkpoint_at: Instant,
+    /// For `SHOW STATS`: checkpoints written by this process, the size
+    /// and write time of the last, the time the restore took (`None`: no
+    /// checkpoint was loaded) and checkpoints set aside as damaged.
+    pub(super) checkpoints_written: u64,
+    pub(super) last_checkpoint_bytes: u64,
+    pub(super) last_checkpoint_secs: f64,
+    restore_secs: Option<f64>,
+    checkpoints_set_aside: u64,
 }
 
 /// What `SHOW STATS` shows of the data directory.
@@ -61,9 +81,21 @@ pub(super) struct Durable {
 pub struct StorageStats {
     pub log_bytes: u64,
     pub log_segments: u64,
+    /// Lines replayed from the log at start (after the checkpoint loaded).
     pub replayed_lines: u64,
     pub torn_bytes_cut: u64,
     pub damaged_bytes_set_aside: u64,
+    /// Bytes of the checkpoints on disk.
+    pub checkpoint_bytes: u64,
+    /// The log position of the last checkpoint written or loaded.
+    pub last_checkpoint: Option<LogPosition>,
+    /// Checkpoints written since start.
+    pub checkpoints_written: u64,
+    /// Milliseconds loading the checkpoint took at start (`None`: none
+    /// was loaded).
+    pub restore_ms: Option<u64>,
+    /// Checkpoints found damaged at start and set aside.
+    pub checkpoints_set_aside: u64,
 }
 
 /// What replay keeps per source id: its name and its line count.
@@ -91,12 +123,50 @@ impl Engine {
         };
         self.admission.seed_ids(manifest.id_seed);
         let started = Instant::now();
-        let mut sources = ReplaySources::new();
-        let mut ids = HashMap::new();
-        let mut positions = HashMap::new();
+        let log_dir = dir.join("log");
+        let mut notes = Vec::new();
+        let (checkpoints, removed) = Checkpoints::open(dir)?;
+        if removed > 0 {
+            notes.push(format!(
+                "{}: deleted {removed} half-written checkpoint(s) a crash left",
+                dir.display()
+            ));
+        }
+        let (restored, checkpoints_set_aside) =
+            self.restore_latest(&checkpoints, &log_dir, &mut notes)?;
+        let restore_secs = restored.as_ref().map(|_| started.elapsed().as_secs_f64());
+        if restored.is_none() && !Log::holds(&log_dir, None)? {
+            return Err(Error::Corrupt(format!(
+                "{}: no checkpoint can be loaded and the log's first segments were deleted \
+                 (they were in the checkpoints): restore the directory from a backup",
+                dir.display()
+            )));
+        }
+        let (from, saved) = match restored {
+            Some((position, saved)) => (Some(position), saved),
+            None => (None, Default::default()),
+        };
+        if let Some(position) = from {
+            notes.push(format!(
+                "{}: loaded the checkpoint at {position} ({} lines, {} accepted) in {:.2}s",
+                dir.display(),
+                self.counters.lines,
+                self.counters.accepted,
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        let lines_before = self.counters.lines;
+        let mut sources: ReplaySources = (saved.open.into_iter())
+            .map(|(id, name, line)| (id, (Arc::from(name.as_str()), line)))
+            .collect();
+        let mut ids: HashMap<String, u32> = saved.ids.into_iter().collect();
+        let mut positions: HashMap<String, SourcePosition> = (saved.positions.into_iter())
+            .map(|p| (p.name.clone(), p))
+            .collect();
         let mut verdicts = Verdicts::default();
         let mut failure = None;
-        let (log, report) = Log::open(&dir.join("log"), &mut |payload| {
+        let replay_started = Instant::now();
+        let (log, report) = Log::open(&log_dir, from, &mut |payload| {
             let entry = storage::decode(payload)?;
             let applied = self.replay(entry, &mut sources, &mut ids, &mut positions, &mut verdicts);
             // An engine error (an I/O error writing the reject file) is
@@ -110,19 +180,23 @@ impl Engine {
         if let Some(e) = failure.filter(|e| !matches!(e, Error::Corrupt(_))) {
             return Err(e);
         }
-        self.sync()?;
+        // The batch being filled stays, as the writer had it when it
+        // stopped: where batches end decides when shards sweep (and so
+        // how they fold their panes), and must not depend on restarts.
+        self.drain_in_flight()?;
         if let Some(r) = &mut self.rejects {
             r.flush()?;
         }
-        let mut notes = Vec::new();
-        let replayed_lines = self.counters.lines;
+        let replayed_lines = self.counters.lines - lines_before;
         if report.records > 0 {
             notes.push(format!(
-                "{}: recovered {} lines ({} accepted) from the log in {:.2}s",
+                "{}: recovered {} lines from the log{} in {:.2}s ({} lines, {} accepted in all)",
                 dir.display(),
                 replayed_lines,
+                if from.is_some() { " after it" } else { "" },
+                replay_started.elapsed().as_secs_f64(),
+                self.counters.lines,
                 self.counters.accepted,
-                started.elapsed().as_secs_f64()
             ));
         }
         if report.torn_bytes > 0 {
@@ -157,6 +231,16 @@ impl Engine {
             report,
             replayed_lines,
             notes,
+            checkpoints,
+            every: self.config.checkpoint_every,
+            last_checkpoint: from,
+            lines_at_checkpoint: self.counters.lines,
+            checkpoint_at: Instant::now(),
+            checkpoints_written: 0,
+            last_checkpoint_bytes: 0,
+            last_checkpoint_secs: 0.0,
+            restore_secs,
+            checkpoints_set_aside,
         });
         Ok(())
     }
@@ -221,8 +305,11 @@ impl Engine {
                 }
             }
             Entry::Finish => {
+                // As the end of an ingest: the guard's held lines are
+                // rejected, and the batch is handed over.
                 self.admission.finish(verdicts);
                 self.settle(verdicts, None)?;
+                self.sync()?;
             }
         }
         Ok(())
@@ -289,6 +376,11 @@ impl Durable {
         self.pending_lines += 1;
     }
 
+    /// Lines added to the commit being built.
+    pub(super) fn pending_lines(&self) -> usize {
+        self.pending_lines
+    }
+
     /// Whether the current commit is due.
     pub(super) fn commit_due(&self) -> bool {
         self.pending_lines >= self.commit_lines
@@ -335,6 +427,11 @@ impl Durable {
             replayed_lines: self.replayed_lines,
             torn_bytes_cut: self.report.torn_bytes,
             damaged_bytes_set_aside: self.report.damaged_bytes,
+            checkpoint_bytes: self.checkpoints.bytes().unwrap_or(0),
+            last_checkpoint: self.last_checkpoint,
+            checkpoints_written: self.checkpoints_written,
+            restore_ms: self.restore_secs.map(|s| (s * 1000.0).round() as u64),
+            checkpoints_set_aside: self.checkpoints_set_aside,
         }
     }
 }

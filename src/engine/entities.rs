@@ -177,6 +177,65 @@ impl Entities {
     }
 }
 
+/// Entities as a checkpoint keeps them: `(key, oldest minute, state)`,
+/// integer keys then string keys. Borrowed when written...
+#[derive(serde::Serialize)]
+struct SavedEntitiesRef<'a> {
+    ints: Vec<(i64, i32, &'a PaneStore)>,
+    strs: Vec<(&'a str, i32, &'a PaneStore)>,
+}
+
+/// ...owned when read.
+#[derive(serde::Deserialize)]
+struct SavedEntities {
+    ints: Vec<(i64, i32, PaneStore)>,
+    strs: Vec<(String, i32, PaneStore)>,
+}
+
+impl serde::Serialize for Entities {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let saved = SavedEntitiesRef {
+            ints: (self.ints.iter().flatten())
+                .map(|(&k, e)| (k, e.oldest_minute, &e.store))
+                .collect(),
+            strs: (self.strs.iter().flatten())
+                .map(|(k, e)| (&**k, e.oldest_minute, &e.store))
+                .collect(),
+        };
+        saved.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Entities {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Entities, D::Error> {
+        use serde::de::Error;
+        let saved = SavedEntities::deserialize(d)?;
+        let mut out = Entities::default();
+        for (key, oldest_minute, store) in saved.ints {
+            let entity = Entity {
+                store,
+                oldest_minute,
+            };
+            if out.ints[int_segment(key)].insert(key, entity).is_some() {
+                return Err(D::Error::custom("an entity listed twice"));
+            }
+        }
+        for (key, oldest_minute, store) in saved.strs {
+            let entity = Entity {
+                store,
+                oldest_minute,
+            };
+            let key: Arc<str> = key.into();
+            if out.strs[str_segment(&key)].insert(key, entity).is_some() {
+                return Err(D::Error::custom("an entity listed twice"));
+            }
+        }
+        out.len = out.ints.iter().map(|m| m.len()).sum::<usize>()
+            + out.strs.iter().map(|m| m.len()).sum::<usize>();
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,6 +109,9 @@ impl Engine {
             merge.recycle(bytes);
             if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
                 d.commit(self.counters.lines, &merge, false)?;
+                if self.checkpoint_due() {
+                    self.checkpoint()?;
+                }
             }
             // Checking the time only every 8,192 lines keeps the clock
             // read off the per-line path.
@@ -237,6 +240,13 @@ impl Engine {
     /// delivers the hits they caused.
     pub fn sync(&mut self) -> Result<()> {
         self.flush_batch()?;
+        self.drain_in_flight()
+    }
+
+    /// Waits for every batch handed to the router, and delivers its hits;
+    /// the batch being filled stays (a checkpoint keeps it, so that
+    /// checkpoints move no batch boundary).
+    pub(super) fn drain_in_flight(&mut self) -> Result<()> {
         while let Some(request) = self.in_flight.pop_front() {
             let hits = block(request)?;
             self.delivery.deliver(&mut self.rules, hits)?;

@@ -114,6 +114,36 @@ pub enum Partial {
     Rows(Vec<FinishedRow>),
 }
 
+/// Engine → shard: this shard's whole state, encoded for a checkpoint (on
+/// the shard's thread, so shards encode theirs at the same time).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<u8>>")]
+pub struct SaveShard;
+
+/// Engine → shard: replace this shard's state with its part of a
+/// checkpoint (the bytes, and the range of them that is this shard's), or
+/// with an empty state (`None`: a checkpoint failed to load part way).
+/// Nothing changes when the part does not decode.
+#[derive(Message)]
+#[rtype(result = "std::result::Result<(), String>")]
+pub struct RestoreShard(pub Option<(Arc<Vec<u8>>, std::ops::Range<usize>)>);
+
+/// Engine → router: the router's own state, for a checkpoint; with
+/// `Some`, replace it first (a checkpoint is loaded). The reply is the
+/// state.
+#[derive(Message)]
+#[rtype(result = "RouterState")]
+pub struct SyncRouter(pub Option<RouterState>);
+
+/// What the router keeps between batches: where events without keys go
+/// next, and the clock events are stamped with ([`Routed::clock_ms`]),
+/// which decides when shards fold their seconds into minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RouterState {
+    pub next_home: u64,
+    pub clock_ms: Millis,
+}
+
 /// Engine → router → shards: the shards' counters for `SHOW STATS`.
 #[derive(Message)]
 #[rtype(result = "ShardStats")]

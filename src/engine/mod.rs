@@ -27,6 +27,7 @@
 //! `key_hash.rs` (the shards' entity maps), `recent.rs` (the ring of
 //! recent events raw-row queries read).
 
+mod checkpoint;
 mod config;
 mod delivery;
 mod durable;
@@ -54,6 +55,7 @@ use crate::rules::Rules;
 use crate::time::Millis;
 
 pub use crate::time::Clock;
+pub use checkpoint::{decode_checkpoint_parts, read_checkpoint};
 pub use config::Config;
 use delivery::Delivery;
 pub use delivery::HitListener;
@@ -224,11 +226,17 @@ fn spawn_actors(
     Ok((thread, actors))
 }
 
-/// Applies what was handed over (and delivers its hits), then stops the
-/// actors and waits for their thread.
+/// Applies what was handed over (and delivers its hits), writes a
+/// checkpoint when there is a data directory, then stops the actors and
+/// waits for their thread.
 impl Drop for Engine {
     fn drop(&mut self) {
         let _ = self.sync();
+        // A clean exit checkpoints what the log holds; a failure costs
+        // only time at the next start, which replays the log instead.
+        if let Err(e) = self.checkpoint() {
+            eprintln!("tally: no checkpoint at exit ({e}); the next start replays the log");
+        }
         self.system.stop();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();

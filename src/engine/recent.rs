@@ -158,6 +158,40 @@ impl RecentEvents {
     }
 }
 
+/// What a checkpoint keeps of the ring: each event's time, sequence number
+/// and text, oldest first, and the next sequence number. Borrowed when
+/// written, owned when read.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedRecent<'a> {
+    next_seq: u64,
+    events: Vec<(Millis, u64, crate::codec::Blob<'a>)>,
+}
+
+impl RecentEvents {
+    pub fn save(&self) -> SavedRecent<'_> {
+        SavedRecent {
+            next_seq: self.next_seq,
+            events: self
+                .iter()
+                .map(|e| {
+                    let text = crate::codec::Blob(std::borrow::Cow::Borrowed(e.text));
+                    (e.ts_ms, e.seq, text)
+                })
+                .collect(),
+        }
+    }
+
+    /// Replaces the ring with a saved one, under this ring's bounds.
+    pub fn restore(&mut self, saved: SavedRecent<'_>) {
+        *self = RecentEvents::new(self.max_events);
+        for (ts_ms, seq, text) in &saved.events {
+            self.next_seq = *seq;
+            self.push(*ts_ms, &text.0);
+        }
+        self.next_seq = saved.next_seq;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

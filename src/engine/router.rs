@@ -9,8 +9,8 @@ use actix::prelude::*;
 use futures::future::join_all;
 
 use super::messages::{
-    Apply, BatchPool, GetStats, Ingest, Routed, ShardStats, GLOBAL_TARGET, MAX_ACTOR_KINDS,
-    UNBOUNDED_MAILBOX,
+    Apply, BatchPool, GetStats, Ingest, Routed, RouterState, ShardStats, SyncRouter, GLOBAL_TARGET,
+    MAX_ACTOR_KINDS, UNBOUNDED_MAILBOX,
 };
 use super::shard::Shard;
 use crate::event::{Event, Key};
@@ -148,6 +148,22 @@ impl Actor for Router {
     fn started(&mut self, ctx: &mut Self::Context) {
         // Unbounded, as the shards' (see there).
         ctx.set_mailbox_capacity(UNBOUNDED_MAILBOX);
+    }
+}
+
+/// Answers the router's state, after replacing it when asked to.
+impl Handler<SyncRouter> for Router {
+    type Result = MessageResult<SyncRouter>;
+
+    fn handle(&mut self, msg: SyncRouter, _: &mut Self::Context) -> Self::Result {
+        if let Some(state) = msg.0 {
+            self.next_home = state.next_home as usize % self.shards.len().max(1);
+            self.clock_ms = state.clock_ms;
+        }
+        MessageResult(RouterState {
+            next_home: self.next_home as u64,
+            clock_ms: self.clock_ms,
+        })
     }
 }
 

@@ -17,7 +17,8 @@ use actix::prelude::*;
 use super::entities::Entities;
 
 use super::messages::{
-    Apply, GetStats, Partial, Routed, ScanShard, ShardStats, GLOBAL_TARGET, UNBOUNDED_MAILBOX,
+    Apply, GetStats, Partial, RestoreShard, Routed, SaveShard, ScanShard, ShardStats,
+    GLOBAL_TARGET, UNBOUNDED_MAILBOX,
 };
 use crate::event::{DistinctSource, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
@@ -236,5 +237,80 @@ impl Handler<GetStats> for Shard {
             slots: slots as u64,
             passivated: self.passivated,
         })
+    }
+}
+
+/// What a checkpoint keeps of a shard: its entities, its share of the
+/// global state and its clocks. The layouts, sources and retention come
+/// from the schema and the configuration; the rules' edge state is not
+/// kept (rules are put in force again after a restart). Borrowed when
+/// written...
+#[derive(serde::Serialize)]
+struct SavedShardRef<'a> {
+    entities: &'a [Entities],
+    global: &'a PaneStore,
+    next_sweep_ms: Millis,
+    passivated: u64,
+    fold_clock_ms: Millis,
+}
+
+/// ...owned when read.
+#[derive(serde::Deserialize)]
+pub(super) struct SavedShard {
+    entities: Vec<Entities>,
+    global: PaneStore,
+    next_sweep_ms: Millis,
+    passivated: u64,
+    fold_clock_ms: Millis,
+}
+
+/// Encodes this shard's state for a checkpoint.
+impl Handler<SaveShard> for Shard {
+    type Result = MessageResult<SaveShard>;
+
+    fn handle(&mut self, _: SaveShard, _: &mut Self::Context) -> Self::Result {
+        MessageResult(crate::storage::to_bytes(&SavedShardRef {
+            entities: &self.entities,
+            global: &self.global,
+            next_sweep_ms: self.next_sweep_ms,
+            passivated: self.passivated,
+            fold_clock_ms: self.fold_clock_ms,
+        }))
+    }
+}
+
+/// Replaces this shard's state with a checkpoint's part, or empties it.
+impl Handler<RestoreShard> for Shard {
+    type Result = MessageResult<RestoreShard>;
+
+    fn handle(&mut self, msg: RestoreShard, _: &mut Self::Context) -> Self::Result {
+        let saved = match msg.0 {
+            None => SavedShard {
+                entities: (0..self.entities.len())
+                    .map(|_| Entities::default())
+                    .collect(),
+                global: PaneStore::default(),
+                next_sweep_ms: Millis::MIN,
+                passivated: 0,
+                fold_clock_ms: Millis::MIN,
+            },
+            Some((bytes, range)) => {
+                let Some(part) = bytes.get(range) else {
+                    return MessageResult(Err("a shard part outside the file".into()));
+                };
+                match crate::storage::from_bytes::<SavedShard>(part) {
+                    Ok(saved) if saved.entities.len() == self.entities.len() => saved,
+                    Ok(_) => return MessageResult(Err("a shard of another schema".into())),
+                    Err(why) => return MessageResult(Err(why)),
+                }
+            }
+        };
+        self.entities = saved.entities;
+        self.global = saved.global;
+        self.next_sweep_ms = saved.next_sweep_ms;
+        self.passivated = saved.passivated;
+        self.fold_clock_ms = saved.fold_clock_ms;
+        self.watcher = Watcher::default();
+        MessageResult(Ok(()))
     }
 }

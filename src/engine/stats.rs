@@ -115,6 +115,24 @@ impl Stats {
                     "storage.damaged_bytes_set_aside".into(),
                     int(s.damaged_bytes_set_aside),
                 ),
+                ("storage.checkpoint_bytes".into(), int(s.checkpoint_bytes)),
+                (
+                    "storage.last_checkpoint".into(),
+                    s.last_checkpoint
+                        .map_or(Value::Null, |p| Value::str(&p.to_string())),
+                ),
+                (
+                    "storage.checkpoints_written".into(),
+                    int(s.checkpoints_written),
+                ),
+                (
+                    "storage.checkpoint_restore_ms".into(),
+                    s.restore_ms.map_or(Value::Null, int),
+                ),
+                (
+                    "storage.checkpoints_set_aside".into(),
+                    int(s.checkpoints_set_aside),
+                ),
             ]);
         }
         ResultSet {

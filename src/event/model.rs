@@ -180,6 +180,15 @@ impl Hash for DimValues {
     }
 }
 
+impl DimKey {
+    /// A key from its bytes (a checkpoint keeps cells so); `None` unless
+    /// they decode to values that encode back to exactly these bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<DimKey> {
+        let key = DimKey(SmallVec::from_slice(bytes));
+        (DimKey::from_values(&key.values()) == key).then_some(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -256,6 +256,86 @@ impl Admission {
     }
 }
 
+/// What a checkpoint keeps of admission: the clock, the id history, the
+/// cells in id order and the held events. Borrowed when written, owned
+/// when read.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct SavedAdmission<'a> {
+    now_ms: Option<Millis>,
+    ids: std::borrow::Cow<'a, IdHistory>,
+    cells: Vec<std::borrow::Cow<'a, [u8]>>,
+    held: Vec<SavedHeld>,
+}
+
+/// A held event as a checkpoint keeps it: its line, parsed again on load.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SavedHeld {
+    source: String,
+    line: u64,
+    ts: Millis,
+    text: Vec<u8>,
+}
+
+impl SavedAdmission<'_> {
+    /// How many cells it holds.
+    pub fn cells(&self) -> usize {
+        self.cells.len()
+    }
+}
+
+impl Admission {
+    pub fn save(&self) -> SavedAdmission<'_> {
+        SavedAdmission {
+            now_ms: self.now_ms,
+            ids: std::borrow::Cow::Borrowed(&self.ids),
+            cells: self
+                .cells
+                .keys()
+                .into_iter()
+                .map(std::borrow::Cow::Borrowed)
+                .collect(),
+            held: self
+                .held
+                .iter()
+                .map(|h| SavedHeld {
+                    source: h.origin.source.to_string(),
+                    line: h.origin.line,
+                    ts: h.ts,
+                    text: h.text.to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Puts a saved state in place of this one. `parse` parses a held
+    /// line again; a line it refuses (it parsed when it was held) means
+    /// the checkpoint is not this engine's, and nothing is changed.
+    pub fn restore(
+        &mut self,
+        saved: SavedAdmission<'_>,
+        parse: impl Fn(&[u8]) -> Option<Parsed>,
+    ) -> Result<(), String> {
+        let mut held = Vec::with_capacity(saved.held.len());
+        for h in saved.held {
+            let parsed = parse(&h.text).ok_or("a held line that does not parse")?;
+            held.push(Held {
+                origin: Origin {
+                    source: h.source.into(),
+                    line: h.line,
+                },
+                parsed,
+                ts: h.ts,
+                text: h.text.into(),
+            });
+        }
+        self.cells.restore(&saved.cells)?;
+        self.now_ms = saved.now_ms;
+        self.ids = saved.ids.into_owned();
+        self.held = held;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,3 +73,40 @@ impl CellDictionary {
         }
     }
 }
+
+impl CellInterner {
+    /// Every cell's encoded dimension values, in id order (a checkpoint's).
+    pub fn keys(&self) -> Vec<&[u8]> {
+        let mut keys: Vec<(CellId, &[u8])> = self.ids.iter().map(|(k, &id)| (id, &k[..])).collect();
+        keys.sort_unstable_by_key(|(id, _)| *id);
+        keys.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// Replaces every cell with `keys` (from [`CellInterner::keys`]), in
+    /// order, so each gets its id back; readers see the new list.
+    pub fn restore(&mut self, keys: &[impl AsRef<[u8]>]) -> Result<(), String> {
+        if keys.len() > MAX_CELLS {
+            return Err(format!(
+                "{} cells, past the limit of {MAX_CELLS}",
+                keys.len()
+            ));
+        }
+        let mut dims = Vec::with_capacity(keys.len());
+        let mut seen = std::collections::HashSet::new();
+        for key in keys {
+            if !seen.insert(key.as_ref()) {
+                return Err("a cell listed twice".into());
+            }
+            dims.push(DimKey::from_bytes(key.as_ref()).ok_or("a cell that does not decode")?);
+        }
+        self.ids.clear();
+        match self.shared.write() {
+            Ok(mut list) => list.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+        for d in &dims {
+            self.intern(d);
+        }
+        Ok(())
+    }
+}

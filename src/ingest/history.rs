@@ -85,7 +85,8 @@ const PARTS: usize = 64;
 const PART_BITS: u32 = PARTS.trailing_zeros();
 
 /// See the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SavedHistory")]
 pub struct IdHistory {
     parts: Vec<Table>,
     /// Scrambles id hashes (see the module docs).
@@ -153,8 +154,9 @@ impl IdHistory {
 /// One part of the history: a Robin Hood table of `(fresh bits, distance,
 /// stamp)` words (see the module docs). It sees the scrambled hash without
 /// the part's bits.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Table {
+    #[serde(with = "crate::codec::words")]
     slots: Vec<u64>,
     /// log2 of the slot count.
     bits: u32,
@@ -430,6 +432,34 @@ fn fresh_matches(w: u64, rest: u64) -> bool {
     let n = 63 - field.leading_zeros();
     let low = (1u64 << n) - 1;
     field & low == rest & low
+}
+
+/// A history as a checkpoint keeps it (every table slot for slot, and the
+/// seed), checked on load: every part, each a whole power-of-two table.
+#[derive(serde::Deserialize)]
+struct SavedHistory {
+    parts: Vec<Table>,
+    seed: u64,
+}
+
+impl TryFrom<SavedHistory> for IdHistory {
+    type Error = String;
+
+    fn try_from(saved: SavedHistory) -> Result<IdHistory, String> {
+        let whole = |t: &Table| {
+            (MIN_BITS..48).contains(&t.bits)
+                && t.slots.len() == 1 << t.bits
+                && t.len <= t.slots.len()
+                && t.unit_shift < 62
+        };
+        if saved.parts.len() != PARTS || !saved.parts.iter().all(whole) {
+            return Err("an id history with damaged tables".into());
+        }
+        Ok(IdHistory {
+            parts: saved.parts,
+            seed: saved.seed,
+        })
+    }
 }
 
 #[cfg(test)]

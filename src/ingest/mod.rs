@@ -15,7 +15,8 @@ mod source;
 
 use std::time::Duration;
 
-pub use admission::{Admission, Limits, Origin, Rejected, Verdicts, JUMP_CONFIRMATIONS};
+pub use admission::JUMP_CONFIRMATIONS;
+pub use admission::{Admission, Limits, Origin, Rejected, SavedAdmission, Verdicts};
 pub use cells::{CellDictionary, CellInterner, MAX_CELLS};
 pub use history::IdHistory;
 pub use position::{FileIdentity, SourcePosition};
@@ -26,7 +27,7 @@ use crate::count::{per_second, thousands};
 use crate::event::Reason;
 
 /// Lines read, accepted and rejected by reason, over the engine's life.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub lines: u64,
     pub accepted: u64,

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 pub const PREFIX_BYTES: u64 = 4096;
 
 /// What makes a file the same file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileIdentity {
     pub dev: u64,
     pub ino: u64,
@@ -29,7 +29,7 @@ pub struct FileIdentity {
 
 /// A source's position: the next line to read starts at byte `offset`,
 /// after `line` lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SourcePosition {
     /// The source's name: its path as given, `-` for standard input.
     pub name: String,

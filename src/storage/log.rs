@@ -16,9 +16,10 @@
 //! position, so their lines are read again from the files.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use super::checkpoint::LogPosition;
 use super::record::{self, Next, RecordReader};
 use super::sync_dir;
 use crate::error::{Error, Result};
@@ -74,11 +75,30 @@ fn segments(dir: &Path) -> Result<Vec<u64>> {
 }
 
 impl Log {
+    /// Whether the log in `dir` holds every record from `from` on (or,
+    /// for `None`, from its very start): the segment is there and long
+    /// enough, and no segment before it was deleted (for `None`).
+    pub fn holds(dir: &Path, from: Option<LogPosition>) -> Result<bool> {
+        if !dir.exists() {
+            return Ok(from.is_none());
+        }
+        let numbers = segments(dir)?;
+        Ok(match from {
+            None => numbers.first().is_none_or(|&n| n == 1),
+            Some(at) => {
+                numbers.contains(&at.segment)
+                    && file_len(&segment_path(dir, at.segment))? >= at.offset
+            }
+        })
+    }
+
     /// Opens (creating) the log in `dir`, handing every good record's
-    /// payload to `replay`, in order. `replay` answers `Err(why)` for a
-    /// record it cannot apply, which ends the log there like damage.
+    /// payload from `from` on (from the start for `None`) to `replay`, in
+    /// order. `replay` answers `Err(why)` for a record it cannot apply,
+    /// which ends the log there like damage.
     pub fn open(
         dir: &Path,
+        from: Option<LogPosition>,
         replay: &mut dyn FnMut(&[u8]) -> std::result::Result<(), String>,
     ) -> Result<(Log, LogReport)> {
         std::fs::create_dir_all(dir)
@@ -90,7 +110,17 @@ impl Log {
             let path = segment_path(dir, n);
             let last = k + 1 == numbers.len();
             let io = |e| Error::io(format!("reading {}", path.display()), e);
-            let mut reader = RecordReader::new(BufReader::new(File::open(&path).map_err(io)?));
+            let start = match from {
+                Some(at) if n < at.segment => {
+                    kept.push(n);
+                    continue;
+                }
+                Some(at) if n == at.segment => at.offset,
+                _ => 0,
+            };
+            let mut file = File::open(&path).map_err(io)?;
+            file.seek(SeekFrom::Start(start)).map_err(io)?;
+            let mut reader = RecordReader::starting_at(BufReader::new(file), start);
             let trouble = loop {
                 match reader.read_next().map_err(io)? {
                     Next::Record(payload) => match replay(&payload) {
@@ -183,6 +213,36 @@ impl Log {
         (self.closed_bytes + self.segment_bytes, self.segments)
     }
 
+    /// Where the next record appended will start.
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            segment: self.segment,
+            offset: self.segment_bytes,
+        }
+    }
+
+    /// Deletes every segment wholly before `at` (never the current one);
+    /// returns the bytes freed.
+    pub fn delete_before(&mut self, at: LogPosition) -> Result<u64> {
+        let mut freed = 0;
+        for n in segments(&self.dir)? {
+            if n >= at.segment || n >= self.segment {
+                break;
+            }
+            let path = segment_path(&self.dir, n);
+            let len = file_len(&path)?;
+            std::fs::remove_file(&path)
+                .map_err(|e| Error::io(format!("deleting {}", path.display()), e))?;
+            freed += len;
+            self.segments -= 1;
+        }
+        if freed > 0 {
+            self.closed_bytes -= freed;
+            sync_dir(&self.dir)?;
+        }
+        Ok(freed)
+    }
+
     fn current(&self) -> PathBuf {
         segment_path(&self.dir, self.segment)
     }
@@ -240,7 +300,7 @@ mod tests {
 
     fn open(dir: &Path) -> (Log, LogReport, Vec<Vec<u8>>) {
         let mut seen = Vec::new();
-        let (log, report) = Log::open(dir, &mut |p| {
+        let (log, report) = Log::open(dir, None, &mut |p| {
             seen.push(p.to_vec());
             Ok(())
         })
@@ -296,6 +356,63 @@ mod tests {
         let (_, report, seen) = open(dir.path());
         assert_eq!((seen.len(), report.damage), (1, None));
         assert!(dir.path().join("00000000000000000001.seg.damaged").exists());
+    }
+
+    #[test]
+    fn reading_from_a_position_skips_what_is_before_it_and_deleting_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, _, _) = open(dir.path());
+        log.append(b"a").unwrap();
+        log.segment_bytes = SEGMENT_BYTES; // as if full
+        log.append(b"b").unwrap();
+        let after_b = log.position();
+        log.append(b"c").unwrap();
+        assert_eq!(
+            after_b,
+            LogPosition {
+                segment: 2,
+                offset: 9
+            }
+        );
+        assert!(Log::holds(dir.path(), None).unwrap());
+        assert!(Log::holds(dir.path(), Some(after_b)).unwrap());
+        let past = LogPosition {
+            segment: 2,
+            offset: 100,
+        };
+        assert!(!Log::holds(dir.path(), Some(past)).unwrap());
+        drop(log);
+        let mut seen = Vec::new();
+        let (mut log, report) = Log::open(dir.path(), Some(after_b), &mut |p| {
+            seen.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((seen, report.records), (vec![b"c".to_vec()], 1));
+        assert_eq!(log.size(), (27, 2));
+        assert_eq!(log.delete_before(after_b).unwrap(), 9);
+        assert_eq!(log.size(), (18, 1));
+        assert!(!Log::holds(dir.path(), None).unwrap());
+        assert!(Log::holds(dir.path(), Some(after_b)).unwrap());
+        // The current segment is never deleted.
+        let end = log.position();
+        assert_eq!(
+            log.delete_before(LogPosition {
+                segment: 9,
+                offset: 0
+            })
+            .unwrap(),
+            0
+        );
+        log.append(b"d").unwrap();
+        drop(log);
+        let mut seen = Vec::new();
+        Log::open(dir.path(), Some(end), &mut |p| {
+            seen.push(p.to_vec());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [b"d".to_vec()]);
     }
 
     #[test]

@@ -8,12 +8,15 @@
 //!   framed with a length and a CRC (`record.rs`), each record one commit
 //!   of input lines with every file source's position after them
 //!   (`entry.rs`, which says why the input and not the verdicts).
+//! - `checkpoints/`: the whole engine state at a log position
+//!   (`checkpoint.rs`), so that a restart replays only the log after it.
 //!
 //! This module only reads and writes bytes; replaying them through the
 //! engine, and deciding when to commit, is the engine's (`engine/durable.rs`).
 //! docs/durability.md describes the layout and what each fsync policy
 //! promises.
 
+mod checkpoint;
 mod entry;
 mod log;
 mod manifest;
@@ -24,6 +27,9 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
+pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
+pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
 pub use entry::{batch_line, decode, encode_finish, encode_open, end_batch, start_batch};
 pub use entry::{Batch, Entry};
 pub use log::{Log, LogReport};
@@ -69,6 +75,11 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// new one, never a mix: a temporary file, fsync, rename, fsync of the
 /// directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_parts_atomically(path, &[bytes])
+}
+
+/// [`write_atomically`] of the concatenation of `parts`, without making it.
+pub fn write_parts_atomically(path: &Path, parts: &[&[u8]]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)
@@ -77,7 +88,9 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     tmp.push(".tmp");
     let io = |e| Error::io(format!("writing {}", path.display()), e);
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
+    for part in parts {
+        file.write_all(part).map_err(io)?;
+    }
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     sync_dir(dir)

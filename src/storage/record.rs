@@ -59,6 +59,11 @@ impl<R: BufRead> RecordReader<R> {
         RecordReader { input, offset: 0 }
     }
 
+    /// A reader of `input` positioned at byte `offset` of its file.
+    pub fn starting_at(input: R, offset: u64) -> RecordReader<R> {
+        RecordReader { input, offset }
+    }
+
     /// Where the next record starts (after a `Torn` or `Damaged`, where
     /// the bad one started: the offset to cut at).
     pub fn offset(&self) -> u64 {

@@ -4,7 +4,7 @@ use super::sketch::{SketchInput, Sketches};
 
 /// Count, sum, min and max of one metric. Merging two is exact for count,
 /// min and max, and for sums up to 2⁵³ when the inputs are integers.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricAgg {
     /// Events that carried the metric (absent values are not counted).
     pub count: u64,
@@ -101,7 +101,7 @@ impl PartialEq for MetricAggs {
 
 /// The partial aggregate of one cell in one pane: the number of events,
 /// one [`MetricAgg`] per schema metric, and the sketches its store keeps.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Agg {
     pub count: u64,
     pub metrics: MetricAggs,
@@ -148,5 +148,21 @@ impl Agg {
                 None => self.sketches = Some(theirs.clone()),
             }
         }
+    }
+}
+
+/// A checkpoint keeps the metrics as a list, however they are kept here.
+impl serde::Serialize for MetricAggs {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MetricAggs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<MetricAggs, D::Error> {
+        let items = Vec::<MetricAgg>::deserialize(d)?;
+        let mut aggs = MetricAggs::new(items.len());
+        aggs.copy_from_slice(&items);
+        Ok(aggs)
     }
 }

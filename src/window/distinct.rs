@@ -25,7 +25,8 @@ const SPARSE_MAX: usize = REGISTERS / 4;
 const MAX_RANK: usize = 64 - PRECISION as usize + 1;
 
 /// A mergeable distinct-count sketch; see the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(try_from = "SavedHll")]
 pub enum Hll {
     /// Top 32 bits of each hash. Appended unsorted; sorted and de-duplicated
     /// when the vector is full, so an insert is amortised O(log n) and never
@@ -225,6 +226,59 @@ fn tau(mut x: f64) -> f64 {
         z -= (1.0 - x).powi(2) * y;
         if z == before {
             return z / 3.0;
+        }
+    }
+}
+
+/// A sketch as a checkpoint keeps it. A sparse set keeps its capacity,
+/// because when it is sorted, grown or made dense depends on it (so a
+/// restored sketch turns dense exactly when the original would have).
+#[derive(serde::Deserialize)]
+enum SavedHll {
+    Sparse { capacity: u32, shorts: Vec<u32> },
+    Dense(#[serde(with = "crate::codec::bytes")] Box<[u8]>),
+}
+
+/// [`SavedHll`] borrowed from a sketch: the same encoding, no copy.
+#[derive(serde::Serialize)]
+enum SavedHllRef<'a> {
+    Sparse { capacity: u32, shorts: &'a [u32] },
+    Dense(#[serde(with = "crate::codec::bytes")] &'a [u8]),
+}
+
+impl serde::Serialize for Hll {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Hll::Sparse(v) => SavedHllRef::Sparse {
+                capacity: v.capacity() as u32,
+                shorts: v,
+            },
+            Hll::Dense(r) => SavedHllRef::Dense(r),
+        }
+        .serialize(s)
+    }
+}
+
+impl TryFrom<SavedHll> for Hll {
+    type Error = String;
+
+    fn try_from(saved: SavedHll) -> Result<Hll, String> {
+        match saved {
+            SavedHll::Sparse { capacity, shorts } => {
+                let capacity = capacity as usize;
+                if capacity > SPARSE_MAX || shorts.len() > capacity {
+                    return Err("a sparse sketch past its bound".into());
+                }
+                let mut v = Vec::with_capacity(capacity);
+                v.extend_from_slice(&shorts);
+                Ok(Hll::Sparse(v))
+            }
+            SavedHll::Dense(r)
+                if r.len() == REGISTERS && r.iter().all(|&x| usize::from(x) <= MAX_RANK) =>
+            {
+                Ok(Hll::Dense(r))
+            }
+            SavedHll::Dense(_) => Err("a dense sketch with wrong registers".into()),
         }
     }
 }

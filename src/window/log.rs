@@ -67,8 +67,10 @@ const MAX_DISTINCT: usize = 7;
 const MAX_METRICS: usize = 15;
 
 /// Packed events, newest first; see the module docs.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SavedLog")]
 pub(super) struct Log {
+    #[serde(with = "crate::codec::bytes")]
     bytes: Box<[u8]>,
 }
 
@@ -715,6 +717,31 @@ fn with_scratch(f: impl FnOnce(&mut Agg)) {
     });
     if let Some(f) = f {
         f(&mut Agg::new(0));
+    }
+}
+
+/// A log as a checkpoint keeps it (its bytes, room to grow included),
+/// checked on load: a header that fits, and bytes in use within it.
+#[derive(serde::Deserialize)]
+struct SavedLog {
+    #[serde(with = "crate::codec::bytes")]
+    bytes: Box<[u8]>,
+}
+
+impl TryFrom<SavedLog> for Log {
+    type Error = String;
+
+    fn try_from(saved: SavedLog) -> Result<Log, String> {
+        let log = Log { bytes: saved.bytes };
+        if log.is_empty() {
+            return Ok(log);
+        }
+        let shape = log.shape();
+        let (header, used) = (shape.header(), log.used());
+        if log.bytes.len() < header || used < header || used > log.bytes.len() {
+            return Err("a packed log with a damaged header".into());
+        }
+        Ok(log)
     }
 }
 

@@ -37,13 +37,13 @@ use crate::event::CellId;
 use crate::time::Millis;
 
 /// The rolling state of one entity or global partial; see the module docs.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct PaneStore {
     repr: Repr,
 }
 
 /// The two forms of a store. An entity is 16 bytes in its map either way.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Repr {
     /// Packed events in one allocation, up to [`super::LOG_MAX_BYTES`].
     Packed(Log),

@@ -63,7 +63,8 @@ pub fn nearest_rank(p: f64, n: u64) -> u64 {
 }
 
 /// A mergeable percentile sketch; see the module docs.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "SavedSketch")]
 pub struct QuantileSketch {
     /// (bucket key, count), sorted by key; no zero counts.
     bins: Vec<(i32, u64)>,
@@ -168,6 +169,25 @@ impl QuantileSketch {
             }
         }
         Some(max)
+    }
+}
+
+/// A sketch as a checkpoint keeps it, checked on load: keys ascending,
+/// no zero counts.
+#[derive(serde::Deserialize)]
+struct SavedSketch {
+    bins: Vec<(i32, u64)>,
+}
+
+impl TryFrom<SavedSketch> for QuantileSketch {
+    type Error = String;
+
+    fn try_from(saved: SavedSketch) -> Result<QuantileSketch, String> {
+        let sorted = saved.bins.windows(2).all(|w| w[0].0 < w[1].0);
+        if !sorted || saved.bins.iter().any(|b| b.1 == 0) {
+            return Err("a percentile sketch out of order".into());
+        }
+        Ok(QuantileSketch { bins: saved.bins })
     }
 }
 

@@ -94,7 +94,7 @@ pub struct SketchInput<'a> {
 }
 
 /// The sketches of one slot, parallel to its store's [`SketchLayout`].
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Sketches {
     pub quantiles: Box<[QuantileSketch]>,
     pub distinct: Box<[Hll]>,

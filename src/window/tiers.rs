@@ -34,7 +34,7 @@ use crate::time::Millis;
 /// slots that do not straddle a bucket edge.
 pub const SPAN_ANY: Millis = Millis::MAX;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Slot {
     /// Seconds (fine tier), minutes (coarse tier) or hours since the epoch.
     pub(super) pane: i64,
@@ -43,7 +43,7 @@ pub(super) struct Slot {
 }
 
 /// Sparse panes in tiers; see the module docs.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct Tiers {
     pub(super) fine: Vec<Slot>,
     pub(super) coarse: Vec<Slot>,
@@ -52,7 +52,7 @@ pub(super) struct Tiers {
 }
 
 /// What a summarised store keeps beside its seconds and minutes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Summary {
     /// Hour slots: every event of the hour, as long as one of its minutes
     /// is within retention.
