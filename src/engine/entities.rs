@@ -25,6 +25,11 @@ use crate::hash::{hash_bytes, mix64};
 use crate::time::Millis;
 use crate::window::PaneStore;
 
+/// How far ahead of a full scan ([`Entities::for_each`]) entities' state is
+/// prefetched: enough misses in flight to cover memory's latency with the
+/// few hundred nanoseconds of work per entity of a fan-out.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Maps per kind: a power of two, so a segment is a few top bits.
 const SEGMENTS: usize = 64;
 
@@ -153,15 +158,27 @@ impl Entities {
         before - self.len
     }
 
-    /// Calls `f` with every entity and its key.
+    /// Calls `f` with every entity and its key. The state of the entity
+    /// [`PREFETCH_AHEAD`] places further on is prefetched meanwhile, so
+    /// that its cache miss overlaps the work on the ones before it.
     pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
         for map in &self.ints {
+            let mut ahead = map.values().skip(PREFETCH_AHEAD);
+            map.values().take(PREFETCH_AHEAD).for_each(|e| e.store.prefetch());
             for (&i, e) in map {
+                if let Some(next) = ahead.next() {
+                    next.store.prefetch();
+                }
                 f(&Key::Int(i), &e.store);
             }
         }
         for map in &self.strs {
+            let mut ahead = map.values().skip(PREFETCH_AHEAD);
+            map.values().take(PREFETCH_AHEAD).for_each(|e| e.store.prefetch());
             for (s, e) in map {
+                if let Some(next) = ahead.next() {
+                    next.store.prefetch();
+                }
                 f(&Key::Str(s.clone()), &e.store);
             }
         }

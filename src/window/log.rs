@@ -132,6 +132,11 @@ impl Log {
         self.bytes.is_empty()
     }
 
+    /// Where the log's bytes start (its header, then the newest record).
+    pub fn head(&self) -> *const u8 {
+        self.bytes.as_ptr()
+    }
+
     fn shape(&self) -> Shape {
         let b = |i: usize| usize::from(self.bytes.get(i).copied().unwrap_or(0));
         Shape {

@@ -51,6 +51,20 @@ enum Repr {
     Panes(Box<Tiers>),
 }
 
+/// A hint to load the cache line at `p`; nothing on other architectures.
+#[inline]
+fn prefetch_read(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults and reads nothing
+    // the program sees, whatever the address; SSE is part of every
+    // x86_64 target.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 impl Default for Repr {
     fn default() -> Self {
         Repr::Packed(Log::default())
@@ -80,6 +94,19 @@ impl PaneStore {
             Repr::Packed(c) => c.bytes(),
             Repr::Panes(_) => 0,
         }
+    }
+
+    /// Asks the CPU to start loading the head of this store's state (a
+    /// packed log's header and newest records), for a scan that will read
+    /// it soon: a fan-out over many entities reads one separately
+    /// allocated log after another, and without this each one waits for
+    /// memory (docs/performance.md).
+    pub fn prefetch(&self) {
+        let head: *const u8 = match &self.repr {
+            Repr::Packed(log) => log.head(),
+            Repr::Panes(tiers) => std::ptr::from_ref::<Tiers>(tiers).cast(),
+        };
+        prefetch_read(head);
     }
 
     /// Whether the store still keeps packed events (not promoted to panes).

@@ -6,7 +6,7 @@
 //! bucket. Negative values use the buckets of |x| mirrored below zero, and
 //! zero has its own bucket, so the whole real line is covered.
 //!
-//! Buckets are kept sparse: a sorted vector of (bucket, count). Merging two
+//! Buckets are kept sparse: a sorted vector of (bucket, count), 8 bytes each. Merging two
 //! sketches adds counts bucket by bucket, which is exactly the sketch of the
 //! union of their values: the merge order never changes an answer.
 //!
@@ -66,8 +66,42 @@ pub fn nearest_rank(p: f64, n: u64) -> u64 {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "SavedSketch")]
 pub struct QuantileSketch {
-    /// (bucket key, count), sorted by key; no zero counts.
-    bins: Vec<(i32, u64)>,
+    /// The buckets, sorted by key; no zero counts. A bucket whose count
+    /// passes `u32::MAX` continues in another bin of the same key right
+    /// after it, so a bin is 8 bytes, not 16: the global state holds one
+    /// sketch per (minute, cell) for a day, hundreds of buckets each, and
+    /// they were a sixth of the process's memory on a realistic stream
+    /// (docs/state.md).
+    bins: Vec<Bin>,
+}
+
+/// One bucket's key and (part of) its count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bin {
+    key: i32,
+    count: u32,
+}
+
+impl Bin {
+    /// Adds `count` to this bin as far as it fits; returns what did not.
+    fn fill(&mut self, count: u64) -> u64 {
+        let room = u64::from(u32::MAX - self.count);
+        let added = count.min(room);
+        self.count += added as u32;
+        count - added
+    }
+}
+
+/// `count` as bins of `key`, each as full as a bin may be.
+fn bins_of(key: i32, mut count: u64, into: &mut Vec<Bin>) {
+    while count > 0 {
+        let part = count.min(u64::from(u32::MAX));
+        into.push(Bin {
+            key,
+            count: part as u32,
+        });
+        count -= part;
+    }
 }
 
 impl QuantileSketch {
@@ -78,18 +112,28 @@ impl QuantileSketch {
         }
     }
 
-    fn add_bucket(&mut self, key: i32, count: u64) {
-        match self.bins.binary_search_by_key(&key, |b| b.0) {
-            Ok(i) => self.bins[i].1 += count,
-            Err(i) => {
-                if self.bins.capacity() == self.bins.len() {
-                    // Panes usually hold few distinct buckets: grow gently
-                    // from one, not to Vec's default minimum of four.
-                    self.bins.reserve_exact(self.bins.len().max(1));
-                }
-                self.bins.insert(i, (key, count));
-            }
+    fn add_bucket(&mut self, key: i32, count: u32) {
+        // The last bin of `key`, which is the one with room if any has.
+        let end = self.bins.partition_point(|b| b.key <= key);
+        let rest = match end.checked_sub(1).map(|i| &mut self.bins[i]) {
+            Some(bin) if bin.key == key => bin.fill(u64::from(count)),
+            _ => u64::from(count),
+        };
+        if rest == 0 {
+            return;
         }
+        if self.bins.capacity() == self.bins.len() {
+            // Panes usually hold few distinct buckets: grow gently from
+            // one, not to Vec's default minimum of four.
+            self.bins.reserve_exact(self.bins.len().max(1));
+        }
+        self.bins.insert(
+            end,
+            Bin {
+                key,
+                count: rest as u32,
+            },
+        );
     }
 
     /// Adds every value of `other` (the sketch of the union). Buckets this
@@ -101,11 +145,13 @@ impl QuantileSketch {
             return;
         }
         let mut new = Vec::new();
-        for &(key, count) in &other.bins {
-            match self.bins.binary_search_by_key(&key, |b| b.0) {
-                Ok(i) => self.bins[i].1 += count,
-                Err(_) => new.push((key, count)),
-            }
+        for bin in &other.bins {
+            let end = self.bins.partition_point(|b| b.key <= bin.key);
+            let rest = match end.checked_sub(1).map(|i| &mut self.bins[i]) {
+                Some(last) if last.key == bin.key => last.fill(u64::from(bin.count)),
+                _ => u64::from(bin.count),
+            };
+            bins_of(bin.key, rest, &mut new);
         }
         if new.is_empty() {
             return;
@@ -114,7 +160,8 @@ impl QuantileSketch {
         let mut merged = Vec::with_capacity(a.len() + new.len());
         let (mut i, mut j) = (0, 0);
         while i < a.len() && j < new.len() {
-            if a[i].0 < new[j].0 {
+            // `<=`: a bin continuing a full one of the same key goes after it.
+            if a[i].key <= new[j].key {
                 merged.push(a[i]);
                 i += 1;
             } else {
@@ -134,14 +181,15 @@ impl QuantileSketch {
 
     /// Number of values added.
     pub fn count(&self) -> u64 {
-        self.bins.iter().map(|b| b.1).sum()
+        self.bins.iter().map(|b| u64::from(b.count)).sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.bins.is_empty()
     }
 
-    /// Buckets held (memory is 16 bytes per bucket).
+    /// Bins held (8 bytes each; a bucket is one bin unless its count
+    /// passed `u32::MAX`).
     pub fn buckets(&self) -> usize {
         self.bins.len()
     }
@@ -162,10 +210,10 @@ impl QuantileSketch {
         }
         let rank = nearest_rank(p, n);
         let mut seen = 0;
-        for &(key, count) in &self.bins {
-            seen += count;
+        for bin in &self.bins {
+            seen += u64::from(bin.count);
             if seen >= rank {
-                return Some(value_of(key).clamp(min.min(max), max.max(min)));
+                return Some(value_of(bin.key).clamp(min.min(max), max.max(min)));
             }
         }
         Some(max)
@@ -321,5 +369,35 @@ mod tests {
             s.add(1.0 + (x >> 11) as f64 % 3.6e6);
         }
         assert!(s.buckets() < 800, "{}", s.buckets());
+    }
+
+    /// A bucket counted past `u32::MAX` continues in a second bin of the
+    /// same key: counts, ranks and merges stay exact.
+    #[test]
+    fn a_bucket_past_u32_counts_on_in_another_bin() {
+        let full = |key: i32| QuantileSketch {
+            bins: vec![Bin {
+                key,
+                count: u32::MAX,
+            }],
+        };
+        let (one, two) = (key_of(1.0), key_of(2.0));
+        let mut s = full(one);
+        s.add(1.0);
+        assert_eq!(s.count(), u64::from(u32::MAX) + 1);
+        assert_eq!(s.buckets(), 2);
+        s.add(2.0);
+        let mut merged = full(one);
+        merged.merge(&s);
+        merged.merge(&full(two));
+        assert_eq!(merged.count(), 3 * u64::from(u32::MAX) + 2);
+        let keys: Vec<i32> = merged.bins.iter().map(|b| b.key).collect();
+        assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+        // Ranks: the 1.0 bucket holds 2·(2^32−1)+1 values, then 2.0's.
+        let ones = 2 * u64::from(u32::MAX) + 1;
+        let p_last_one = ones as f64 * 100.0 / merged.count() as f64;
+        let at = |p: f64| merged.percentile(p, 1.0, 2.0).unwrap();
+        assert!(within(at(p_last_one - 1e-9), 1.0), "{}", at(p_last_one));
+        assert!(within(at(p_last_one + 1e-6), 2.0));
     }
 }
