@@ -76,7 +76,7 @@ pub struct QuantileSketch {
 }
 
 /// One bucket's key and (part of) its count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Bin {
     key: i32,
     count: u32,
@@ -220,19 +220,21 @@ impl QuantileSketch {
     }
 }
 
-/// A sketch as a checkpoint keeps it, checked on load: keys ascending,
-/// no zero counts.
+/// A sketch as a checkpoint keeps it, checked on load: keys ascending, no
+/// zero counts, a key repeated only after a full bin of it.
 #[derive(serde::Deserialize)]
 struct SavedSketch {
-    bins: Vec<(i32, u64)>,
+    bins: Vec<Bin>,
 }
 
 impl TryFrom<SavedSketch> for QuantileSketch {
     type Error = String;
 
     fn try_from(saved: SavedSketch) -> Result<QuantileSketch, String> {
-        let sorted = saved.bins.windows(2).all(|w| w[0].0 < w[1].0);
-        if !sorted || saved.bins.iter().any(|b| b.1 == 0) {
+        let sorted = saved.bins.windows(2).all(|w| {
+            w[0].key < w[1].key || (w[0].key == w[1].key && w[0].count == u32::MAX)
+        });
+        if !sorted || saved.bins.iter().any(|b| b.count == 0) {
             return Err("a percentile sketch out of order".into());
         }
         Ok(QuantileSketch { bins: saved.bins })
