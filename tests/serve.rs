@@ -74,6 +74,10 @@ fn an_ndjson_batch_is_counted_by_reason() {
         serde_json::json!({"lines": 5, "accepted": 2, "rejected": 3,
             "reasons": {"malformed_json": 1, "missing_field": 1, "duplicate": 1}})
     );
+    // An empty body is a mistake, not a batch of nothing.
+    let r = post(addr, "/events", "application/x-ndjson", b"");
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("empty"));
     // Without a trailing newline, and with no content type at all.
     let r = request(addr, "POST", "/events", &[], event(3, 3, 2).as_bytes());
     assert_eq!(r.json()["accepted"], 1, "{}", r.text());
@@ -277,6 +281,7 @@ fn health_metrics_and_unknown_routes() {
     assert!(r.json()["error"].as_str().unwrap().contains("/nowhere"));
     let r = get(addr, "/events");
     assert_eq!(r.status, 405);
+    assert_eq!(r.header("allow"), Some("POST"));
     assert!(r.json()["error"].as_str().is_some());
     let r = post(addr, "/health", "text/plain", b"");
     assert_eq!(r.status, 405);

@@ -91,9 +91,9 @@ pub(super) fn route_list() -> Vec<(&'static str, &'static str)> {
 /// Registers [`TABLE`] on an app.
 pub(super) fn routes(config: &mut web::ServiceConfig) {
     for (path, method, handler) in TABLE {
-        let route = match method {
-            Method::Get => web::get(),
-            Method::Post => web::post(),
+        let (route, allow) = match method {
+            Method::Get => (web::get(), "GET"),
+            Method::Post => (web::post(), "POST"),
         };
         config.service(
             web::resource(path)
@@ -102,7 +102,9 @@ pub(super) fn routes(config: &mut web::ServiceConfig) {
                         dispatch(handler, req, payload, state)
                     },
                 ))
-                .default_service(web::to(method_not_allowed)),
+                .default_service(web::to(move |req: HttpRequest| {
+                    method_not_allowed(req, allow)
+                })),
         );
     }
     config.default_service(web::to(not_found));
@@ -163,6 +165,12 @@ async fn post_events(
 ) -> Result<HttpResponse, Refusal> {
     let permit = state.permit(Lane::Work)?;
     let raw = body::read(req, payload, state.max_body).await?;
+    if raw.is_empty() {
+        return Err(Refusal::bad_request(
+            "the body is empty: post NDJSON lines, a JSON array of events or one JSON object"
+                .into(),
+        ));
+    }
     let events = body::events(req, raw)?;
     let single = events.single;
     let ingested = state
@@ -421,10 +429,20 @@ async fn not_found(req: HttpRequest) -> HttpResponse {
     .response()
 }
 
-async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
-    Refusal::new(
+/// `405`, with the `Allow` header naming the one method the path answers.
+async fn method_not_allowed(req: HttpRequest, allow: &'static str) -> HttpResponse {
+    let mut response = Refusal::new(
         StatusCode::METHOD_NOT_ALLOWED,
-        format!("{} is not allowed on {}", req.method(), req.path()),
+        format!(
+            "{} is not allowed on {}; it answers {allow}",
+            req.method(),
+            req.path()
+        ),
     )
-    .response()
+    .response();
+    response.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    response
 }
