@@ -2,17 +2,18 @@
 //!
 //! The engine takes `&mut self` and is driven from one thread, so the
 //! server gives it one owner: a dedicated thread that takes [`Job`]s off
-//! the queue ([`super::queue`]) one at a time, in the order the HTTP
-//! workers queued them, and answers each on its own reply channel. An
-//! event batch is applied by the shards (and, with a data directory,
-//! committed to the log under the fsync policy) before its reply is sent;
-//! a query queued after that reply therefore sees the batch. That is the
-//! whole visibility rule, and it needs no lock: the order of the queue is
-//! the order of the answers.
+//! the queue ([`super::queue`]) one at a time and answers each on its own
+//! reply channel. An event batch is applied by the shards (and, with a
+//! data directory, committed to the log under the fsync policy) before
+//! its reply is sent; a query sent after that reply is taken after the
+//! batch, so it sees it. That is the whole visibility rule, and it needs
+//! no lock. Queries are taken before batches still waiting (see
+//! [`Owner::serve`]): those were not answered yet, so the rule allows it.
 //!
 //! The owner also keeps what only it can see: the query-latency histogram
 //! and the counters [`super::health`] reads without queueing.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Arc;
@@ -140,10 +141,38 @@ pub(super) fn spawn(
 }
 
 impl Owner {
-    /// Takes jobs in queue order until told to stop (or every sender is
-    /// gone). Each job's permit is given back once its answer is sent.
+    /// Takes jobs until told to stop (or every sender is gone). Each job's
+    /// permit is given back once its answer is sent.
+    ///
+    /// Queries (and scrapes) go before event batches that are still
+    /// waiting: a query must see every batch *answered* before it was
+    /// sent, and a waiting batch has not been answered, so taking the
+    /// query first keeps the rule while it spares the query the wait.
+    /// Batches keep their order among themselves, and so do queries; the
+    /// stop is taken only when nothing else waits.
     fn serve(&mut self, jobs: Receiver<(Job, Permit)>) -> Result<()> {
-        while let Ok((job, _permit)) = jobs.recv() {
+        let mut waiting: VecDeque<(Job, Permit)> = VecDeque::new();
+        loop {
+            if waiting.is_empty() {
+                match jobs.recv() {
+                    Ok(job) => waiting.push_back(job),
+                    Err(_) => break,
+                }
+            }
+            // Bounded: every job holds a permit.
+            waiting.extend(jobs.try_iter());
+            let next = waiting
+                .iter()
+                .position(|(job, _)| matches!(job, Job::Query { .. } | Job::Metrics { .. }))
+                .or_else(|| {
+                    waiting
+                        .iter()
+                        .position(|(job, _)| matches!(job, Job::Ingest { .. }))
+                })
+                .unwrap_or(0);
+            let Some((job, _permit)) = waiting.remove(next) else {
+                continue;
+            };
             match job {
                 Job::Ingest {
                     lines,
