@@ -43,6 +43,50 @@ fn serve(data: &Path) -> (Child, SocketAddr) {
     (child, addr)
 }
 
+#[test]
+fn demo_serves_the_demo_stream_at_once_and_clock_wall_is_refused_with_it() {
+    let mut child = Command::new(TALLY)
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--shards",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tally serve starts");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let addr: SocketAddr = first.trim()["listening on http://".len()..]
+        .parse()
+        .unwrap();
+    let health = serve_client::get(addr, "/health").json();
+    assert_eq!(health["schema"], "reels");
+    assert!(health["accepted"].as_u64().unwrap() > 99_000, "{health}");
+    let top = query(addr, "SELECT TOP 3 event_type FROM events WINDOW 1h");
+    assert_eq!(top.as_array().unwrap().len(), 3, "{top}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = Command::new(TALLY)
+        .args([
+            "serve",
+            "--demo",
+            "--clock",
+            "wall",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("event clock"));
+}
+
 /// Batch `b` of client `c`: 200 events with ids of their own, all within
 /// half an hour (nothing is late or held).
 fn batch(c: usize, b: usize) -> String {
