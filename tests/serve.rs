@@ -134,6 +134,12 @@ fn a_json_array_is_a_batch_and_one_object_gets_its_verdict() {
         query(addr, "SELECT COUNT(*) AS n FROM events WINDOW 1h")[0]["n"],
         3
     );
+    // Three hours ahead of the stream: held by the future guard, 202.
+    let ahead = event(99, 1, 0).replace("T00:", "T03:");
+    let r = post(addr, "/events", "application/json", ahead.as_bytes());
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["accepted"], 0);
+    assert!(r.json()["held"].as_str().unwrap().contains("--max-jump"));
     stop(server);
 }
 
