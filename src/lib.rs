@@ -53,7 +53,7 @@
 //! docs/architecture.md draws the module map; `tests/layers.rs` checks that
 //! imports point down it. The engine builds alone with
 //! `--no-default-features`: the command-line tools (`cli`, `shell`,
-//! `bench`, `generator`) and their crates are the default `cli` feature.
+//! `server`, `bench`, `generator`) and their crates are the default `cli` feature.
 #[cfg(feature = "cli")]
 pub mod bench;
 #[cfg(feature = "cli")]
@@ -70,6 +70,8 @@ pub mod hash;
 pub mod ingest;
 pub mod query;
 pub mod rules;
+#[cfg(feature = "cli")]
+pub mod server;
 #[cfg(feature = "cli")]
 pub mod shell;
 pub mod storage;

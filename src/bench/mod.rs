@@ -1,6 +1,6 @@
 //! Bench: `tally bench`, the user-facing latency and throughput tool.
 //!
-//! Four benches measure tally's performance targets (docs/performance.md),
+//! The benches measure tally's performance targets (docs/performance.md),
 //! each printing a wrk2-style
 //! HDR percentile table (p50, p90, p99, p99.9, max, count, in µs) and
 //! writing `.hgrm` percentile distributions and an SVG plot under `--out`:
@@ -12,6 +12,9 @@
 //! - `visible`: event-to-visible latency, from the time an event is due
 //!   until a query sees it.
 //! - `memory`: resident memory for N users × k events, streamed in.
+//! - `serve`: `tally serve` under N posting clients and a querying one:
+//!   post and query latency over HTTP, events/s against the same events
+//!   ingested without the server.
 //! - `targets`: all of the above, each `--runs` times in a fresh process,
 //!   the medians beside the targets ([`targets`]).
 //!
@@ -31,6 +34,7 @@ mod plot;
 mod query;
 mod report;
 mod rss;
+mod serve;
 mod targets;
 mod visible;
 
@@ -55,6 +59,8 @@ pub enum BenchCommand {
     Visible(visible::VisibleArgs),
     /// Resident memory for N distinct users × k events each, streamed in
     Memory(memory::MemoryArgs),
+    /// `tally serve` under load: N clients posting NDJSON batches while queries run
+    Serve(serve::ServeBenchArgs),
     /// Every performance target, each bench run --runs times in a fresh process; medians vs targets
     Targets(targets::TargetsArgs),
 }
@@ -83,6 +89,7 @@ pub fn run(command: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Query(args) => (query::run(&args)?, args.common),
         BenchCommand::Visible(args) => (visible::run(&args)?, args.common),
         BenchCommand::Memory(args) => (memory::run(&args)?, args.common),
+        BenchCommand::Serve(args) => (serve::run(&args)?, args.common),
         BenchCommand::Targets(args) => {
             print!("{}", targets::run(&args)?);
             return Ok(());

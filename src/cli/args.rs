@@ -28,8 +28,9 @@ pub struct EngineArgs {
     #[arg(long, default_value = "24h", value_parser = parse_flag_duration)]
     pub retention: Duration,
     /// What "now" is: the largest event time accepted (event), or the system clock (wall)
-    #[arg(long, default_value = "event", value_parser = ["event", "wall"])]
-    pub clock: String,
+    /// [default: event; `serve` without --data or --demo: wall]
+    #[arg(long, value_parser = ["event", "wall"])]
+    pub clock: Option<String>,
     /// Future guard: events further ahead of the clock are held until 3 in a row confirm the jump
     #[arg(long, default_value = "1h", value_parser = parse_flag_duration)]
     pub max_jump: Duration,
@@ -60,6 +61,63 @@ pub struct EngineArgs {
     /// of ingest time spent writing checkpoints (docs/durability.md)
     #[arg(long, default_value = "5000000", value_name = "LINES|DURATION")]
     pub checkpoint_every: String,
+}
+
+/// `tally serve`'s own flags.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on, HOST:PORT; port 0 picks a free port (the first line
+    /// printed says which)
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub listen: String,
+    /// Directory of saved queries served as GET /queries/NAME (NAME.sql)
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
+    /// Largest request body (bytes, or with KiB, MiB, GiB, KB, MB, GB); larger gets 413
+    #[arg(long, default_value = "64MiB", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Requests queued for the engine before the next is answered 503 (Retry-After)
+    #[arg(long, default_value_t = crate::server::DEFAULT_QUEUE)]
+    pub queue: usize,
+    /// HTTP worker threads [default: one per core]
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// Serve the shell's demo stream (a day of generated events, on the event clock)
+    #[arg(long, conflicts_with = "data")]
+    pub demo: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// A size flag: bytes, or a number with a unit (`64MiB`, `1.5GB`, `512k`).
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("{text}: expected a size like 65536, 512KiB or 64MiB"))?;
+    let scale: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        other => {
+            return Err(format!(
+                "{text}: unknown unit {other:?} (KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
+    };
+    let bytes = number * scale;
+    if !(1.0..=(usize::MAX as f64)).contains(&bytes) {
+        return Err(format!("{text}: the size must be at least one byte"));
+    }
+    Ok(bytes as usize)
 }
 
 #[derive(Args)]
@@ -147,7 +205,7 @@ pub fn start_engine(
         config.shards = n;
     }
     config.retention = args.retention;
-    config.clock = if args.clock == "wall" {
+    config.clock = if args.clock.as_deref() == Some("wall") {
         Clock::Wall
     } else {
         Clock::Event

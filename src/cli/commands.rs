@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use super::args::{open_inputs, start_engine, EngineArgs, GenArgs};
+use super::args::{open_inputs, start_engine, EngineArgs, GenArgs, ServeArgs};
 use crate::count::thousands;
 use crate::engine::Engine;
 use crate::error::Error;
@@ -53,15 +53,7 @@ pub fn shell(
         engine = start_engine(&args, &[], &[])?;
         let preset = engine.schema().name.clone();
         let started = Instant::now();
-        let config = GenConfig {
-            preset: preset.clone(),
-            events: DEMO_EVENTS,
-            duplicates: 0.001,
-            bad: 0.001,
-            ..GenConfig::default()
-        };
-        let lines = Generator::new(&config)?;
-        let summary = engine.ingest_lines("demo", lines)?;
+        let summary = load_demo(&mut engine)?;
         banner = format!(
             "tally {} — demo stream loaded: {} {preset} events over 24 h ({} rejected on purpose) in {:.0} ms.\n\
              Try: SELECT TOP 3 event_type FROM events WINDOW 1h;",
@@ -112,6 +104,80 @@ pub fn shell(
             follow: if follow { input } else { Vec::new() },
         },
     )?;
+    Ok(())
+}
+
+/// Ingests the demo stream of the engine's preset: a day of generated
+/// events, a few of them duplicates and bad lines on purpose.
+fn load_demo(engine: &mut Engine) -> anyhow::Result<crate::ingest::IngestSummary> {
+    let config = GenConfig {
+        preset: engine.schema().name.clone(),
+        events: DEMO_EVENTS,
+        duplicates: 0.001,
+        bad: 0.001,
+        ..GenConfig::default()
+    };
+    let lines = Generator::new(&config)?;
+    Ok(engine.ingest_lines("demo", lines)?)
+}
+
+/// `tally serve`: the engine behind HTTP until SIGTERM or Ctrl-C. The
+/// clock is the wall's unless the events' own is needed: a data directory
+/// is replayed, and the demo stream is from the past.
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let ServeArgs {
+        listen,
+        queries,
+        max_body,
+        queue,
+        workers,
+        demo,
+        mut engine,
+    } = args;
+    if demo && engine.clock.as_deref() == Some("wall") {
+        return Err(Error::Usage(
+            "--demo serves generated events from the past, on the event clock; drop --clock wall"
+                .into(),
+        )
+        .into());
+    }
+    let event_clock = demo || engine.data.is_some();
+    engine
+        .clock
+        .get_or_insert_with(|| if event_clock { "event" } else { "wall" }.into());
+    if demo {
+        engine.schema.get_or_insert_with(|| "reels".into());
+    }
+    let factory: crate::server::EngineFactory = Box::new(move || {
+        let started = start_engine(&engine, &[], &[]).and_then(|mut e| {
+            if demo {
+                let summary = load_demo(&mut e)?;
+                eprintln!("demo stream loaded: {summary}");
+            }
+            Ok(e)
+        });
+        // Keep tally's own error (its exit status depends on it).
+        started.map_err(|e| match e.downcast::<Error>() {
+            Ok(e) => e,
+            Err(e) => Error::InvalidInput(format!("{e:#}")),
+        })
+    });
+    let options = crate::server::ServeOptions {
+        listen,
+        max_body,
+        queue,
+        queries,
+        workers,
+        signals: true,
+    };
+    let server = crate::server::Server::start(options, factory)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{}", server.addr())
+        .and_then(|()| out.flush())
+        .context("writing to standard output")?;
+    drop(out);
+    server.join()?;
+    eprintln!("tally serve: stopped");
     Ok(())
 }
 

@@ -1,9 +1,10 @@
-//! The `tally` command line: the shell (the default), ingest, run, gen and
-//! bench, parsed with clap.
+//! The `tally` command line: the shell (the default), ingest, run, serve,
+//! gen and bench, parsed with clap.
 //!
 //! This is the top of the tree: it turns flags into an engine
 //! [`Config`](crate::Config), opens the inputs, and hands over to the tools
-//! below it ([`crate::shell`], [`crate::bench`], [`crate::generator`]). It
+//! below it ([`crate::shell`], [`crate::server`], [`crate::bench`],
+//! [`crate::generator`]). It
 //! owns no behaviour of its own beyond that glue, and is built only with the
 //! default `cli` feature, as are the tools and their dependencies: an
 //! application that embeds the engine builds without them.
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::shell::Format;
-use args::{EngineArgs, GenArgs};
+use args::{EngineArgs, GenArgs, ServeArgs};
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn main() -> ExitCode {
@@ -110,6 +111,9 @@ pub enum Command {
         #[command(flatten)]
         engine: EngineArgs,
     },
+    /// Serve the engine over HTTP: POST /events, POST /query, GET /queries/NAME, /health,
+    /// /metrics, /hits (docs/serve.md)
+    Serve(ServeArgs),
     /// Write seeded synthetic events (NDJSON) for any preset
     Gen(GenArgs),
     /// Measure throughput, latency and memory (HDR percentiles, .hgrm files, an SVG plot)
@@ -145,6 +149,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             params,
             engine,
         }) => commands::run(queries, input, format, params, engine),
+        Some(Command::Serve(args)) => commands::serve(args),
         Some(Command::Gen(args)) => commands::gen(args),
         Some(Command::Bench { command }) => crate::bench::run(command),
         Some(Command::Completions { shell }) => {

@@ -135,8 +135,10 @@ impl Engine {
             self.admission.finish(&mut verdicts);
         }
         self.settle(&mut verdicts, None)?;
+        // Only the end of the input is logged as one: replay settles the
+        // future guard there, and must not where the live run did not.
         if let Some(d) = &mut self.durable {
-            d.commit(self.counters.lines, &merge, true)?;
+            d.commit(self.counters.lines, &merge, end_of_input)?;
         }
         self.sync()?;
         if let Some(r) = &mut self.rejects {

@@ -109,6 +109,40 @@ fn bench_ingest_generated_events() {
 }
 
 #[test]
+fn bench_serve_posts_every_batch_over_http() {
+    let dir = Dir::new();
+    let out = arg(&dir.path("out"));
+    let stdout = ok(&[
+        "bench",
+        "serve",
+        "--clients",
+        "2",
+        "--batch",
+        "500",
+        "--rate",
+        "20000",
+        "--duration",
+        "500ms",
+        "--qps",
+        "10",
+        "--out",
+        &out,
+        "--shards",
+        "2",
+    ]);
+    assert!(stdout.contains("events/s over HTTP"), "{stdout}");
+    assert!(stdout.contains("ingest without the server"), "{stdout}");
+    let table = bench_table(&stdout);
+    let names: Vec<&str> = table.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["post", "query"]);
+    // 10,000 events in 500-event bodies: every one posted once.
+    assert_eq!(table[0].2, 20);
+    assert!(table[1].2 >= 1);
+    assert_eq!(check_hgrm(&dir.path("out/serve-post-batch.hgrm")), 20);
+    check_svg(&dir.path("out/serve.svg"), 2);
+}
+
+#[test]
 fn bench_ingest_reads_files() {
     let dir = Dir::new();
     let file = arg(&dir.path("reels.ndjson"));

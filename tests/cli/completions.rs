@@ -8,6 +8,7 @@ const COMMANDS: &[&str] = &[
     "shell",
     "ingest",
     "run",
+    "serve",
     "gen",
     "bench",
     "completions",
@@ -48,7 +49,7 @@ fn completions_mention_every_command() {
         }
         // The flags of a subcommand too.
         assert!(script.contains("reject-file"), "{shell}");
-        for bench in ["ingest", "query", "visible", "memory", "targets"] {
+        for bench in ["ingest", "query", "visible", "memory", "serve", "targets"] {
             assert!(bench_help.contains(bench), "{bench_help}");
             assert!(
                 script.contains(bench),
