@@ -320,3 +320,29 @@ fn damaged_parts_past_a_valid_crc_are_refused_not_a_panic() {
         let _ = decode_checkpoint_parts(&bytes);
     }
 }
+
+/// Lines that arrive in pieces (an answered post, a followed file's pause)
+/// are handed to the shards after each piece; the log says where, so a
+/// replay hands them over at the same points and the shards fold and
+/// expire as they did: the same answers and the same `state.*` counters.
+#[test]
+fn a_log_of_posts_replays_as_the_posts_were_applied() {
+    let root = tempfile::tempdir().unwrap();
+    let input = std::fs::read_to_string(stream(root.path())).unwrap();
+    let lines: Vec<&str> = input.lines().collect();
+    let data = root.path().join("data");
+    let mut live = engine(&data, u64::MAX, 2);
+    let mut before = 0;
+    for piece in lines.chunks(700) {
+        let bytes = piece.iter().map(|l| format!("{l}\n")).collect::<String>();
+        live.ingest_more("post", bytes.into_bytes(), before)
+            .unwrap();
+        before += piece.len() as u64;
+    }
+    let want = answers(&mut live);
+    drop(live);
+    // Without its exit checkpoint the restart replays the whole log.
+    std::fs::remove_dir_all(data.join("checkpoints")).unwrap();
+    let mut replayed = engine(&data, u64::MAX, 2);
+    assert_eq!(answers(&mut replayed), want);
+}

@@ -311,6 +311,10 @@ impl Engine {
                 self.settle(verdicts, None)?;
                 self.sync()?;
             }
+            Entry::HandOver => {
+                self.settle(verdicts, None)?;
+                self.sync()?;
+            }
         }
         Ok(())
     }
@@ -390,7 +394,16 @@ impl Durable {
 
     /// Writes the current commit with the sources' positions after it, and
     /// fsyncs as the policy says (`end`: the ingest is over, so always).
-    pub(super) fn commit(&mut self, lines_total: u64, merge: &Merge, end: bool) -> Result<()> {
+    /// `hand_over`: the engine hands its batch to the shards after this
+    /// commit without ending the input, which the log records so that
+    /// replay does the same ([`Entry::HandOver`]).
+    pub(super) fn commit(
+        &mut self,
+        lines_total: u64,
+        merge: &Merge,
+        end: bool,
+        hand_over: bool,
+    ) -> Result<()> {
         if self.pending_lines > 0 {
             let mut positions = Vec::new();
             for (id, pos) in self.open.iter().zip(merge.positions()) {
@@ -407,6 +420,8 @@ impl Durable {
         }
         if end {
             self.log.append(&storage::encode_finish())?;
+        } else if hand_over {
+            self.log.append(&storage::encode_hand_over())?;
         }
         let due = match self.fsync {
             Fsync::Always | Fsync::Batch => true,

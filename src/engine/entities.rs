@@ -164,7 +164,9 @@ impl Entities {
     pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
         for map in &self.ints {
             let mut ahead = map.values().skip(PREFETCH_AHEAD);
-            map.values().take(PREFETCH_AHEAD).for_each(|e| e.store.prefetch());
+            map.values()
+                .take(PREFETCH_AHEAD)
+                .for_each(|e| e.store.prefetch());
             for (&i, e) in map {
                 if let Some(next) = ahead.next() {
                     next.store.prefetch();
@@ -174,7 +176,9 @@ impl Entities {
         }
         for map in &self.strs {
             let mut ahead = map.values().skip(PREFETCH_AHEAD);
-            map.values().take(PREFETCH_AHEAD).for_each(|e| e.store.prefetch());
+            map.values()
+                .take(PREFETCH_AHEAD)
+                .for_each(|e| e.store.prefetch());
             for (s, e) in map {
                 if let Some(next) = ahead.next() {
                     next.store.prefetch();

@@ -108,7 +108,7 @@ impl Engine {
             let bytes = self.offer(line, &mut verdicts)?;
             merge.recycle(bytes);
             if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
-                d.commit(self.counters.lines, &merge, false)?;
+                d.commit(self.counters.lines, &merge, false, false)?;
                 if self.checkpoint_due() {
                     self.checkpoint()?;
                 }
@@ -136,9 +136,11 @@ impl Engine {
         }
         self.settle(&mut verdicts, None)?;
         // Only the end of the input is logged as one: replay settles the
-        // future guard there, and must not where the live run did not.
+        // future guard there, and must not where the live run did not. A
+        // pause without the end is logged as a hand-over, where replay
+        // hands its batch over as this run does just below.
         if let Some(d) = &mut self.durable {
-            d.commit(self.counters.lines, &merge, end_of_input)?;
+            d.commit(self.counters.lines, &merge, end_of_input, true)?;
         }
         self.sync()?;
         if let Some(r) = &mut self.rejects {

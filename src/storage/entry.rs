@@ -23,6 +23,7 @@ use crate::ingest::{FileIdentity, SourcePosition};
 const OPEN: u8 = 1;
 const BATCH: u8 = 2;
 const FINISH: u8 = 3;
+const HAND_OVER: u8 = 4;
 /// Inside a batch: a line follows, or the batch's closing part.
 const LINE: u8 = 1;
 const END: u8 = 2;
@@ -32,7 +33,14 @@ const END: u8 = 2;
 pub enum Entry<'a> {
     Open(Vec<(u32, SourcePosition)>),
     Batch(Batch<'a>),
+    /// The end of an ingest: the future guard's held lines are rejected
+    /// and the batch being filled is handed to the shards.
     Finish,
+    /// A point where the writer handed its batch to the shards without
+    /// ending the input (a followed file's pause, an answered post):
+    /// replay hands it over there too, so the shards see the same
+    /// batches and fold and expire at the same points.
+    HandOver,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -69,6 +77,10 @@ pub fn encode_open(sources: &[(u32, SourcePosition)]) -> Vec<u8> {
 
 pub fn encode_finish() -> Vec<u8> {
     vec![FINISH]
+}
+
+pub fn encode_hand_over() -> Vec<u8> {
+    vec![HAND_OVER]
 }
 
 /// A batch built line by line, straight into the bytes that will be
@@ -153,6 +165,7 @@ pub fn decode(payload: &[u8]) -> Result<Entry<'_>, String> {
             })
         }
         FINISH => Entry::Finish,
+        HAND_OVER => Entry::HandOver,
         t => return Err(format!("an unknown entry kind {t}")),
     };
     if !r.bytes.is_empty() {
@@ -253,6 +266,7 @@ mod tests {
             })
         );
         assert_eq!(decode(&encode_finish()).unwrap(), Entry::Finish);
+        assert_eq!(decode(&encode_hand_over()).unwrap(), Entry::HandOver);
         // Every cut of a valid entry is refused, never a panic.
         for cut in 0..batch.len() {
             assert!(decode(&batch[..cut]).is_err(), "cut at {cut}");

@@ -231,9 +231,10 @@ impl TryFrom<SavedSketch> for QuantileSketch {
     type Error = String;
 
     fn try_from(saved: SavedSketch) -> Result<QuantileSketch, String> {
-        let sorted = saved.bins.windows(2).all(|w| {
-            w[0].key < w[1].key || (w[0].key == w[1].key && w[0].count == u32::MAX)
-        });
+        let sorted = saved
+            .bins
+            .windows(2)
+            .all(|w| w[0].key < w[1].key || (w[0].key == w[1].key && w[0].count == u32::MAX));
         if !sorted || saved.bins.iter().any(|b| b.count == 0) {
             return Err("a percentile sketch out of order".into());
         }
