@@ -131,12 +131,16 @@ pub(super) fn params(sql: &str) -> Vec<String> {
             b':' => {
                 let start = i + 1;
                 let mut end = start;
-                while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
+                while end < bytes.len()
+                    && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_')
                 {
                     end += 1;
                 }
                 let name = &sql[start..end];
-                let starts_word = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+                let starts_word = name
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
                 if starts_word && !found.iter().any(|f| f == name) {
                     found.push(name.to_string());
                 }
@@ -159,14 +163,20 @@ mod tests {
                    AND t::int = 1";
         assert_eq!(params(sql), ["user", "kind"]);
         assert!(params("SELECT 1").is_empty());
-        assert!(params("SELECT :1, :").is_empty(), "a name starts with a letter");
+        assert!(
+            params("SELECT :1, :").is_empty(),
+            "a name starts with a letter"
+        );
     }
 
     #[test]
     fn the_description_is_the_leading_comment_without_the_input_line() {
         let sql = "-- J9: count, min, max and mean\n-- over the last hour.\n\
                    -- input: tests/data/stats.ndjson\nSELECT 1;\n-- later\n";
-        assert_eq!(description(sql), "J9: count, min, max and mean over the last hour.");
+        assert_eq!(
+            description(sql),
+            "J9: count, min, max and mean over the last hour."
+        );
         assert_eq!(description("SELECT 1"), "");
     }
 }
