@@ -25,6 +25,7 @@
 //! the engine's.
 
 mod body;
+mod console;
 mod hits;
 mod metrics;
 mod owner;

@@ -17,6 +17,7 @@ use futures::channel::oneshot;
 use futures::StreamExt;
 
 use super::body;
+use super::console::{self, Asset};
 use super::hits::HitHub;
 use super::metrics::{self, ServerFigures};
 use super::owner::{Ingested, Job, Published};
@@ -46,9 +47,13 @@ pub(super) struct State {
 
 /// The routes: path, the one method each answers, and its handler. Any
 /// other method on a path is a JSON `405`, any other path a JSON `404`.
-const TABLE: [(&str, Method, Handler); 7] = [
+const TABLE: [(&str, Method, Handler); 11] = [
+    ("/", Method::Get, Handler::Console(Asset::Page)),
+    ("/console.js", Method::Get, Handler::Console(Asset::Script)),
+    ("/console.css", Method::Get, Handler::Console(Asset::Style)),
     ("/events", Method::Post, Handler::Events),
     ("/query", Method::Post, Handler::Query),
+    ("/queries", Method::Get, Handler::SavedList),
     ("/queries/{name}", Method::Get, Handler::Saved),
     ("/health", Method::Get, Handler::Health),
     ("/metrics", Method::Get, Handler::Metrics),
@@ -65,8 +70,10 @@ enum Method {
 /// The endpoints.
 #[derive(Debug, Clone, Copy)]
 enum Handler {
+    Console(Asset),
     Events,
     Query,
+    SavedList,
     Saved,
     Health,
     Metrics,
@@ -117,7 +124,9 @@ async fn dispatch(
     state: web::Data<State>,
 ) -> HttpResponse {
     let answer = match handler {
+        Handler::Console(asset) => Ok(console::asset(asset)),
         Handler::Events => post_events(&req, payload, &state).await,
+        Handler::SavedList => console::list(state.queries.as_deref()),
         Handler::Query => post_query(&req, payload, &state).await,
         Handler::Saved => get_saved(&req, &state).await,
         Handler::Health => Ok(health(&state)),
@@ -351,19 +360,24 @@ fn saved_query(dir: Option<&Path>, name: &str) -> Result<String, Refusal> {
             "no saved query '{name}': the server was started without --queries DIR"
         )));
     };
-    let plain = !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
     let path = dir.join(format!("{name}.sql"));
-    if !plain || !path.is_file() {
+    if !plain_name(name) || !path.is_file() {
         return Err(not_found(format!(
             "no saved query '{name}' in {}",
             dir.display()
         )));
     }
     crate::files::read_file(&path, "saved query").map_err(Refusal::from)
+}
+
+/// Whether `name` may name a saved query: a plain file name of letters,
+/// digits, `_`, `-` and `.`, not starting with a dot (so never a path).
+pub(super) fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// `GET /health`: answered without queueing, from what the owner publishes.
