@@ -143,6 +143,12 @@ impl Engine {
             d.commit(self.counters.lines, &merge, end_of_input, true)?;
         }
         self.sync()?;
+        // A checkpoint falls due between pieces too: a server's posts and
+        // a followed file's pauses each end here, often before a commit of
+        // their own was due inside the loop.
+        if self.checkpoint_due() {
+            self.checkpoint()?;
+        }
         if let Some(r) = &mut self.rejects {
             r.flush()?;
         }

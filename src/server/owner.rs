@@ -261,11 +261,12 @@ impl Owner {
 
     /// The end of the server: every accepted request has been answered,
     /// and every body was committed to the log before its answer. What is
-    /// left is to apply everything handed to the shards.
-    ///
-    /// This is the one place a shutdown checkpoint belongs: once the
-    /// engine can write one, it is taken here, before the engine drops.
+    /// left is to apply everything handed to the shards and, with a data
+    /// directory, to write a checkpoint of it, so that the next start
+    /// loads it instead of replaying the log.
     fn stop(&mut self) -> Result<()> {
-        self.engine.sync()
+        self.engine.sync()?;
+        self.engine.checkpoint()?;
+        Ok(())
     }
 }
