@@ -41,7 +41,10 @@ fn the_page_and_its_files_are_served_from_the_binary() {
         .split(['"', '\''])
         .filter(|s| s.contains("//"))
         .collect();
-    assert!(elsewhere.is_empty(), "refers to other origins: {elsewhere:?}");
+    assert!(
+        elsewhere.is_empty(),
+        "refers to other origins: {elsewhere:?}"
+    );
     for (path, kind) in [
         ("/console.js", "text/javascript"),
         ("/console.css", "text/css"),

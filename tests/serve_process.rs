@@ -182,7 +182,10 @@ fn sigterm_drains_accepted_requests_and_exits_0() {
     let checkpoints: Vec<_> = std::fs::read_dir(dir.path().join("checkpoints"))
         .map(|d| d.filter_map(|e| e.ok()).collect())
         .unwrap_or_default();
-    assert!(!checkpoints.is_empty(), "no checkpoint at the stop: {stderr}");
+    assert!(
+        !checkpoints.is_empty(),
+        "no checkpoint at the stop: {stderr}"
+    );
     // ...and every acknowledged event is there, and nothing that was not.
     let acknowledged: u64 = done.iter().map(|(_, _, n)| n).sum();
     let (mut child, addr) = serve(dir.path());
