@@ -233,8 +233,11 @@ impl Admission {
         }
         let Some(cell) = self.cells.intern(&parsed.dims) else {
             let detail = format!(
-                "more than {} distinct dimension combinations",
-                super::cells::MAX_CELLS
+                "a new combination of dimension values, past the {} this engine keeps \
+                 (combinations are kept for its life, even after their events leave \
+                 retention); dimensions are for low-cardinality fields: declare a \
+                 high-cardinality one an attribute in a custom schema (--schema FILE)",
+                crate::count::thousands(super::cells::MAX_CELLS as u64)
             );
             reject(out, origin, Reject::new(Reason::InvalidField, detail), text);
             return;
@@ -353,6 +356,33 @@ mod tests {
         let v = offer(&mut a, T0 + 42 * day + 2, 6);
         assert_eq!(v.admitted.len(), 3);
         assert_eq!(a.now_ms(), Some(T0 + 42 * day + 2));
+    }
+
+    /// Item 8 of the hostile-input issue: past the cell cap, a line with a
+    /// new combination is rejected, counted as `invalid_field`, and its
+    /// detail says what to do.
+    #[test]
+    fn past_the_cell_cap_a_new_combination_says_what_to_do() {
+        let mut a = admission();
+        let mut out = Verdicts::default();
+        let cap = super::super::cells::MAX_CELLS as u64;
+        for i in 0..=cap {
+            let mut e = event(T0, i);
+            e.dims = DimKey::from_values(&[Value::str(&format!("t{i}"))]);
+            let origin = Origin {
+                source: "t".into(),
+                line: i,
+            };
+            a.offer(origin, e, b"{}", &mut out);
+        }
+        a.finish(&mut out);
+        assert_eq!(out.admitted.len() as u64, cap);
+        assert_eq!(reasons(&out), [Reason::InvalidField]);
+        let detail = &out.rejected[0].reject.detail;
+        assert!(
+            detail.contains("65,536") && detail.contains("an attribute"),
+            "{detail}"
+        );
     }
 
     #[test]
