@@ -137,6 +137,13 @@ impl Engine {
         Ok(self.rules.recent())
     }
 
+    /// How many times the rule set the shards evaluate was rebuilt after
+    /// rules changed: once per batch of events that follows changes, not
+    /// once per change.
+    pub fn rule_set_builds(&self) -> u64 {
+        self.rules.builds()
+    }
+
     /// Hits counted per rule so far, in creation order.
     pub fn rule_hit_counts(&self) -> Vec<(String, u64)> {
         self.rules.counts()

@@ -1,6 +1,6 @@
 //! The engine's rule registry: create, drop, show, re-plan, count hits.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::hit::{Hit, HIT_FIELDS};
@@ -24,12 +24,25 @@ struct Entry {
 }
 
 /// Every rule of an engine, the compiled set in force, and recent hits.
+///
+/// Creating a rule costs its planning and nothing per rule already there:
+/// names are found through `by_name`, and the shared [`RuleSet`] is rebuilt
+/// once, when the shards next need it ([`Rules::active`]), not on every
+/// change — so a file of N rules is created in O(N).
 #[derive(Debug, Default)]
 pub struct Rules {
     /// In creation order, which `SHOW RULES` keeps.
     entries: Vec<Entry>,
+    /// Rule name → its index in `entries`, for creating (the name must be
+    /// new), dropping and counting hits without a scan of every rule.
+    by_name: HashMap<String, usize>,
     next_id: u64,
     active: Arc<RuleSet>,
+    /// `entries` changed since `active` was built.
+    stale: bool,
+    /// How many times `active` was built: the measure of the work that
+    /// rule changes cost the shards (tests check it stays one per batch).
+    builds: u64,
     /// How many cells the rules were planned against: WHERE and FILTER are
     /// evaluated per cell at plan time, so new cells mean a re-plan.
     planned_cells: usize,
@@ -37,9 +50,22 @@ pub struct Rules {
 }
 
 impl Rules {
-    /// The compiled rules in force, for the shards.
-    pub fn active(&self) -> &Arc<RuleSet> {
+    /// The compiled rules in force, for the shards: built here when rules
+    /// changed since the last call.
+    pub fn active(&mut self) -> &Arc<RuleSet> {
+        if self.stale {
+            self.stale = false;
+            self.builds += 1;
+            self.active = Arc::new(RuleSet::new(
+                self.entries.iter().map(|e| e.compiled.clone()).collect(),
+            ));
+        }
         &self.active
+    }
+
+    /// How many times the rule set in force was built (see [`Rules::active`]).
+    pub fn builds(&self) -> u64 {
+        self.builds
     }
 
     pub fn is_empty(&self) -> bool {
@@ -53,7 +79,7 @@ impl Rules {
 
     /// `CREATE RULE`: checks the shape, plans it, and puts it in force.
     pub fn create(&mut self, def: &RuleDef, catalog: &Catalog) -> Result<ResultSet> {
-        if self.entries.iter().any(|e| e.def.name == def.name) {
+        if self.by_name.contains_key(&def.name) {
             return Err(query_err!(
                 "rule '{}' already exists; DROP RULE {} first, or pick another name",
                 def.name,
@@ -63,6 +89,7 @@ impl Rules {
         let compiled = compile(def, self.next_id, catalog)?;
         self.next_id += 1;
         let row = describe(def, &compiled);
+        self.by_name.insert(def.name.clone(), self.entries.len());
         self.entries.push(Entry {
             def: def.clone(),
             compiled,
@@ -80,10 +107,15 @@ impl Rules {
     /// `DROP RULE`: its edge state goes with it; its past hits stay among
     /// the recent ones.
     pub fn drop_rule(&mut self, name: &str, cells: usize) -> Result<ResultSet> {
-        let Some(at) = self.entries.iter().position(|e| e.def.name == name) else {
+        let Some(at) = self.by_name.remove(name) else {
             return Err(self.unknown(name));
         };
         let entry = self.entries.remove(at);
+        for later in &self.entries[at..] {
+            if let Some(i) = self.by_name.get_mut(&later.def.name) {
+                *i -= 1;
+            }
+        }
         self.install(cells);
         Ok(ResultSet {
             columns: vec!["dropped".into(), "hits".into()],
@@ -123,12 +155,8 @@ impl Rules {
 
     /// Counts a delivered hit and keeps it among the recent ones.
     pub fn record(&mut self, hit: &Hit) {
-        if let Some(entry) = self
-            .entries
-            .iter_mut()
-            .find(|e| *e.compiled.name == *hit.rule)
-        {
-            entry.hits += 1;
+        if let Some(&i) = self.by_name.get(&*hit.rule) {
+            self.entries[i].hits += 1;
         }
         if self.recent.len() == RECENT_HITS {
             self.recent.pop_front();
@@ -153,9 +181,10 @@ impl Rules {
     /// select-list columns of every rule, first seen first.
     pub fn hit_columns(&self) -> Vec<String> {
         let mut columns: Vec<String> = HIT_FIELDS.iter().map(|c| c.to_string()).collect();
+        let mut seen: HashSet<&str> = HIT_FIELDS.iter().copied().collect();
         for entry in &self.entries {
             for c in entry.compiled.columns.iter() {
-                if !columns.contains(c) {
+                if seen.insert(c) {
                     columns.push(c.clone());
                 }
             }
@@ -163,11 +192,11 @@ impl Rules {
         columns
     }
 
+    /// Marks the rule set in force for a rebuild, which [`Rules::active`]
+    /// does when the shards next need it.
     fn install(&mut self, cells: usize) {
         self.planned_cells = cells;
-        self.active = Arc::new(RuleSet::new(
-            self.entries.iter().map(|e| e.compiled.clone()).collect(),
-        ));
+        self.stale = true;
     }
 
     fn unknown(&self, name: &str) -> Error {

@@ -13,7 +13,7 @@ use rustyline::validate::Validator;
 use rustyline::{Context, Helper};
 
 use super::command::NAMES;
-use super::splitter::Splitter;
+use super::splitter::Pending;
 
 /// Keywords and functions offered by completion, in upper case. `events` is
 /// the one relation and is kept as spelled.
@@ -130,7 +130,7 @@ pub(super) struct ShellHelper {
     /// Set by the REPL before each prompt: whether the line continues a
     /// statement (then `.` starts no dot command) and what is open in it
     /// (a string or comment, where nothing is completed).
-    pub(super) pending: Splitter,
+    pub(super) pending: Pending,
     files: FilenameCompleter,
 }
 
@@ -138,7 +138,7 @@ impl ShellHelper {
     pub(super) fn new(columns: Vec<String>) -> ShellHelper {
         ShellHelper {
             columns,
-            pending: Splitter::new(),
+            pending: Pending::default(),
             files: FilenameCompleter::new(),
         }
     }

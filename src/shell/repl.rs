@@ -439,6 +439,11 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
         .and_then(|b| b.max_history_size(10_000))
         .map_err(|e| editor_error("configuring the line editor", e))?
         .completion_type(CompletionType::List)
+        // A paste arrives as one insertion and one redraw, not one per
+        // character (each of which redraws the whole line once it wraps:
+        // quadratic in the pasted text). On by default; said here because
+        // a paste's cost depends on it.
+        .bracketed_paste(true)
         .build();
     let mut editor: Editor<ShellHelper, FileHistory> =
         Editor::with_config(config).map_err(|e| editor_error("starting the line editor", e))?;
@@ -455,7 +460,7 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
     let mut splitter = Splitter::new();
     let outcome = loop {
         if let Some(helper) = editor.helper_mut() {
-            helper.pending = splitter.clone();
+            helper.pending = splitter.pending();
         }
         let prompt = if splitter.is_pending() {
             CONTINUATION_PROMPT

@@ -101,6 +101,31 @@ fn scan_line(scan: &mut Scan, line: &str, mut visit: impl FnMut(char, Class)) {
     }
 }
 
+/// What the line editor needs to know of the statement being typed, without
+/// its text: copied before every prompt, so a paste of many lines costs no
+/// copy of what came before each of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Pending {
+    scan: Scan,
+    has_content: bool,
+}
+
+impl Pending {
+    /// See [`Splitter::is_pending`].
+    pub(super) fn is_pending(&self) -> bool {
+        self.has_content || self.scan != Scan::Code
+    }
+
+    /// Whether byte position `pos` of `line`, typed after the pending
+    /// text, is inside a string, quoted identifier or comment: completion
+    /// offers nothing there.
+    pub(super) fn in_literal_or_comment(&self, line: &str, pos: usize) -> bool {
+        let mut scan = self.scan;
+        scan_line(&mut scan, line.get(..pos).unwrap_or(line), |_, _| {});
+        scan != Scan::Code
+    }
+}
+
 /// Accumulates lines until statements are complete.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Splitter {
@@ -125,7 +150,15 @@ impl Splitter {
     /// the continuation prompt, and a line starting with `.` is SQL, not a
     /// dot command.
     pub(super) fn is_pending(&self) -> bool {
-        self.has_content || self.scan != Scan::Code
+        self.pending().is_pending()
+    }
+
+    /// The state of the statement being typed, for the line editor.
+    pub(super) fn pending(&self) -> Pending {
+        Pending {
+            scan: self.scan,
+            has_content: self.has_content,
+        }
     }
 
     /// Forgets the unfinished statement (Ctrl-C).
@@ -205,13 +238,10 @@ impl Splitter {
         pending
     }
 
-    /// Whether byte position `pos` of `line`, typed after what the splitter
-    /// holds, is inside a string, quoted identifier or comment: completion
-    /// offers nothing there.
-    pub(super) fn in_literal_or_comment(&self, line: &str, pos: usize) -> bool {
-        let mut scan = self.scan;
-        scan_line(&mut scan, line.get(..pos).unwrap_or(line), |_, _| {});
-        scan != Scan::Code
+    /// See [`Pending::in_literal_or_comment`].
+    #[cfg(test)]
+    fn in_literal_or_comment(&self, line: &str, pos: usize) -> bool {
+        self.pending().in_literal_or_comment(line, pos)
     }
 }
 

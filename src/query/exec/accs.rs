@@ -75,9 +75,13 @@ impl AggSpec {
 
     /// The value of `func` over this aggregate's accumulator.
     fn value_of(&self, func: AggFunc, acc: &MetricAgg) -> Value {
-        let typed = |x: f64| {
-            // Every integer up to 2^53 is exact in an f64.
-            if self.integer && x.fract() == 0.0 && x.abs() <= MAX_EXACT_INTEGER {
+        // An integer metric's aggregate is an integer when it is exact: the
+        // values are f64, which hold every integer of magnitude below 2^53
+        // exactly and round larger ones. A larger value, or a sum that may
+        // have passed through a rounded partial, answers a float instead,
+        // never an exact-looking wrong integer (and never an overflow).
+        let typed = |x: f64, exact: bool| {
+            if self.integer && exact && x.fract() == 0.0 && x.abs() <= MAX_EXACT_INTEGER {
                 Value::Int(x as i64)
             } else {
                 Value::Float(x)
@@ -98,9 +102,9 @@ impl AggSpec {
         match func {
             AggFunc::Count => Value::Int(acc.count as i64),
             _ if acc.count == 0 => Value::Null,
-            AggFunc::Sum => typed(summed(acc.sum)),
-            AggFunc::Min => typed(acc.min),
-            AggFunc::Max => typed(acc.max),
+            AggFunc::Sum => typed(summed(acc.sum), sum_is_exact(acc)),
+            AggFunc::Min => typed(acc.min, true),
+            AggFunc::Max => typed(acc.max, true),
             AggFunc::Avg => Value::Float(summed(acc.sum / acc.count as f64)),
             AggFunc::Median | AggFunc::Percentile(_) | AggFunc::ApproxCountDistinct => Value::Null,
         }
@@ -146,8 +150,19 @@ impl AggSpec {
     }
 }
 
-/// 2^53: integers up to it are exact as f64.
-const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_992.0;
+/// 2^53 − 1: every integer of at most this magnitude is exact as an f64,
+/// and no other integer rounds to it (2^53 itself is also what 2^53 + 1
+/// rounds to).
+const MAX_EXACT_INTEGER: f64 = 9_007_199_254_740_991.0;
+
+/// Whether an f64 sum of integers is exact: each partial sum, in whatever
+/// order the panes and shards added them, is at most the count times the
+/// largest magnitude, so all of them are exact when that bound is.
+fn sum_is_exact(acc: &MetricAgg) -> bool {
+    let largest = acc.min.abs().max(acc.max.abs());
+    largest <= MAX_EXACT_INTEGER
+        && u128::from(acc.count) * largest as u128 <= MAX_EXACT_INTEGER as u128
+}
 
 /// `x` rounded to 12 significant digits (unchanged when not finite).
 fn round_significant(x: f64) -> f64 {
