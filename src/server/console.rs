@@ -62,7 +62,7 @@ pub(super) fn list(dir: Option<&Path>) -> Result<HttpResponse, Refusal> {
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
                 let stem = name.strip_suffix(".sql")?;
-                super::routes::plain_name(stem).then(|| stem.to_string())
+                plain_name(stem).then(|| stem.to_string())
             })
             .collect();
         names.sort();
@@ -88,6 +88,16 @@ pub(super) fn list(dir: Option<&Path>) -> Result<HttpResponse, Refusal> {
         response.insert_header(("X-Tally-Truncated", MAX_LISTED.to_string()));
     }
     Ok(response.json(listed))
+}
+
+/// Whether `name` may name a saved query: a plain file name of letters,
+/// digits, `_`, `-` and `.`, not starting with a dot (so never a path).
+pub(super) fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// The leading `--` comment lines, joined, without an `input:` line (it

@@ -361,23 +361,13 @@ fn saved_query(dir: Option<&Path>, name: &str) -> Result<String, Refusal> {
         )));
     };
     let path = dir.join(format!("{name}.sql"));
-    if !plain_name(name) || !path.is_file() {
+    if !console::plain_name(name) || !path.is_file() {
         return Err(not_found(format!(
             "no saved query '{name}' in {}",
             dir.display()
         )));
     }
     crate::files::read_file(&path, "saved query").map_err(Refusal::from)
-}
-
-/// Whether `name` may name a saved query: a plain file name of letters,
-/// digits, `_`, `-` and `.`, not starting with a dot (so never a path).
-pub(super) fn plain_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
 /// `GET /health`: answered without queueing, from what the owner publishes.
