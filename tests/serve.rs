@@ -127,6 +127,21 @@ fn a_json_array_is_a_batch_and_one_object_gets_its_verdict() {
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["line"], 2, "{}", r.text());
     assert!(r.json()["column"].as_u64().is_some());
+    // The end of a line is column 1, never 0 (positions are 1-based).
+    let r = request(
+        addr,
+        "POST",
+        "/query",
+        &[("Content-Type", "application/json")],
+        b"\n",
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        (r.json()["line"].as_u64(), r.json()["column"].as_u64()),
+        (Some(2), Some(1)),
+        "{}",
+        r.text()
+    );
     let r = post(addr, "/events", "application/json; charset=utf-8", b"42");
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("object"));

@@ -55,8 +55,10 @@ impl Refusal {
         )
     }
 
+    /// At a 1-based line and column. serde_json says column 0 for the
+    /// end of a line (an empty body's EOF): that is column 1 to a reader.
     pub(super) fn at(mut self, line: u64, column: u64) -> Refusal {
-        self.position = Some((line, column));
+        self.position = Some((line.max(1), column.max(1)));
         self
     }
 
