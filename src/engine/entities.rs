@@ -58,6 +58,21 @@ impl Entity {
     }
 }
 
+/// A map's entries in order, each prefetching the state of the entity
+/// [`PREFETCH_AHEAD`] places further on.
+fn prefetched<K>(map: &KeyMap<K, Entity>) -> impl Iterator<Item = (&K, &Entity)> {
+    let mut ahead = map.values();
+    ahead
+        .by_ref()
+        .take(PREFETCH_AHEAD)
+        .for_each(|e| e.store.prefetch());
+    map.iter().inspect(move |_| {
+        if let Some(next) = ahead.next() {
+            next.store.prefetch();
+        }
+    })
+}
+
 /// The minute of a time, as the hint stores it (clamped into `i32`).
 fn minute_of(ts_ms: Millis) -> i32 {
     ts_ms
@@ -163,28 +178,10 @@ impl Entities {
     /// that its cache miss overlaps the work on the ones before it.
     pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
         for map in &self.ints {
-            let mut ahead = map.values().skip(PREFETCH_AHEAD);
-            map.values()
-                .take(PREFETCH_AHEAD)
-                .for_each(|e| e.store.prefetch());
-            for (&i, e) in map {
-                if let Some(next) = ahead.next() {
-                    next.store.prefetch();
-                }
-                f(&Key::Int(i), &e.store);
-            }
+            prefetched(map).for_each(|(&i, e)| f(&Key::Int(i), &e.store));
         }
         for map in &self.strs {
-            let mut ahead = map.values().skip(PREFETCH_AHEAD);
-            map.values()
-                .take(PREFETCH_AHEAD)
-                .for_each(|e| e.store.prefetch());
-            for (s, e) in map {
-                if let Some(next) = ahead.next() {
-                    next.store.prefetch();
-                }
-                f(&Key::Str(s.clone()), &e.store);
-            }
+            prefetched(map).for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
         }
     }
 
