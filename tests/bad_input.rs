@@ -527,6 +527,26 @@ fn a_single_jump_ahead_of_the_stream_is_rejected_when_not_confirmed() {
     );
 }
 
+/// Item 7 of the hostile-input issue: a first line dated five months
+/// later than the 9,889 lines after it does not start the clock alone. It
+/// is the one rejected line, with its own line number and text; the
+/// others are all accepted.
+#[test]
+fn a_first_line_months_ahead_is_one_outlier_not_the_clock() {
+    let mut lines = vec![at(0, &format_timestamp(T0 + 150 * 24 * HOUR))];
+    lines.extend((1..9_890).map(good));
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.ndjson");
+    let mut e = engine("reels", Some(&rejects));
+    ingest(&mut e, &file_of(&lines));
+    assert_counts(&mut e, 9_890, 9_889, &[("too_far_in_future", 1)]);
+    assert_eq!(stats(&mut e).now_ms, Some(T0 + 9_889 * SECOND));
+    let records = reject_records(&rejects);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["line"], json!(1));
+    assert_eq!(records[0]["text"], json!(lines[0]));
+}
+
 #[test]
 fn a_file_without_a_trailing_newline_keeps_its_last_line() {
     let bytes = format!("{}\n{}", good(1), good(2)).into_bytes();

@@ -325,17 +325,29 @@ fn damaged_parts_past_a_valid_crc_are_refused_not_a_panic() {
 /// are handed to the shards after each piece; the log says where, so a
 /// replay hands them over at the same points and the shards fold and
 /// expire as they did: the same answers and the same `state.*` counters.
+/// The first post is one line 25 h ahead of the rest: its post is a whole
+/// piece, so the future guard settles it there (it starts the clock, and
+/// the stream's first hour is too late for it), and replay must settle it
+/// at the same point, not hold it until the next post's lines refute it.
 #[test]
 fn a_log_of_posts_replays_as_the_posts_were_applied() {
     let root = tempfile::tempdir().unwrap();
     let input = std::fs::read_to_string(stream(root.path())).unwrap();
     let lines: Vec<&str> = input.lines().collect();
+    let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let ts = tally::time::parse_timestamp_str(first["timestamp"].as_str().unwrap()).unwrap();
+    let ahead = format!(
+        r#"{{"event_id":"ahead","timestamp":"{}","user_id":1,"video_id":1,"creator_id":1,"event_type":"like","metadata":{{"device_type":"ios"}}}}"#,
+        tally::time::format_timestamp(ts + 25 * 3_600_000)
+    );
     let data = root.path().join("data");
     let mut live = engine(&data, u64::MAX, 2);
-    let mut before = 0;
+    let first = live.ingest_piece("post", format!("{ahead}\n").into_bytes(), 0);
+    assert_eq!(first.unwrap().accepted, 1, "a lone first post is settled");
+    let mut before = 1;
     for piece in lines.chunks(700) {
         let bytes = piece.iter().map(|l| format!("{l}\n")).collect::<String>();
-        live.ingest_more("post", bytes.into_bytes(), before)
+        live.ingest_piece("post", bytes.into_bytes(), before)
             .unwrap();
         before += piece.len() as u64;
     }

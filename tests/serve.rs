@@ -158,6 +158,45 @@ fn a_json_array_is_a_batch_and_one_object_gets_its_verdict() {
     stop(server);
 }
 
+/// A post's body is a whole piece of input: the future guard settles there
+/// what it holds before the clock has started. A lone first event is
+/// admitted (201) and seen at once; a first line five months ahead of the
+/// line after it in the same body is the rejected one, not the clock.
+#[test]
+fn a_post_settles_the_first_events_when_its_body_ends() {
+    let (server, addr) = reels();
+    let r = post(addr, "/events", "application/json", EVENT.as_bytes());
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        query(addr, "SELECT COUNT(*) AS n FROM events WINDOW 1h")[0]["n"],
+        1
+    );
+    stop(server);
+
+    let (server, addr) = reels();
+    let far = event(1, 1, 0).replace("2025-01-15", "2025-06-15");
+    let body = format!("{far}\n{}\n", event(2, 2, 1));
+    let r = post(addr, "/events", "application/x-ndjson", body.as_bytes());
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"lines": 2, "accepted": 1, "rejected": 1,
+            "reasons": {"too_far_in_future": 1}})
+    );
+    let r = post(
+        addr,
+        "/events",
+        "application/json",
+        event(3, 3, 2).as_bytes(),
+    );
+    assert_eq!(r.status, 201, "the clock is the stream's: {}", r.text());
+    assert_eq!(
+        query(addr, "SELECT COUNT(*) AS n FROM events WINDOW 1h")[0]["n"],
+        2
+    );
+    stop(server);
+}
+
 #[test]
 fn queries_answer_as_json_or_csv_and_errors_carry_their_position() {
     let (server, addr) = reels();

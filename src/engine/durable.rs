@@ -32,6 +32,23 @@ use crate::storage::{LogReport, Manifest};
 /// bounds the memory it takes and the size of a record.
 const COMMIT_BYTES: usize = 4 << 20;
 
+/// What the log records after a commit, so that replay does there what the
+/// live run did.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Mark {
+    /// Nothing: the ingest goes on.
+    None,
+    /// The batch is handed to the shards without ending the input (a
+    /// followed file's pause): [`Entry::HandOver`].
+    HandOver,
+    /// A whole piece of the input ended (a posted body): the future guard
+    /// settles the events it holds before the clock started, and the batch
+    /// is handed over ([`Entry::EndPiece`]).
+    EndPiece,
+    /// The input ended ([`Entry::Finish`]).
+    Finish,
+}
+
 /// The open data directory and the commit being built.
 pub(super) struct Durable {
     dir: PathBuf,
@@ -315,6 +332,11 @@ impl Engine {
                 self.settle(verdicts, None)?;
                 self.sync()?;
             }
+            Entry::EndPiece => {
+                self.admission.end_piece(verdicts);
+                self.settle(verdicts, None)?;
+                self.sync()?;
+            }
         }
         Ok(())
     }
@@ -392,18 +414,9 @@ impl Durable {
             || (self.fsync == Fsync::Always && self.pending_lines > 0)
     }
 
-    /// Writes the current commit with the sources' positions after it, and
-    /// fsyncs as the policy says (`end`: the ingest is over, so always).
-    /// `hand_over`: the engine hands its batch to the shards after this
-    /// commit without ending the input, which the log records so that
-    /// replay does the same ([`Entry::HandOver`]).
-    pub(super) fn commit(
-        &mut self,
-        lines_total: u64,
-        merge: &Merge,
-        end: bool,
-        hand_over: bool,
-    ) -> Result<()> {
+    /// Writes the current commit with the sources' positions after it, then
+    /// `mark`, and fsyncs as the policy says (at a [`Mark::Finish`] always).
+    pub(super) fn commit(&mut self, lines_total: u64, merge: &Merge, mark: Mark) -> Result<()> {
         if self.pending_lines > 0 {
             let mut positions = Vec::new();
             for (id, pos) in self.open.iter().zip(merge.positions()) {
@@ -418,10 +431,12 @@ impl Durable {
             self.pending.clear();
             self.pending_lines = 0;
         }
-        if end {
-            self.log.append(&storage::encode_finish())?;
-        } else if hand_over {
-            self.log.append(&storage::encode_hand_over())?;
+        let end = matches!(mark, Mark::Finish);
+        match mark {
+            Mark::None => {}
+            Mark::HandOver => self.log.append(&storage::encode_hand_over())?,
+            Mark::EndPiece => self.log.append(&storage::encode_end_piece())?,
+            Mark::Finish => self.log.append(&storage::encode_finish())?,
         }
         let due = match self.fsync {
             Fsync::Always | Fsync::Batch => true,

@@ -15,10 +15,24 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::durable::Mark;
 use super::messages::{block, Ingest};
 use super::Engine;
 use crate::error::Result;
 use crate::ingest::{IngestProgress, IngestSummary, Line, Merge, Origin, Verdicts};
+
+/// Where one run of the ingest loop stops.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    /// More of the same input may come (a followed file's pause): the
+    /// future guard keeps all it holds.
+    Pause,
+    /// A whole piece of an input that goes on (a posted body) ended: the
+    /// guard settles what it holds before the clock has started.
+    Piece,
+    /// The input ended: the guard settles everything.
+    End,
+}
 
 /// Events per batch handed to the router.
 pub(super) const BATCH: usize = 4096;
@@ -71,7 +85,26 @@ impl Engine {
             Box::new(std::io::Cursor::new(bytes)),
             lines_before,
         );
-        self.ingest_until(merge, &mut |_| {}, false)
+        self.ingest_to(merge, &mut |_| {}, Stop::Pause)
+    }
+
+    /// Ingests one whole piece of a source that goes on (a posted body),
+    /// numbered as [`Engine::ingest_more`] numbers it. The piece is whole,
+    /// so the future guard settles the events it holds before the clock
+    /// has started (a lone first event is admitted); events held for a
+    /// jump wait for the next piece.
+    pub fn ingest_piece(
+        &mut self,
+        source: &str,
+        bytes: Vec<u8>,
+        lines_before: u64,
+    ) -> Result<IngestSummary> {
+        let merge = Merge::continuing(
+            Arc::from(source),
+            Box::new(std::io::Cursor::new(bytes)),
+            lines_before,
+        );
+        self.ingest_to(merge, &mut |_| {}, Stop::Piece)
     }
 
     /// Ingests from an already opened [`Merge`] of sources, to the end of
@@ -89,9 +122,21 @@ impl Engine {
     /// of the input may: under `--follow` more lines may confirm a jump.
     pub fn ingest_until(
         &mut self,
-        mut merge: Merge,
+        merge: Merge,
         progress: &mut dyn FnMut(&IngestProgress),
         end_of_input: bool,
+    ) -> Result<IngestSummary> {
+        let stop = if end_of_input { Stop::End } else { Stop::Pause };
+        self.ingest_to(merge, progress, stop)
+    }
+
+    /// The ingest loop, to the end of what `merge` holds; `stop` says what
+    /// that end is, and so what the future guard settles there.
+    fn ingest_to(
+        &mut self,
+        mut merge: Merge,
+        progress: &mut dyn FnMut(&IngestProgress),
+        stop: Stop,
     ) -> Result<IngestSummary> {
         // From the opening of the sources: reading ahead for detection may
         // have waited on them.
@@ -108,7 +153,7 @@ impl Engine {
             let bytes = self.offer(line, &mut verdicts)?;
             merge.recycle(bytes);
             if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
-                d.commit(self.counters.lines, &merge, false, false)?;
+                d.commit(self.counters.lines, &merge, Mark::None)?;
                 if self.checkpoint_due() {
                     self.checkpoint()?;
                 }
@@ -130,17 +175,24 @@ impl Engine {
             }
         }
         // End of input: lines the future guard still holds were never
-        // confirmed, and are rejected now.
-        if end_of_input {
-            self.admission.finish(&mut verdicts);
+        // confirmed, and are rejected now. The end of a piece settles only
+        // the lines held before the clock started.
+        match stop {
+            Stop::End => self.admission.finish(&mut verdicts),
+            Stop::Piece => self.admission.end_piece(&mut verdicts),
+            Stop::Pause => {}
         }
         self.settle(&mut verdicts, None)?;
-        // Only the end of the input is logged as one: replay settles the
-        // future guard there, and must not where the live run did not. A
-        // pause without the end is logged as a hand-over, where replay
-        // hands its batch over as this run does just below.
+        // The log marks the stop as what it was: replay settles the future
+        // guard where this run did and nowhere else, and hands its batch
+        // over there as this run does just below.
         if let Some(d) = &mut self.durable {
-            d.commit(self.counters.lines, &merge, end_of_input, true)?;
+            let mark = match stop {
+                Stop::End => Mark::Finish,
+                Stop::Piece => Mark::EndPiece,
+                Stop::Pause => Mark::HandOver,
+            };
+            d.commit(self.counters.lines, &merge, mark)?;
         }
         self.sync()?;
         // A checkpoint falls due between pieces too: a server's posts and

@@ -16,6 +16,24 @@
 //! at once. If an ordinary event arrives first, the held ones were outliers
 //! and are rejected the same way, as are held events at the end of input
 //! (a followed file has no end: its appends keep what is held).
+//!
+//! **The start.** On the event clock the first event does not set the clock
+//! alone, or one line dated months ahead would make every other event too
+//! late. It is held as the candidate clock, with the events after it, until
+//! one of them is consistent with it (neither too late for it nor more than
+//! `max_jump` ahead): then all are admitted in arrival order, as if the
+//! first had set the clock at once. But if [`JUMP_CONFIRMATIONS`] events in
+//! a row are not consistent with it and agree with each other, the first
+//! was an outlier: held events more than `max_jump` ahead of them are
+//! rejected as `too_far_in_future`, and the others admitted in order.
+//!
+//! Too few events to tell are settled at the end of a *whole piece* of
+//! input ([`Admission::end_piece`]: a file, stdin, one posted body), or
+//! when [`START_HOLD`] are held: if the first is more than `max_jump` ahead
+//! of the last held event, it is a jump nothing confirmed, and the events
+//! at the end that agree with the last one set the clock as a row of
+//! confirmations would; otherwise the first sets it. A followed file's
+//! pause is not the end of a piece: its first line waits for the next.
 
 use super::cells::CellInterner;
 use super::history::IdHistory;
@@ -24,6 +42,10 @@ use crate::time::{wall_clock_ms, Clock, Millis};
 
 /// Held far-future events in a row that confirm a jump of the clock.
 pub const JUMP_CONFIRMATIONS: usize = 3;
+
+/// The most events held before the clock starts: then they are settled as
+/// at the end of a piece of input.
+pub const START_HOLD: usize = 16;
 
 /// The limits admission enforces.
 #[derive(Debug, Clone, Copy)]
@@ -146,6 +168,29 @@ impl Admission {
             Clock::Event => self.now_ms,
             Clock::Wall => Some(wall),
         };
+        if now.is_none() {
+            self.hold_at_start(origin, parsed, ts, text, out);
+            return;
+        }
+        self.guard(origin, parsed, ts, None, text, out);
+    }
+
+    /// The future guard, once the clock has started. `kept` is the line of
+    /// an event held at the start and offered again; `text` the line being
+    /// offered otherwise.
+    fn guard(
+        &mut self,
+        origin: Origin,
+        parsed: Parsed,
+        ts: Millis,
+        kept: Option<Box<[u8]>>,
+        text: &[u8],
+        out: &mut Verdicts,
+    ) {
+        let now = match self.limits.clock {
+            Clock::Event => self.now_ms,
+            Clock::Wall => Some(wall_clock_ms()),
+        };
         if now.is_some_and(|now| ts > now + self.limits.max_jump_ms) {
             // Held events confirm a jump only if they agree with each other:
             // one more than `max_jump` away from this one was an outlier.
@@ -155,7 +200,7 @@ impl Admission {
                 origin,
                 parsed,
                 ts,
-                text: text.into(),
+                text: kept.unwrap_or_else(|| text.into()),
             });
             if self.held.len() >= JUMP_CONFIRMATIONS {
                 for held in std::mem::take(&mut self.held) {
@@ -165,12 +210,110 @@ impl Admission {
             return;
         }
         self.reject_held(out);
-        self.admit(origin, parsed, ts, None, out);
+        self.admit(origin, parsed, ts, kept, out);
     }
 
-    /// End of input: held events were never confirmed.
+    /// End of input: held events were never confirmed (or, before the
+    /// clock started, were too few to tell an outlier).
     pub fn finish(&mut self, out: &mut Verdicts) {
+        self.end_piece(out);
         self.reject_held(out);
+    }
+
+    /// The end of a whole piece of input that does not end the input (a
+    /// posted body): events held before the clock started are settled, as
+    /// at the end of input; events held for a jump wait for the next piece.
+    pub fn end_piece(&mut self, out: &mut Verdicts) {
+        if self.now_ms().is_none() {
+            self.settle_start(out);
+        }
+    }
+
+    /// Starts the clock from too few held events to tell (see the module
+    /// docs): a first event more than `max_jump` ahead of the last one is
+    /// refuted by the row that agrees with the last one.
+    fn settle_start(&mut self, out: &mut Verdicts) {
+        let max_jump = self.limits.max_jump_ms;
+        let (Some(first), Some(last)) = (self.held.first(), self.held.last()) else {
+            return;
+        };
+        let (first, last) = (first.ts, last.ts);
+        if first <= last.saturating_add(max_jump) {
+            return self.start_clock(None, out);
+        }
+        let agreed = self.held[1..]
+            .iter()
+            .rev()
+            .take_while(|h| h.ts.abs_diff(last) <= max_jump.unsigned_abs())
+            .map(|h| h.ts)
+            .max();
+        self.start_clock(agreed, out);
+    }
+
+    /// Before the event clock starts: holds the event. The first held event
+    /// is the candidate clock. A later event consistent with it (neither
+    /// too late for it nor more than `max_jump` ahead) confirms it;
+    /// [`JUMP_CONFIRMATIONS`] events in a row that are not consistent with
+    /// it but agree with each other refute it.
+    fn hold_at_start(
+        &mut self,
+        origin: Origin,
+        parsed: Parsed,
+        ts: Millis,
+        text: &[u8],
+        out: &mut Verdicts,
+    ) {
+        let max_jump = self.limits.max_jump_ms;
+        let consistent = self.held.first().is_some_and(|first| {
+            ts > first.ts.saturating_sub(self.limits.retention_ms)
+                && ts <= first.ts.saturating_add(max_jump)
+        });
+        self.held.push(Held {
+            origin,
+            parsed,
+            ts,
+            text: text.into(),
+        });
+        if consistent {
+            return self.start_clock(None, out);
+        }
+        let row = self.held[1..]
+            .iter()
+            .rev()
+            .take_while(|h| h.ts.abs_diff(ts) <= max_jump.unsigned_abs())
+            .count();
+        if row >= JUMP_CONFIRMATIONS {
+            let newest = self.held[self.held.len() - row..]
+                .iter()
+                .map(|h| h.ts)
+                .max();
+            self.start_clock(newest, out);
+        } else if self.held.len() >= START_HOLD {
+            self.settle_start(out);
+        }
+    }
+
+    /// Starts the clock from the events held at the start. With `agreed`
+    /// (the newest of the events that refuted the first), rejects those
+    /// more than `max_jump` ahead of it and admits the others in arrival
+    /// order. Without, the first sets the clock and the others go through
+    /// the future guard in arrival order, as if they had come after it.
+    fn start_clock(&mut self, agreed: Option<Millis>, out: &mut Verdicts) {
+        let Some(agreed) = agreed else {
+            let mut held = std::mem::take(&mut self.held).into_iter();
+            if let Some(first) = held.next() {
+                self.admit(first.origin, first.parsed, first.ts, Some(first.text), out);
+            }
+            for h in held {
+                self.guard(h.origin, h.parsed, h.ts, Some(h.text), &[], out);
+            }
+            return;
+        };
+        let max_jump = self.limits.max_jump_ms;
+        self.reject_held_where(out, |held| held.ts > agreed.saturating_add(max_jump));
+        for held in std::mem::take(&mut self.held) {
+            self.admit(held.origin, held.parsed, held.ts, Some(held.text), out);
+        }
     }
 
     fn reject_held(&mut self, out: &mut Verdicts) {
@@ -381,10 +524,73 @@ mod tests {
         v.rejected.iter().map(|r| r.reject.reason).collect()
     }
 
+    /// Starts the clock at `T0` with two agreeing events (ids 1 and 1000).
+    fn start(a: &mut Admission) {
+        assert!(offer(a, T0, 1).admitted.is_empty(), "the first is held");
+        assert_eq!(offer(a, T0, 1000).admitted.len(), 2);
+        assert_eq!(a.now_ms(), Some(T0));
+    }
+
+    /// Item 7 of the hostile-input issue: a first event months ahead of the
+    /// rest is an outlier, not the clock; the rest are admitted.
+    #[test]
+    fn a_first_event_far_ahead_does_not_set_the_clock() {
+        let mut a = admission();
+        let day = 24 * HOUR;
+        assert!(offer(&mut a, T0 + 150 * day, 1).admitted.is_empty());
+        assert!(offer(&mut a, T0, 2).admitted.is_empty());
+        assert!(offer(&mut a, T0 + 1000, 3).admitted.is_empty());
+        let v = offer(&mut a, T0 + 2000, 4);
+        assert_eq!(reasons(&v), [Reason::TooFarInFuture]);
+        assert_eq!(v.rejected[0].origin.line, 1);
+        assert_eq!(v.admitted.len(), 3);
+        assert_eq!(a.now_ms(), Some(T0 + 2000));
+        for id in 5..10 {
+            assert_eq!(offer(&mut a, T0 + id as i64, id).admitted.len(), 1);
+        }
+    }
+
+    /// A first event followed by late ones that disagree with each other
+    /// is the clock: the late ones are too late, as they always were.
+    #[test]
+    fn a_first_event_confirmed_later_is_the_clock() {
+        let mut a = admission();
+        offer(&mut a, T0, 1);
+        offer(&mut a, T0 - 30 * HOUR, 2);
+        offer(&mut a, T0 - 40 * HOUR, 3);
+        let v = offer(&mut a, T0 - HOUR, 4);
+        assert_eq!(v.admitted.len(), 2);
+        assert_eq!(reasons(&v), [Reason::TooLate, Reason::TooLate]);
+        assert_eq!(a.now_ms(), Some(T0));
+    }
+
+    #[test]
+    fn too_few_events_to_tell_are_admitted_at_the_end() {
+        let mut a = admission();
+        assert!(offer(&mut a, T0, 1).admitted.is_empty());
+        let mut out = Verdicts::default();
+        a.finish(&mut out);
+        assert_eq!((out.admitted.len(), out.rejected.len()), (1, 0));
+        assert_eq!(a.now_ms(), Some(T0));
+        // Events that never agree are admitted as they came, past the hold.
+        let mut a = admission();
+        for i in 0..START_HOLD as u64 {
+            let v = offer(&mut a, T0 + i as i64 * 2 * HOUR, i);
+            // Then the first sets the clock, and the others meet the
+            // future guard: each is an outlier of the next.
+            let expected = if i + 1 == START_HOLD as u64 {
+                (1, 14)
+            } else {
+                (0, 0)
+            };
+            assert_eq!((v.admitted.len(), v.rejected.len()), expected);
+        }
+    }
+
     #[test]
     fn duplicates_and_late_events_are_rejected() {
         let mut a = admission();
-        assert_eq!(offer(&mut a, T0, 1).admitted.len(), 1);
+        start(&mut a);
         assert_eq!(reasons(&offer(&mut a, T0 + 5, 1)), [Reason::Duplicate]);
         assert_eq!(offer(&mut a, T0 - 23 * HOUR, 2).admitted.len(), 1);
         assert_eq!(
@@ -397,7 +603,7 @@ mod tests {
     #[test]
     fn one_absurd_timestamp_does_not_move_the_clock() {
         let mut a = admission();
-        offer(&mut a, T0, 1);
+        start(&mut a);
         assert!(offer(&mut a, T0 + 400 * 24 * HOUR, 2).admitted.is_empty());
         let next = offer(&mut a, T0 + 1000, 3);
         assert_eq!(next.admitted.len(), 1);
@@ -408,7 +614,7 @@ mod tests {
     #[test]
     fn a_real_gap_is_confirmed_by_the_events_after_it() {
         let mut a = admission();
-        offer(&mut a, T0, 1);
+        start(&mut a);
         let later = T0 + 3 * HOUR;
         assert!(offer(&mut a, later, 2).admitted.is_empty());
         assert!(offer(&mut a, later + 1, 3).admitted.is_empty());
@@ -422,7 +628,7 @@ mod tests {
     #[test]
     fn held_events_that_disagree_do_not_confirm_a_jump() {
         let mut a = admission();
-        offer(&mut a, T0, 1);
+        start(&mut a);
         let day = 24 * HOUR;
         assert!(offer(&mut a, T0 + 5 * HOUR, 2).admitted.is_empty());
         let v = offer(&mut a, T0 + 300 * day, 3);
@@ -476,7 +682,7 @@ mod tests {
     #[test]
     fn held_events_at_the_end_are_rejected() {
         let mut a = admission();
-        offer(&mut a, T0, 1);
+        start(&mut a);
         offer(&mut a, T0 + 5 * HOUR, 2);
         let mut out = Verdicts::default();
         a.finish(&mut out);

@@ -203,7 +203,7 @@ impl Owner {
     fn ingest(&mut self, lines: Vec<u8>, single: bool) -> Result<Ingested> {
         // Only a single object needs its text again, to say why it failed.
         let kept = single.then(|| lines.clone());
-        let summary = self.engine.ingest_more(SOURCE, lines, self.lines_before)?;
+        let summary = self.engine.ingest_piece(SOURCE, lines, self.lines_before)?;
         self.lines_before += summary.lines;
         self.publish();
         let rejected = match kept {

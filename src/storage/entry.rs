@@ -4,7 +4,7 @@
 //! bad, in the order it was offered — not the verdicts, because replaying
 //! the same lines through the same admission and engine code yields the
 //! same verdicts: every counter, every duplicate, every line the future
-//! guard holds comes out as in one uninterrupted run. Three entries:
+//! guard holds comes out as in one uninterrupted run. The entries:
 //!
 //! - `Open`: an ingest starts; each of its sources gets an id, with the
 //!   position it starts from (a resumed file starts past line 0).
@@ -14,6 +14,11 @@
 //!   leaves whole commits or a torn record, never half a batch.
 //! - `Finish`: an ingest reached the end of its input, where the future
 //!   guard rejects what it still holds.
+//! - `HandOver`: the batch was handed to the shards without ending the
+//!   input (a followed file's pause).
+//! - `EndPiece`: a whole piece of an input that goes on ended (a posted
+//!   body), where the future guard settles what it held before the clock
+//!   started.
 //!
 //! Integers are little-endian; the decoder checks every length against
 //! what is left and answers `Err` with what is wrong, never panics.
@@ -24,6 +29,7 @@ const OPEN: u8 = 1;
 const BATCH: u8 = 2;
 const FINISH: u8 = 3;
 const HAND_OVER: u8 = 4;
+const END_PIECE: u8 = 5;
 /// Inside a batch: a line follows, or the batch's closing part.
 const LINE: u8 = 1;
 const END: u8 = 2;
@@ -37,10 +43,14 @@ pub enum Entry<'a> {
     /// and the batch being filled is handed to the shards.
     Finish,
     /// A point where the writer handed its batch to the shards without
-    /// ending the input (a followed file's pause, an answered post):
+    /// ending the input (a followed file's pause):
     /// replay hands it over there too, so the shards see the same
     /// batches and fold and expire at the same points.
     HandOver,
+    /// The end of a whole piece of an input that goes on (a posted body):
+    /// the future guard settles the lines it holds before the clock
+    /// started, and the batch is handed over, as at a `HandOver`.
+    EndPiece,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -81,6 +91,10 @@ pub fn encode_finish() -> Vec<u8> {
 
 pub fn encode_hand_over() -> Vec<u8> {
     vec![HAND_OVER]
+}
+
+pub fn encode_end_piece() -> Vec<u8> {
+    vec![END_PIECE]
 }
 
 /// A batch built line by line, straight into the bytes that will be
@@ -166,6 +180,7 @@ pub fn decode(payload: &[u8]) -> Result<Entry<'_>, String> {
         }
         FINISH => Entry::Finish,
         HAND_OVER => Entry::HandOver,
+        END_PIECE => Entry::EndPiece,
         t => return Err(format!("an unknown entry kind {t}")),
     };
     if !r.bytes.is_empty() {
@@ -267,6 +282,7 @@ mod tests {
         );
         assert_eq!(decode(&encode_finish()).unwrap(), Entry::Finish);
         assert_eq!(decode(&encode_hand_over()).unwrap(), Entry::HandOver);
+        assert_eq!(decode(&encode_end_piece()).unwrap(), Entry::EndPiece);
         // Every cut of a valid entry is refused, never a panic.
         for cut in 0..batch.len() {
             assert!(decode(&batch[..cut]).is_err(), "cut at {cut}");

@@ -31,7 +31,8 @@ pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
 pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
 pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
 pub use entry::{
-    batch_line, decode, encode_finish, encode_hand_over, encode_open, end_batch, start_batch,
+    batch_line, decode, encode_end_piece, encode_finish, encode_hand_over, encode_open, end_batch,
+    start_batch,
 };
 pub use entry::{Batch, Entry};
 pub use log::{Log, LogReport};

@@ -15,6 +15,19 @@
 //!    input (each `ingest_lines` call);
 //! 3. at or before now − retention (now counting this event): too late;
 //! 4. an id accepted before: duplicate.
+//!
+//! Before the clock has started (no line accepted yet), readable lines are
+//! held. The first is the candidate clock: a later line neither too late
+//! for it nor more than `max_jump` ahead admits the first through 3 and 4,
+//! then runs the other held lines through 1–4 in arrival order; three
+//! lines in a row that are not consistent with the first and agree with
+//! each other (within `max_jump` of the newest) instead *refute* it: the
+//! held lines more than `max_jump` ahead of the newest of the row are
+//! rejected as too far in the future, and the others admitted in order
+//! through 3 and 4. A sixteenth held line, or the end of the input, settles
+//! them: a first line more than `max_jump` ahead of the last held line is
+//! refuted by the lines at the end that agree with the last (within
+//! `max_jump` of it); otherwise the first is admitted as above.
 
 use std::collections::HashSet;
 
@@ -24,6 +37,9 @@ use super::{lookup, Kind, Preset};
 
 /// Held lines in a row that confirm a jump of the stream's clock.
 pub const CONFIRMATIONS: usize = 3;
+
+/// The most lines held before the clock starts.
+const START_HOLD: usize = 16;
 
 /// The rejection reasons, named as `SHOW STATS` names them.
 pub const REASONS: [&str; 6] = [
@@ -80,6 +96,8 @@ impl Admitted {
     /// module docs. Lines still held at its end are rejected.
     pub fn ingest(&mut self, preset: &Preset, limits: Limits, lines: &[String]) {
         let mut held: Vec<Candidate> = Vec::new();
+        // Lines held before the clock starts.
+        let mut start: Vec<Candidate> = Vec::new();
         for line in lines {
             self.lines += 1;
             let candidate = match read_line(preset, line) {
@@ -94,30 +112,106 @@ impl Admitted {
                 self.reject("too_far_in_future");
                 continue;
             }
-            if self.now.is_some_and(|now| ts > now + limits.max_jump_ms) {
-                // Held lines more than max_jump away from this one were
-                // outliers: rejected.
-                let before = held.len();
-                held.retain(|h| (h.event.ts - ts).abs() <= limits.max_jump_ms);
-                for _ in held.len()..before {
-                    self.reject("too_far_in_future");
-                }
-                held.push(candidate);
-                if held.len() >= CONFIRMATIONS {
-                    for c in std::mem::take(&mut held) {
-                        self.admit(c, limits);
-                    }
+            if self.now.is_none() {
+                let consistent = start.first().is_some_and(|first| {
+                    ts > first.event.ts - limits.retention_ms
+                        && ts <= first.event.ts + limits.max_jump_ms
+                });
+                start.push(candidate);
+                let row = start[1..]
+                    .iter()
+                    .rev()
+                    .take_while(|h| (h.event.ts - ts).abs() <= limits.max_jump_ms)
+                    .count();
+                if consistent {
+                    self.start_from_first(std::mem::take(&mut start), &mut held, limits);
+                } else if row >= CONFIRMATIONS {
+                    let agreed = start[start.len() - row..].iter().map(|h| h.event.ts).max();
+                    self.refute_first(std::mem::take(&mut start), agreed, limits);
+                } else if start.len() >= START_HOLD {
+                    self.settle_start(std::mem::take(&mut start), &mut held, limits);
                 }
                 continue;
             }
-            for _ in held.drain(..) {
+            self.guard(candidate, &mut held, limits);
+        }
+        self.settle_start(start, &mut held, limits);
+        for _ in held.drain(..) {
+            self.reject("too_far_in_future");
+        }
+    }
+
+    /// Too few lines to tell: a first line more than `max_jump` ahead of
+    /// the last is refuted by the lines at the end that agree with the last.
+    fn settle_start(&mut self, start: Vec<Candidate>, held: &mut Vec<Candidate>, limits: Limits) {
+        let (Some(first), Some(last)) = (start.first(), start.last()) else {
+            return;
+        };
+        let (first, last) = (first.event.ts, last.event.ts);
+        if first <= last + limits.max_jump_ms {
+            return self.start_from_first(start, held, limits);
+        }
+        let agreed = start[1..]
+            .iter()
+            .rev()
+            .take_while(|h| (h.event.ts - last).abs() <= limits.max_jump_ms)
+            .map(|h| h.event.ts)
+            .max();
+        self.refute_first(start, agreed, limits);
+    }
+
+    /// Rejects the lines more than `max_jump` ahead of `agreed` (the newest
+    /// of the lines that refuted the first) and admits the others in order.
+    fn refute_first(&mut self, start: Vec<Candidate>, agreed: Option<i64>, limits: Limits) {
+        let agreed = agreed.expect("a row");
+        for c in start {
+            if c.event.ts > agreed + limits.max_jump_ms {
+                self.reject("too_far_in_future");
+            } else {
+                self.admit(c, limits);
+            }
+        }
+    }
+
+    /// The first held line sets the clock; the others meet the guard.
+    fn start_from_first(
+        &mut self,
+        start: Vec<Candidate>,
+        held: &mut Vec<Candidate>,
+        limits: Limits,
+    ) {
+        let mut start = start.into_iter();
+        if let Some(first) = start.next() {
+            self.admit(first, limits);
+        }
+        for c in start {
+            self.guard(c, held, limits);
+        }
+    }
+
+    /// Rule 2, then 3 and 4, for a line once the clock has started.
+    fn guard(&mut self, candidate: Candidate, held: &mut Vec<Candidate>, limits: Limits) {
+        let ts = candidate.event.ts;
+        if self.now.is_some_and(|now| ts > now + limits.max_jump_ms) {
+            // Held lines more than max_jump away from this one were
+            // outliers: rejected.
+            let before = held.len();
+            held.retain(|h| (h.event.ts - ts).abs() <= limits.max_jump_ms);
+            for _ in held.len()..before {
                 self.reject("too_far_in_future");
             }
-            self.admit(candidate, limits);
+            held.push(candidate);
+            if held.len() >= CONFIRMATIONS {
+                for c in std::mem::take(held) {
+                    self.admit(c, limits);
+                }
+            }
+            return;
         }
         for _ in held.drain(..) {
             self.reject("too_far_in_future");
         }
+        self.admit(candidate, limits);
     }
 
     pub fn accepted(&self) -> u64 {

@@ -8,8 +8,10 @@
 //! events go the troublemakers: arrival disorder of up to five minutes,
 //! exact duplicate lines, bad lines of every kind, late events near the
 //! retention horizon, bursts of events far ahead of the stream (held, and
-//! admitted when three come in a row), and absurd timestamps (2026, which
-//! only the stream-jump guard catches; 2031, beyond the system clock).
+//! admitted when three come in a row), lines before the first event that
+//! are far ahead of it or behind it (the start of the clock), and absurd
+//! timestamps (2026, which only the stream-jump guard catches; 2031,
+//! beyond the system clock).
 
 use std::fmt;
 
@@ -151,6 +153,10 @@ enum Extra {
     Burst { n: usize, ahead_s: i64, at: Index },
     /// An event this far behind the one it follows, relative to retention.
     Late { behind: Behind, at: Index },
+    /// `n` events before the first line, `ahead_s` ahead of the first
+    /// event (negative: behind it): the first line the clock meets is then
+    /// an outlier, or the first of a jump.
+    Lead { n: usize, ahead_s: i64 },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -299,6 +305,8 @@ fn extra() -> impl Strategy<Value = Extra> {
             any::<Index>()
         )
             .prop_map(|(behind, at)| Extra::Late { behind, at }),
+        1 => (1..=2usize, select(vec![150 * 86_400, 5 * 3600, 2 * 3600, 600, -5 * 3600, -30 * 3600]))
+            .prop_map(|(n, ahead_s)| Extra::Lead { n, ahead_s }),
     ]
 }
 
@@ -346,19 +354,21 @@ fn build(shape: &Shape, specs: &[EventSpec], extras: &[Extra], cuts: &[Index]) -
     let n = arrived.len();
     let render = |spec: &EventSpec, ts: i64, id: &str| event_json(p, shape, spec, ts, id);
 
-    // (position, tie-break, line): events at 2·rank, extras after rank `at`.
+    // (position, tie-break, line): events at 2·rank + 2, extras after rank
+    // `at`, leading extras at 0.
     let mut lines: Vec<(usize, usize, String)> = arrived
         .iter()
         .zip(&order)
         .enumerate()
         .map(|(rank, ((spec, ts), i))| {
             (
-                2 * rank,
+                2 * rank + 2,
                 0,
                 render(spec, *ts, &format!("evt_{i}")).to_string(),
             )
         })
         .collect();
+    let mut lines_before_first: Vec<(usize, String)> = Vec::new();
     for (x, extra) in extras.iter().enumerate() {
         let mut extra_lines: Vec<(usize, String)> = Vec::new();
         let at = match extra {
@@ -410,11 +420,23 @@ fn build(shape: &Shape, specs: &[EventSpec], extras: &[Extra], cuts: &[Index]) -
                 extra_lines.push((0, line.to_string()));
                 at
             }
+            Extra::Lead { n: count, ahead_s } => {
+                let (spec, ts) = arrived[0];
+                for k in 0..*count {
+                    let ts = ts + ahead_s * 1000 + k as i64 * 1000;
+                    let line = render(spec, ts, &format!("lead_{x}_{k}"));
+                    extra_lines.push((k, line.to_string()));
+                }
+                lines_before_first.extend(extra_lines.drain(..).map(|(k, l)| (x * 8 + k, l)));
+                continue;
+            }
         };
+        let at = 2 * at + 3;
         for (k, line) in extra_lines {
-            lines.push((2 * at + 1, x * 8 + k, line));
+            lines.push((at, x * 8 + k, line));
         }
     }
+    lines.extend(lines_before_first.into_iter().map(|(k, l)| (0, k, l)));
     lines.sort_by_key(|(at, k, _)| (*at, *k));
     let mut cuts: Vec<usize> = cuts.iter().map(|c| c.index(lines.len() + 1)).collect();
     cuts.sort_unstable();
