@@ -229,9 +229,13 @@ pub fn run(
     let mut statements = Vec::new();
     for path in &queries {
         let text = crate::files::read_file(path, "query file")?;
-        let parsed = engine
-            .parse(&text, &values)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let parsed = engine.parse(&text, &values).map_err(|e| {
+            anyhow::anyhow!(shell::render_file_error(
+                &path.display().to_string(),
+                &e,
+                &text
+            ))
+        })?;
         statements.extend(parsed);
     }
     // Rules must be in force before the input is ingested, or they would

@@ -31,6 +31,9 @@ pub(super) enum Command {
         every: Duration,
         times: Option<u64>,
         sql: String,
+        /// Characters before `sql` on the `.watch` line: a syntax error's
+        /// column in `sql` plus this is its column on the line.
+        offset: u64,
     },
     /// `.quit` or `.exit`.
     Quit,
@@ -84,9 +87,9 @@ fn usage(name: &str) -> &'static str {
 impl Command {
     /// Parses a dot command line such as `.mode csv` or `.load "my file.json"`.
     pub(super) fn parse(line: &str) -> Command {
-        if let Some(rest) = line.trim().strip_prefix(".watch") {
+        if let Some(rest) = line.trim_start().strip_prefix(".watch") {
             if rest.is_empty() || rest.starts_with(char::is_whitespace) {
-                return Command::watch(rest);
+                return Command::watch(line, rest);
             }
         }
         let words = split_words(line.trim());
@@ -138,8 +141,9 @@ impl Command {
     }
 
     /// `.watch SECONDS [TIMES] query`: the query is the rest of the line,
-    /// as typed (quotes and all), with an optional final `;`.
-    fn watch(rest: &str) -> Command {
+    /// as typed (quotes and all), with an optional final `;`. `rest` is the
+    /// end of `line` after `.watch`.
+    fn watch(line: &str, rest: &str) -> Command {
         let bad = |problem: &str| Command::Usage {
             problem: problem.to_string(),
             usage: usage(".watch"),
@@ -163,11 +167,19 @@ impl Command {
                 _ => return bad("TIMES is a positive number of runs"),
             }
         }
-        let sql = rest.trim().trim_end_matches(';').trim_end().to_string();
+        let rest = rest.trim_start();
+        let sql = rest.trim_end().trim_end_matches(';').trim_end().to_string();
         if sql.is_empty() {
             return bad("which query? like .watch 2 SELECT COUNT(*) FROM events WINDOW 1m");
         }
-        Command::Watch { every, times, sql }
+        // `rest` ends `line`, so what comes before it is the line's start.
+        let before = &line[..line.len() - rest.len()];
+        Command::Watch {
+            every,
+            times,
+            sql,
+            offset: before.chars().count() as u64,
+        }
     }
 }
 
@@ -261,7 +273,8 @@ mod tests {
             Command::Watch {
                 every: Duration::from_secs(2),
                 times: None,
-                sql: "SELECT COUNT(*) FROM events WHERE event_type = 'a  b'".into()
+                sql: "SELECT COUNT(*) FROM events WHERE event_type = 'a  b'".into(),
+                offset: 9,
             }
         );
         assert_eq!(
@@ -269,7 +282,8 @@ mod tests {
             Command::Watch {
                 every: Duration::from_millis(500),
                 times: Some(3),
-                sql: "SELECT 1".into()
+                sql: "SELECT 1".into(),
+                offset: 13,
             }
         );
         for bad in [

@@ -6,6 +6,8 @@
 //! LINE 1: SELECT FROM events;
 //!                ^
 //! ```
+//!
+//! `tally run` names the query file first: `q.sql:1:8: syntax error: ...`.
 
 use crate::error::Error;
 
@@ -18,6 +20,24 @@ pub(super) fn render_error(err: &Error, source: &str) -> String {
             out.push('\n');
             out.push_str(&caret);
         }
+    }
+    out
+}
+
+/// An error in the query file `path` (whose text is `source`), as compilers
+/// write one: `PATH:LINE:COLUMN: message`, then the line and a caret under
+/// the column; an error without a position is `PATH: error`.
+pub fn render_file_error(path: &str, err: &Error, source: &str) -> String {
+    let Error::Syntax(syntax) = err else {
+        return format!("{path}: {err}");
+    };
+    let mut out = format!(
+        "{path}:{}:{}: syntax error: {}",
+        syntax.line, syntax.column, syntax.message
+    );
+    if let Some(caret) = caret(source, syntax.line, syntax.column) {
+        out.push('\n');
+        out.push_str(&caret);
     }
     out
 }

@@ -28,6 +28,7 @@ mod progress;
 mod repl;
 mod splitter;
 
+pub use diagnostic::render_file_error;
 pub use format::{render, Format};
 pub use progress::progress_printer;
 pub use repl::{run, ShellOptions};

@@ -147,9 +147,20 @@ impl<'e> Session<'e> {
     }
 
     /// `.watch`: runs `sql` every `every`, writing the result when it
-    /// differs from the last one, `times` runs or until Ctrl-C.
-    fn watch(&mut self, every: Duration, times: Option<u64>, sql: &str) -> Result<()> {
-        let statements = self.engine.parse(sql, &Params::new())?;
+    /// differs from the last one, `times` runs or until Ctrl-C. `offset`:
+    /// the characters before `sql` on the `.watch` line, so that a syntax
+    /// error's caret points into the SQL on that line.
+    fn watch(&mut self, every: Duration, times: Option<u64>, sql: &str, offset: u64) -> Result<()> {
+        let statements = self
+            .engine
+            .parse(sql, &Params::new())
+            .map_err(|e| match e {
+                Error::Syntax(mut s) if s.line == 1 => {
+                    s.column += offset;
+                    Error::Syntax(s)
+                }
+                other => other,
+            })?;
         // A watched statement runs again and again: one that changes state
         // would fail (or act) on its second run.
         if let Some(s) = statements
@@ -296,7 +307,12 @@ impl<'e> Session<'e> {
                 eprintln!("{summary}");
             }
             Command::Output(target) => self.redirect(target.as_deref())?,
-            Command::Watch { every, times, sql } => self.watch(every, times, &sql)?,
+            Command::Watch {
+                every,
+                times,
+                sql,
+                offset,
+            } => self.watch(every, times, &sql, offset)?,
             Command::Quit => return Ok(Flow::Quit),
             Command::Usage { problem, usage } => {
                 return Err(Error::InvalidInput(format!("{problem}\nUsage: {usage}")))

@@ -136,8 +136,13 @@ fn run_syntax_error_names_the_file_line_and_column() {
         "SELECT COUNT(*) FROM events;\nSELECT COUNT(*)\n  FROM events\n  WHERE WINDOW 1h;\n",
     );
     let err = fails(&["run", &q, "--input", &input]);
+    // As compilers write it: FILE:LINE:COLUMN, then the line and a caret.
     assert!(
-        err.starts_with(&format!("Error: {q}: syntax error at line 4, column 8: ")),
+        err.starts_with(&format!("Error: {q}:4:8: syntax error: ")),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nLINE 4:   WHERE WINDOW 1h;\n               ^\n"),
         "{err}"
     );
     // Nothing ran: the first, valid statement printed nothing either.

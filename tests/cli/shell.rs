@@ -76,6 +76,26 @@ fn shell_syntax_error_points_at_the_column() {
     );
 }
 
+/// A `.watch` statement's syntax error points into the SQL on the
+/// `.watch` line, not at its first column.
+#[test]
+fn watch_syntax_error_points_into_its_sql() {
+    let dir = Dir::new();
+    let out = shell(
+        &dir,
+        ".watch 0.05 2 SELECT COUNT(*) FROM events WINDOW 5x\n",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("Error: syntax error at line 1, column 50: "),
+        "{}",
+        out.stderr
+    );
+    let caret = format!("\n{}^\n", " ".repeat("LINE 1: ".len() + 49));
+    assert!(out.stderr.contains(&caret), "{}", out.stderr);
+}
+
 #[test]
 fn shell_output_writes_results_to_a_file() {
     let dir = Dir::new();
