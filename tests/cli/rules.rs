@@ -110,5 +110,8 @@ fn rule_errors_name_the_file_and_the_problem() {
     );
     let syntax = dir.file("syntax.sql", "CREATE RULE r SELECT 1;");
     let err = fails(&["run", &syntax, "--input", &input]);
-    assert!(err.contains("syntax.sql:1:15: syntax error: expected AS"), "{err}");
+    assert!(
+        err.contains("syntax.sql:1:15: syntax error: expected AS"),
+        "{err}"
+    );
 }
