@@ -54,11 +54,11 @@ impl Engine {
                 self.sync()?;
                 let cells = self.cells.snapshot();
                 let catalog = self.config.catalog(self.admission.now_ms(), &cells);
-                self.rules.create(def, &catalog)
+                self.rules.create(def, &catalog, self.cells.generation())
             }
             Statement::DropRule(name) => {
                 self.sync()?;
-                self.rules.drop_rule(name, self.cells.len())
+                self.rules.drop_rule(name, self.cells.generation())
             }
             Statement::ShowRules => {
                 self.sync()?;

@@ -275,12 +275,13 @@ impl Engine {
         if self.batch.is_empty() {
             return Ok(());
         }
-        // A rule never ignores cells interned after it was created: it is
-        // planned again before the events that brought them are applied.
-        if self.rules.needs_replan(self.cells.len()) {
+        // A rule never ignores cells interned after it was created, nor
+        // mistakes a reused id for its old cell: it is planned again before the events that brought them are applied.
+        let generation = self.cells.generation();
+        if self.rules.needs_replan(generation) {
             let cells = self.cells.snapshot();
             let catalog = self.config.catalog(self.admission.now_ms(), &cells);
-            self.rules.replan(&catalog)?;
+            self.rules.replan(&catalog, generation)?;
         }
         let events = std::mem::replace(&mut self.batch, self.batches.take(BATCH));
         let now_ms = self.admission.now_ms().unwrap_or(0);

@@ -374,13 +374,15 @@ impl Admission {
                 return;
             }
         }
-        let Some(cell) = self.cells.intern(&parsed.dims) else {
+        let dead_before = now - self.limits.retention_ms - super::cells::WIDEST_SLOT_MS;
+        let Some(cell) = self.cells.intern(&parsed.dims, ts, dead_before) else {
             let detail = format!(
                 "a new combination of dimension values, past the {} this engine keeps \
-                 (combinations are kept for its life, even after their events leave \
-                 retention); dimensions are for low-cardinality fields: declare a \
+                 (a combination is freed once its last event is older than the retention \
+                 of {} plus an hour); dimensions are for low-cardinality fields: declare a \
                  high-cardinality one an attribute in a custom schema (--schema FILE)",
-                crate::count::thousands(super::cells::MAX_CELLS as u64)
+                crate::count::thousands(super::cells::MAX_CELLS as u64),
+                crate::time::format_duration(self.limits.retention_ms)
             );
             reject(out, origin, Reject::new(Reason::InvalidField, detail), text);
             return;
@@ -409,7 +411,7 @@ impl Admission {
 pub struct SavedAdmission<'a> {
     now_ms: Option<Millis>,
     ids: std::borrow::Cow<'a, IdHistory>,
-    cells: Vec<std::borrow::Cow<'a, [u8]>>,
+    cells: super::cells::SavedCells<'a>,
     held: Vec<SavedHeld>,
 }
 
@@ -434,12 +436,7 @@ impl Admission {
         SavedAdmission {
             now_ms: self.now_ms,
             ids: std::borrow::Cow::Borrowed(&self.ids),
-            cells: self
-                .cells
-                .keys()
-                .into_iter()
-                .map(std::borrow::Cow::Borrowed)
-                .collect(),
+            cells: self.cells.save(),
             held: self
                 .held
                 .iter()

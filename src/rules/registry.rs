@@ -45,7 +45,7 @@ pub struct Rules {
     builds: u64,
     /// How many cells the rules were planned against: WHERE and FILTER are
     /// evaluated per cell at plan time, so new cells mean a re-plan.
-    planned_cells: usize,
+    planned_generation: u64,
     recent: VecDeque<Hit>,
 }
 
@@ -72,13 +72,19 @@ impl Rules {
         self.entries.is_empty()
     }
 
-    /// Whether cells appeared since the rules were planned.
-    pub fn needs_replan(&self, cells: usize) -> bool {
-        !self.entries.is_empty() && cells != self.planned_cells
+    /// Whether the cells changed (new ones, or freed ids reused) since the
+    /// rules were planned; `generation` is the dictionary's.
+    pub fn needs_replan(&self, generation: u64) -> bool {
+        !self.entries.is_empty() && generation != self.planned_generation
     }
 
     /// `CREATE RULE`: checks the shape, plans it, and puts it in force.
-    pub fn create(&mut self, def: &RuleDef, catalog: &Catalog) -> Result<ResultSet> {
+    pub fn create(
+        &mut self,
+        def: &RuleDef,
+        catalog: &Catalog,
+        generation: u64,
+    ) -> Result<ResultSet> {
         if self.by_name.contains_key(&def.name) {
             return Err(query_err!(
                 "rule '{}' already exists; DROP RULE {} first, or pick another name",
@@ -95,7 +101,7 @@ impl Rules {
             compiled,
             hits: 0,
         });
-        self.install(catalog.cells.len());
+        self.install(generation);
         Ok(ResultSet {
             columns: ["rule", "kind", "window", "condition"]
                 .map(String::from)
@@ -106,7 +112,7 @@ impl Rules {
 
     /// `DROP RULE`: its edge state goes with it; its past hits stay among
     /// the recent ones.
-    pub fn drop_rule(&mut self, name: &str, cells: usize) -> Result<ResultSet> {
+    pub fn drop_rule(&mut self, name: &str, generation: u64) -> Result<ResultSet> {
         let Some(at) = self.by_name.remove(name) else {
             return Err(self.unknown(name));
         };
@@ -116,7 +122,7 @@ impl Rules {
                 *i -= 1;
             }
         }
-        self.install(cells);
+        self.install(generation);
         Ok(ResultSet {
             columns: vec!["dropped".into(), "hits".into()],
             rows: vec![vec![Value::str(name), Value::Int(entry.hits as i64)]],
@@ -143,13 +149,13 @@ impl Rules {
 
     /// Plans every rule again against the current cells, so that a rule
     /// never silently ignores cells interned after it was created.
-    pub fn replan(&mut self, catalog: &Catalog) -> Result<()> {
+    pub fn replan(&mut self, catalog: &Catalog, generation: u64) -> Result<()> {
         for entry in &mut self.entries {
             entry.compiled = compile(&entry.def, entry.compiled.id, catalog).map_err(|e| {
                 Error::Internal(format!("re-planning rule '{}': {e}", entry.def.name))
             })?;
         }
-        self.install(catalog.cells.len());
+        self.install(generation);
         Ok(())
     }
 
@@ -194,8 +200,8 @@ impl Rules {
 
     /// Marks the rule set in force for a rebuild, which [`Rules::active`]
     /// does when the shards next need it.
-    fn install(&mut self, cells: usize) {
-        self.planned_cells = cells;
+    fn install(&mut self, generation: u64) {
+        self.planned_generation = generation;
         self.stale = true;
     }
 
