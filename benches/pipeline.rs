@@ -1,5 +1,5 @@
 //! Criterion benches for each stage on its own, so a regression in any
-//! stage shows by itself: parsing a line per preset, admission (clock and
+//! stage shows by itself: generating a line per preset, parsing one, admission (clock and
 //! de-duplication), routing a batch to shards, pane updates in and out of
 //! order, finishing and merging TOP-k rows, ingesting a batch end to end,
 //! and answering a global TOP-k and a point query. `tally bench` measures
@@ -51,6 +51,33 @@ fn parse(c: &mut Criterion) {
                 for line in &sample {
                     let _ = black_box(parser.parse(line.as_bytes()));
                 }
+            })
+        });
+    }
+    group.finish();
+}
+
+/// The generator's own cost per line (`tally gen`, and every bench that
+/// feeds generated events): the random stream, the Zipf draws and the
+/// formatting of each preset's line.
+fn generate(c: &mut Criterion) {
+    let mut group = short(c, "generate");
+    const LINES: u64 = 10_000;
+    group.throughput(Throughput::Elements(LINES));
+    for preset in PRESETS {
+        let config = GenConfig {
+            preset: preset.into(),
+            events: LINES,
+            ..GenConfig::default()
+        };
+        group.bench_function(preset, |b| {
+            b.iter(|| {
+                let mut generator = Generator::new(&config).expect("valid config");
+                let mut bytes = 0;
+                while let Some(line) = generator.next_line() {
+                    bytes += line.len();
+                }
+                black_box(bytes)
             })
         });
     }
@@ -274,5 +301,5 @@ fn finish(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse, admission, route, panes, finish, ingest, query);
+criterion_group!(benches, generate, parse, admission, route, panes, finish, ingest, query);
 criterion_main!(benches);
