@@ -80,12 +80,7 @@ impl Engine {
         bytes: Vec<u8>,
         lines_before: u64,
     ) -> Result<IngestSummary> {
-        let merge = Merge::continuing(
-            Arc::from(source),
-            Box::new(std::io::Cursor::new(bytes)),
-            lines_before,
-        );
-        self.ingest_to(merge, &mut |_| {}, Stop::Pause)
+        self.ingest_bytes(source, bytes, lines_before, Stop::Pause)
     }
 
     /// Ingests one whole piece of a source that goes on (a posted body),
@@ -99,12 +94,24 @@ impl Engine {
         bytes: Vec<u8>,
         lines_before: u64,
     ) -> Result<IngestSummary> {
+        self.ingest_bytes(source, bytes, lines_before, Stop::Piece)
+    }
+
+    /// `bytes` as lines of `source` after its first `lines_before`, to the
+    /// `stop` that says what their end is.
+    fn ingest_bytes(
+        &mut self,
+        source: &str,
+        bytes: Vec<u8>,
+        lines_before: u64,
+        stop: Stop,
+    ) -> Result<IngestSummary> {
         let merge = Merge::continuing(
             Arc::from(source),
             Box::new(std::io::Cursor::new(bytes)),
             lines_before,
         );
-        self.ingest_to(merge, &mut |_| {}, Stop::Piece)
+        self.ingest_to(merge, &mut |_| {}, stop)
     }
 
     /// Ingests from an already opened [`Merge`] of sources, to the end of
