@@ -97,6 +97,12 @@ impl Engine {
         self.ingest_bytes(source, bytes, lines_before, Stop::Piece)
     }
 
+    /// Whether the first events of the input are held, waiting for the end
+    /// of a piece before the clock starts (see [`Engine::ingest_piece`]).
+    pub fn holds_first_events(&self) -> bool {
+        self.admission.holds_start()
+    }
+
     /// `bytes` as lines of `source` after its first `lines_before`, to the
     /// `stop` that says what their end is.
     fn ingest_bytes(

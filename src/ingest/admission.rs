@@ -213,6 +213,13 @@ impl Admission {
         self.admit(origin, parsed, ts, kept, out);
     }
 
+    /// Whether events are held before the clock has started: the first
+    /// events of the input, waiting for the end of a piece (or more events)
+    /// to tell whether the first is an outlier.
+    pub fn holds_start(&self) -> bool {
+        self.now_ms().is_none() && !self.held.is_empty()
+    }
+
     /// End of input: held events were never confirmed (or, before the
     /// clock started, were too few to tell an outlier).
     pub fn finish(&mut self, out: &mut Verdicts) {

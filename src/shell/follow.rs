@@ -8,15 +8,27 @@
 //! read in appends counts exactly as one read at once. A file truncated
 //! below what was read, or a path that now names another file (rotation),
 //! is read again from its start.
+//!
+//! The first events of a stream are held until the end of a piece of input
+//! tells whether the very first is an outlier (the future guard). A
+//! followed file never ends, so once it has been quiet for
+//! [`SETTLE_AFTER`], its lines so far count as one whole piece, as a
+//! posted body does: a file of a single line is not held forever.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
 /// Reads more than this per poll only on the next poll.
 const MAX_READ: usize = 16 << 20;
+
+/// Quiet time after which the lines of the followed files so far are one
+/// whole piece (see the module docs): long enough for a writer's burst to
+/// arrive whole, short enough that a user's first query sees a lone line.
+pub const SETTLE_AFTER: Duration = Duration::from_secs(1);
 
 struct Followed {
     path: PathBuf,
@@ -47,6 +59,8 @@ pub struct Appended {
 /// The files being followed. See the module docs.
 pub struct Follower {
     files: Vec<Followed>,
+    /// When a poll last found whole lines (or the files were opened).
+    grew: Instant,
 }
 
 fn open_at_end(path: &Path) -> std::io::Result<(File, u64, u64)> {
@@ -93,7 +107,10 @@ impl Follower {
                 partial: Vec::new(),
             });
         }
-        Ok(Follower { files })
+        Ok(Follower {
+            files,
+            grew: Instant::now(),
+        })
     }
 
     /// The whole lines appended since the last poll, per file. Like
@@ -154,7 +171,22 @@ impl Follower {
                 f.lines += lines;
             }
         }
+        if !out.is_empty() {
+            self.grew = Instant::now();
+        }
         Ok(out)
+    }
+
+    /// How long the files have been quiet: no whole line since this long.
+    pub fn quiet_for(&self) -> Duration {
+        self.grew.elapsed()
+    }
+
+    /// The first followed file's name and its lines so far: where an empty
+    /// piece that ends the quiet lines is said to come from.
+    pub fn first_source(&self) -> Option<(String, u64)> {
+        let f = self.files.first()?;
+        Some((f.path.display().to_string(), f.lines))
     }
 }
 

@@ -28,7 +28,7 @@ use rustyline::{CompletionType, Editor};
 use super::command::{help_text, Command};
 use super::complete::ShellHelper;
 use super::diagnostic::render_error;
-use super::follow::Follower;
+use super::follow::{Follower, SETTLE_AFTER};
 use super::format::{format_elapsed, render, Format};
 use super::hits::HitNotices;
 use super::progress::progress_printer;
@@ -142,6 +142,13 @@ impl<'e> Session<'e> {
             }
             self.engine
                 .ingest_more(&appended.source, appended.bytes, appended.lines_before)?;
+        }
+        // Quiet files end a piece: the first events, held until a piece
+        // ends, are settled (see follow.rs).
+        if follower.quiet_for() >= SETTLE_AFTER && self.engine.holds_first_events() {
+            if let Some((source, lines)) = follower.first_source() {
+                self.engine.ingest_piece(&source, Vec::new(), lines)?;
+            }
         }
         Ok(())
     }

@@ -377,3 +377,26 @@ fn watch_refuses_statements_that_change_state() {
         assert!(!out.stdout.contains("| r "), "{sql}: the rule was created: {out:?}");
     }
 }
+
+/// A followed file never ends, so its first events, held until a piece of
+/// input ends, are settled once the file has been quiet for a second: a
+/// file of one line is counted, not held forever. `.watch` polls the file
+/// at each run; its runs span more than the quiet time.
+#[test]
+fn a_followed_lone_first_line_is_counted_once_the_file_is_quiet() {
+    let dir = Dir::new();
+    let file = arg(&dir.path("live.ndjson"));
+    let line = std::fs::read_to_string("tests/data/merge_a.ndjson").unwrap();
+    std::fs::write(&file, format!("{}\n", line.lines().next().unwrap())).unwrap();
+    let out = tally(
+        &["shell", "--input", &file, "--follow"],
+        ".mode csv\n.watch 0.4 5 SELECT COUNT(*) AS n FROM events WINDOW 24h;\n",
+    );
+    assert_eq!(out.code, 0, "{out:?}");
+    let counts: Vec<&str> = out.stdout.lines().filter(|l| *l != "n").collect();
+    assert_eq!(
+        counts,
+        ["0", "1"],
+        "held at first, counted once quiet: {out:?}"
+    );
+}
