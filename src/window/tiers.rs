@@ -22,7 +22,10 @@
 //! slot for slot, as the property test in `pane.rs` checks against an
 //! unsummarised store: a minute or an hour is read only when the window
 //! covers it whole and its every second is still held at the finer tier's
-//! resolution (not yet expired, not yet dropped from the fine tier).
+//! resolution (not yet expired, not yet dropped from the fine tier). The
+//! newest minute and hour, not whole yet, are read whole too when no slot
+//! lies after now: they then hold just the window's events of their span,
+//! so a 24 h window reads only its oldest edge from minutes.
 
 use super::agg::Agg;
 use super::sketch::{SketchInput, SketchLayout};
@@ -227,11 +230,21 @@ impl Tiers {
         // Seconds after `dropped_sec` are all in the fine tier: a minute
         // from there on may stand for its seconds.
         let fine_from = summary.dropped_sec.saturating_add(1);
+        // With no slot after now (under the event clock now is the newest
+        // event; a wall clock may trail events admitted ahead of it), the
+        // newest minute and hour hold, partial as they are, exactly the
+        // window's events of their span: they may be read whole instead of
+        // their seconds and minutes.
+        let none_ahead = self.fine.last().is_none_or(|s| s.pane <= last_sec)
+            && self.coarse.last().is_none_or(|s| s.pane <= last_min);
         // The minutes read whole, `lo..=hi`, and the seconds read around
         // them.
         let (lo, hi, first_sec) = if window.pane_secs() == 1 {
             let first_sec = window.first_pane();
-            let hi = (last_sec + 1).div_euclid(60) - 1;
+            let hi = match none_ahead {
+                true => last_min,
+                false => (last_sec + 1).div_euclid(60) - 1,
+            };
             let lo = ceil_min(first_sec).max(ceil_min(fine_from));
             match span_ms < 60_000 {
                 true => (hi + 1, hi, first_sec),
@@ -240,7 +253,8 @@ impl Tiers {
         } else {
             // Minute windows read their first minute whole, and their last
             // one from its seconds up to now while it has them all.
-            let whole_last = last_sec.rem_euclid(60) == 59 || last_min * 60 < fine_from;
+            let whole_last =
+                none_ahead || last_sec.rem_euclid(60) == 59 || last_min * 60 < fine_from;
             let hi = last_min - i64::from(!whole_last);
             (window.first_pane(), hi, window.first_pane() * 60)
         };
@@ -252,7 +266,10 @@ impl Tiers {
         // Whole hours inside lo..=hi none of whose minutes has expired,
         // and the minutes around them.
         let h_lo = ceil_div(lo.max(summary.expired_min.saturating_add(1)), 60);
-        let h_hi = (hi + 1).div_euclid(60) - 1;
+        let h_hi = match none_ahead && hi == last_min {
+            true => hi.div_euclid(60),
+            false => (hi + 1).div_euclid(60) - 1,
+        };
         if span_ms < 3_600_000 || h_lo > h_hi {
             return run(&self.coarse, lo, hi, 60_000, f);
         }
