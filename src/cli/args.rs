@@ -227,9 +227,12 @@ pub fn start_engine(
             .parse(&text, &Params::new())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for statement in &statements {
-            if !matches!(statement, Statement::CreateRule(_)) {
+            if !matches!(
+                statement,
+                Statement::CreateRule(_) | Statement::DropRule { .. }
+            ) {
                 bail!(
-                    "{}: --rules files hold CREATE RULE statements only",
+                    "{}: --rules files hold CREATE RULE and DROP RULE statements only",
                     path.display()
                 );
             }

@@ -14,8 +14,10 @@ use std::collections::VecDeque;
 use super::fanout;
 use super::Engine;
 use crate::error::Result;
-use crate::query::{HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
+use crate::query::Statement;
+use crate::query::{encode_rule, HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select};
 use crate::rules::Hit;
+use crate::storage;
 use crate::value::{ResultSet, Value};
 
 impl Engine {
@@ -49,16 +51,34 @@ impl Engine {
             Statement::Explain(select) => Ok(explain(&self.plan(select)?)),
             Statement::ShowStats => Ok(self.stats()?.to_result_set()),
             // Rule changes take effect between two events: everything
-            // ingested before is applied under the old rules first.
+            // ingested before is applied under the old rules first. With
+            // `--data`, a change is logged before it is acknowledged.
             Statement::CreateRule(def) => {
                 self.sync()?;
                 let cells = self.cells.snapshot();
                 let catalog = self.config.catalog(self.admission.now_ms(), &cells);
-                self.rules.create(def, &catalog, self.cells.generation())
+                let generation = self.cells.generation();
+                let outcome = self.rules.create(def, &catalog, generation)?;
+                if outcome.changed {
+                    let entry = storage::encode_create_rule(&encode_rule(def));
+                    if let Err(e) = self.log_statement(&entry) {
+                        // Not durable, so not in force either.
+                        self.rules.drop_rule(&def.name, true, generation)?;
+                        return Err(e);
+                    }
+                }
+                Ok(outcome.result)
             }
-            Statement::DropRule(name) => {
+            Statement::DropRule { name, if_exists } => {
                 self.sync()?;
-                self.rules.drop_rule(name, self.cells.generation())
+                // Logged first: once the rule is known, dropping cannot fail.
+                if self.rules.contains(name) {
+                    self.log_statement(&storage::encode_drop_rule(name))?;
+                }
+                let outcome = self
+                    .rules
+                    .drop_rule(name, *if_exists, self.cells.generation())?;
+                Ok(outcome.result)
             }
             Statement::ShowRules => {
                 self.sync()?;
