@@ -54,6 +54,12 @@ impl Engine {
             // ingested before is applied under the old rules first. With
             // `--data`, a change is logged before it is acknowledged.
             Statement::CreateRule(def) => {
+                // A no-op changes nothing, not even where the batch being
+                // filled ends (which decides when shards sweep): it must
+                // not differ between a run and its replay, which skips it.
+                if let Some(unchanged) = self.rules.existing(def)? {
+                    return Ok(unchanged);
+                }
                 self.sync()?;
                 let cells = self.cells.snapshot();
                 let catalog = self.config.catalog(self.admission.now_ms(), &cells);
@@ -70,15 +76,16 @@ impl Engine {
                 Ok(outcome.result)
             }
             Statement::DropRule { name, if_exists } => {
+                let generation = self.cells.generation();
+                // An unknown rule: an error, or (IF EXISTS) a no-op that,
+                // as above, touches nothing.
+                if !self.rules.contains(name) {
+                    return Ok(self.rules.drop_rule(name, *if_exists, generation)?.result);
+                }
                 self.sync()?;
                 // Logged first: once the rule is known, dropping cannot fail.
-                if self.rules.contains(name) {
-                    self.log_statement(&storage::encode_drop_rule(name))?;
-                }
-                let outcome = self
-                    .rules
-                    .drop_rule(name, *if_exists, self.cells.generation())?;
-                Ok(outcome.result)
+                self.log_statement(&storage::encode_drop_rule(name))?;
+                Ok(self.rules.drop_rule(name, *if_exists, generation)?.result)
             }
             Statement::ShowRules => {
                 self.sync()?;

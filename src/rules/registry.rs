@@ -99,17 +99,9 @@ impl Rules {
     /// file of rules can be run again, as after a restart); one with
     /// another definition is an error.
     pub fn create(&mut self, def: &RuleDef, catalog: &Catalog, generation: u64) -> Result<Outcome> {
-        if let Some(&at) = self.by_name.get(&def.name) {
-            if self.entries[at].def.select != def.select {
-                return Err(query_err!(
-                    "rule '{}' already exists with another definition; DROP RULE {} first, \
-                     or pick another name",
-                    def.name,
-                    def.name
-                ));
-            }
+        if let Some(result) = self.existing(def)? {
             return Ok(Outcome {
-                result: note(format!("rule {} already exists, unchanged", def.name)),
+                result,
                 changed: false,
             });
         }
@@ -132,6 +124,27 @@ impl Rules {
             },
             changed: true,
         })
+    }
+
+    /// What `CREATE RULE` of `def` answers when a rule of its name exists:
+    /// a note when it has the same definition (nothing to do), an error
+    /// when another. `None`: the name is free.
+    pub fn existing(&self, def: &RuleDef) -> Result<Option<ResultSet>> {
+        let Some(&at) = self.by_name.get(&def.name) else {
+            return Ok(None);
+        };
+        if self.entries[at].def.select != def.select {
+            return Err(query_err!(
+                "rule '{}' already exists with another definition; DROP RULE {} first, \
+                 or pick another name",
+                def.name,
+                def.name
+            ));
+        }
+        Ok(Some(note(format!(
+            "rule {} already exists, unchanged",
+            def.name
+        ))))
     }
 
     /// `DROP RULE [IF EXISTS]`: its edge state goes with it; its past hits

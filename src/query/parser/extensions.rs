@@ -432,7 +432,7 @@ mod tests {
         let e = syntax("DROP RULE r extra");
         assert!(e.message.contains("unexpected extra"), "{e:?}");
         let e = syntax("DROP RULE");
-        assert!(e.message.contains("DROP RULE name"), "{e:?}");
+        assert!(e.message.contains("DROP RULE [IF EXISTS] name"), "{e:?}");
         // CREATE of anything else is still plain unsupported SQL.
         assert!(query_error("CREATE TABLE t (a INT)").contains("CREATE RULE"));
         assert!(query_error("SHOW RULE").contains("SHOW RULES"));
