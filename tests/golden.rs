@@ -99,7 +99,10 @@ fn query_files() -> Vec<QueryFile> {
 }
 
 fn is_rule_change(statement: &Statement) -> bool {
-    matches!(statement, Statement::CreateRule(_) | Statement::DropRule(_))
+    matches!(
+        statement,
+        Statement::CreateRule(_) | Statement::DropRule { .. }
+    )
 }
 
 /// An engine with the file's rule statements in force and its inputs

@@ -653,7 +653,14 @@ fn bad_rules_are_refused_with_a_reason() {
     }
     let ok = format!("CREATE RULE r AS {base} GROUP BY user_id HAVING n > 2 WINDOW 1m");
     engine.execute(&ok).expect("a good rule");
-    assert!(error(&mut engine, &ok).contains("rule 'r' already exists"));
+    // The same rule again is a no-op; another under its name is refused.
+    let again = engine.execute(&ok).expect("an identical rule");
+    assert_eq!(
+        again[0].rows,
+        [[tally::Value::str("rule r already exists, unchanged")]]
+    );
+    let other = ok.replace("n > 2", "n > 3");
+    assert!(error(&mut engine, &other).contains("rule 'r' already exists with another definition"));
     assert!(error(&mut engine, "DROP RULE q").contains("unknown rule 'q'; rules: r"));
     let dropped = engine.execute("DROP RULE r; SHOW RULES").expect("dropped");
     assert_eq!(dropped[0].rows[0][0], tally::Value::str("r"));

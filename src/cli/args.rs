@@ -40,7 +40,7 @@ pub struct EngineArgs {
     /// Write every rule hit to this file, one JSON object per line (NDJSON)
     #[arg(long, value_name = "FILE")]
     pub emit: Option<PathBuf>,
-    /// CREATE RULE statements to put in force before any input is ingested
+    /// CREATE RULE and DROP RULE statements to run before any input is ingested (a rule already in force with the same definition is left unchanged)
     #[arg(long, value_name = "FILE.sql")]
     pub rules: Option<PathBuf>,
     /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
@@ -227,9 +227,12 @@ pub fn start_engine(
             .parse(&text, &Params::new())
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         for statement in &statements {
-            if !matches!(statement, Statement::CreateRule(_)) {
+            if !matches!(
+                statement,
+                Statement::CreateRule(_) | Statement::DropRule { .. }
+            ) {
                 bail!(
-                    "{}: --rules files hold CREATE RULE statements only",
+                    "{}: --rules files hold CREATE RULE and DROP RULE statements only",
                     path.display()
                 );
             }

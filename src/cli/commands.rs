@@ -242,7 +242,7 @@ pub fn run(
     // see nothing: CREATE RULE and DROP RULE run first, in file order.
     let (rules, queries): (Vec<&Statement>, Vec<&Statement>) = statements
         .iter()
-        .partition(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule(_)));
+        .partition(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule { .. }));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for statement in rules {

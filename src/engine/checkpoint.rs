@@ -5,8 +5,9 @@
 //! missing from the log), after every batch handed over has been applied:
 //! then the state is exactly what replaying the log up to its end builds.
 //! The shards encode their own state on their own threads, in reply to
-//! [`SaveShard`], while this thread encodes admission, the counters, the
-//! ring of recent events and the sources ([`SavedEngine`]); the file
+//! [`SaveShard`] (with their rules' edge state), while this thread
+//! encodes admission, the counters, the ring of recent events, the rules
+//! and the sources ([`SavedEngine`]); the file
 //! format is `storage`'s.
 //!
 //! Loading tries the checkpoints newest first. One that cannot be used
@@ -31,6 +32,7 @@ use super::Engine;
 use crate::error::{Error, Result};
 use crate::event::{CellId, Event, Key};
 use crate::ingest::{parse_line, Counters, SavedAdmission, SourcePosition};
+use crate::rules::{Rules, SavedRules};
 use crate::storage::{self, CheckpointEvery, Checkpoints, Log, LogPosition};
 use crate::time::Millis;
 
@@ -49,6 +51,9 @@ struct SavedEngine<'a> {
     sources: SavedSources,
     /// The router's clock and round-robin home.
     router: RouterState,
+    /// Every rule, its hit count and the recent hits; each shard's part
+    /// holds the rules' edge state.
+    rules: SavedRules,
     /// Admitted events not yet handed to the shards. Kept rather than
     /// flushed: where batches end decides when shards sweep, and so how
     /// their panes are folded (`state.pane_slots`); a checkpoint must not
@@ -156,6 +161,7 @@ impl Engine {
             admission: self.admission.save(),
             recent: self.recent.save(),
             sources: d.saved_sources(),
+            rules: self.rules.save(),
             batch: self.batch.iter().map(SavedEvent::of).collect(),
         })?;
         let mut parts = vec![engine];
@@ -286,6 +292,15 @@ impl Engine {
         if let Err(why) = restored {
             self.empty_shards().map_err(Refused)?;
             return Err(Damaged(why));
+        }
+        let cells = self.cells.snapshot();
+        let catalog = self.config.catalog(self.admission.now_ms(), &cells);
+        match Rules::restore(saved.rules, &catalog, self.cells.generation()) {
+            Ok(rules) => self.rules = rules,
+            Err(why) => {
+                self.empty_shards().map_err(Refused)?;
+                return Err(Damaged(why));
+            }
         }
         block(self.router.send(SyncRouter(Some(saved.router)))).map_err(Refused)?;
         self.counters = saved.counters.into_owned();

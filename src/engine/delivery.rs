@@ -23,6 +23,9 @@ pub(super) struct Delivery {
     /// The `--emit` file, when asked for; its path names it in errors.
     emit: Option<(PathBuf, BufWriter<File>)>,
     listener: Option<HitListener>,
+    /// While recovery replays the log: hits are counted and kept, but
+    /// not written to `--emit` nor announced (they were when first found).
+    muted: bool,
 }
 
 impl Delivery {
@@ -40,7 +43,12 @@ impl Delivery {
         Ok(Delivery {
             emit,
             listener: None,
+            muted: false,
         })
+    }
+
+    pub(super) fn mute(&mut self, muted: bool) {
+        self.muted = muted;
     }
 
     pub(super) fn set_listener(&mut self, listener: Option<HitListener>) {
@@ -57,6 +65,9 @@ impl Delivery {
         hits.sort_by(Hit::delivery_order);
         for hit in &hits {
             rules.record(hit);
+            if self.muted {
+                continue;
+            }
             if let Some((path, file)) = &mut self.emit {
                 let mut line = hit.to_json().to_string();
                 line.push('\n');

@@ -25,6 +25,7 @@ use std::time::Instant;
 use super::Engine;
 use crate::error::{Error, Result};
 use crate::ingest::{parse_line, Line, Merge, Origin, SourcePosition, Verdicts, MAX_LINE_BYTES};
+use crate::query::{decode_rule, Statement};
 use crate::storage::{self, CheckpointEvery, Checkpoints, Entry, Fsync, Log, LogPosition};
 use crate::storage::{LogReport, Manifest};
 
@@ -183,9 +184,19 @@ impl Engine {
         let mut verdicts = Verdicts::default();
         let mut failure = None;
         let replay_started = Instant::now();
+        // The hits replay finds were delivered by the run that ingested
+        // those lines: they are counted and kept again, not emitted again.
+        self.delivery.mute(true);
         let (log, report) = Log::open(&log_dir, from, &mut |payload| {
             let entry = storage::decode(payload)?;
-            let applied = self.replay(entry, &mut sources, &mut ids, &mut positions, &mut verdicts);
+            let applied = self.replay(
+                entry,
+                &mut sources,
+                &mut ids,
+                &mut positions,
+                &mut verdicts,
+                &mut notes,
+            );
             // An engine error (an I/O error writing the reject file) is
             // not damage: it stops the start, as it would stop an ingest.
             applied.map_err(|e| {
@@ -201,6 +212,7 @@ impl Engine {
         // stopped: where batches end decides when shards sweep (and so
         // how they fold their panes), and must not depend on restarts.
         self.drain_in_flight()?;
+        self.delivery.mute(false);
         if let Some(r) = &mut self.rejects {
             r.flush()?;
         }
@@ -270,6 +282,7 @@ impl Engine {
         ids: &mut HashMap<String, u32>,
         positions: &mut HashMap<String, SourcePosition>,
         verdicts: &mut Verdicts,
+        notes: &mut Vec<String>,
     ) -> Result<()> {
         let corrupt = |why: String| Error::Corrupt(why);
         match entry {
@@ -337,6 +350,53 @@ impl Engine {
                 self.settle(verdicts, None)?;
                 self.sync()?;
             }
+            // A rule statement runs again where it ran, through the same
+            // code (`durable` is not open yet, so it is not logged twice).
+            Entry::CreateRule(bytes) => {
+                let def = decode_rule(bytes).map_err(|why| {
+                    corrupt(format!("a rule definition that does not decode: {why}"))
+                })?;
+                let name = def.name.clone();
+                match self.run(&Statement::CreateRule(def)) {
+                    Ok(_) => {}
+                    // The live run created it, so this tally plans rules
+                    // differently: said, and the stream goes on.
+                    Err(Error::Query(why)) => {
+                        notes.push(format!("rule {name} from the log not created again: {why}"));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Entry::DropRule(name) => {
+                self.run(&Statement::DropRule {
+                    name: name.to_string(),
+                    if_exists: true,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a statement that changed state (a rule created or dropped)
+    /// to the log before it is acknowledged, fsynced as the policy says.
+    /// Statements run between ingests, when no commit is pending.
+    pub(super) fn log_statement(&mut self, entry: &[u8]) -> Result<()> {
+        let Some(d) = &mut self.durable else {
+            return Ok(());
+        };
+        if d.pending_lines > 0 {
+            return Err(Error::Internal(
+                "a statement logged while a commit is pending".into(),
+            ));
+        }
+        d.log.append(entry)?;
+        let due = match d.fsync {
+            Fsync::Always | Fsync::Batch => true,
+            Fsync::Interval(every) => d.last_sync.elapsed() >= every,
+        };
+        if due {
+            d.log.sync()?;
+            d.last_sync = Instant::now();
         }
         Ok(())
     }

@@ -14,8 +14,10 @@ use std::collections::VecDeque;
 use super::fanout;
 use super::Engine;
 use crate::error::Result;
-use crate::query::{HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select, Statement};
+use crate::query::Statement;
+use crate::query::{encode_rule, HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select};
 use crate::rules::Hit;
+use crate::storage;
 use crate::value::{ResultSet, Value};
 
 impl Engine {
@@ -49,16 +51,41 @@ impl Engine {
             Statement::Explain(select) => Ok(explain(&self.plan(select)?)),
             Statement::ShowStats => Ok(self.stats()?.to_result_set()),
             // Rule changes take effect between two events: everything
-            // ingested before is applied under the old rules first.
+            // ingested before is applied under the old rules first. With
+            // `--data`, a change is logged before it is acknowledged.
             Statement::CreateRule(def) => {
+                // A no-op changes nothing, not even where the batch being
+                // filled ends (which decides when shards sweep): it must
+                // not differ between a run and its replay, which skips it.
+                if let Some(unchanged) = self.rules.existing(def)? {
+                    return Ok(unchanged);
+                }
                 self.sync()?;
                 let cells = self.cells.snapshot();
                 let catalog = self.config.catalog(self.admission.now_ms(), &cells);
-                self.rules.create(def, &catalog, self.cells.generation())
+                let generation = self.cells.generation();
+                let outcome = self.rules.create(def, &catalog, generation)?;
+                if outcome.changed {
+                    let entry = storage::encode_create_rule(&encode_rule(def));
+                    if let Err(e) = self.log_statement(&entry) {
+                        // Not durable, so not in force either.
+                        self.rules.drop_rule(&def.name, true, generation)?;
+                        return Err(e);
+                    }
+                }
+                Ok(outcome.result)
             }
-            Statement::DropRule(name) => {
+            Statement::DropRule { name, if_exists } => {
+                let generation = self.cells.generation();
+                // An unknown rule: an error, or (IF EXISTS) a no-op that,
+                // as above, touches nothing.
+                if !self.rules.contains(name) {
+                    return Ok(self.rules.drop_rule(name, *if_exists, generation)?.result);
+                }
                 self.sync()?;
-                self.rules.drop_rule(name, self.cells.generation())
+                // Logged first: once the rule is known, dropping cannot fail.
+                self.log_statement(&storage::encode_drop_rule(name))?;
+                Ok(self.rules.drop_rule(name, *if_exists, generation)?.result)
             }
             Statement::ShowRules => {
                 self.sync()?;

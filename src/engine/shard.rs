@@ -22,7 +22,7 @@ use super::messages::{
 };
 use crate::event::{DistinctSource, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
-use crate::rules::Watcher;
+use crate::rules::{SavedFiring, Watcher};
 use crate::time::Millis;
 use crate::window::{hash_key, PaneStore, SketchInput, SketchLayout, FINE_SPAN_SECS};
 
@@ -241,10 +241,10 @@ impl Handler<GetStats> for Shard {
 }
 
 /// What a checkpoint keeps of a shard: its entities, its share of the
-/// global state and its clocks. The layouts, sources and retention come
-/// from the schema and the configuration; the rules' edge state is not
-/// kept (rules are put in force again after a restart). Borrowed when
-/// written...
+/// global state, its clocks and its rules' edge state (which actors are
+/// in violation, so none fires again after a restart). The layouts,
+/// sources and retention come from the schema and the configuration.
+/// Borrowed when written...
 #[derive(serde::Serialize)]
 struct SavedShardRef<'a> {
     entities: &'a [Entities],
@@ -252,6 +252,7 @@ struct SavedShardRef<'a> {
     next_sweep_ms: Millis,
     passivated: u64,
     fold_clock_ms: Millis,
+    firing: SavedFiring,
 }
 
 /// ...owned when read.
@@ -262,6 +263,7 @@ pub(super) struct SavedShard {
     next_sweep_ms: Millis,
     passivated: u64,
     fold_clock_ms: Millis,
+    firing: SavedFiring,
 }
 
 /// Encodes this shard's state for a checkpoint.
@@ -275,6 +277,7 @@ impl Handler<SaveShard> for Shard {
             next_sweep_ms: self.next_sweep_ms,
             passivated: self.passivated,
             fold_clock_ms: self.fold_clock_ms,
+            firing: self.watcher.save(),
         }))
     }
 }
@@ -293,6 +296,7 @@ impl Handler<RestoreShard> for Shard {
                 next_sweep_ms: Millis::MIN,
                 passivated: 0,
                 fold_clock_ms: Millis::MIN,
+                firing: SavedFiring::default(),
             },
             Some((bytes, range)) => {
                 let Some(part) = bytes.get(range) else {
@@ -310,7 +314,7 @@ impl Handler<RestoreShard> for Shard {
         self.next_sweep_ms = saved.next_sweep_ms;
         self.passivated = saved.passivated;
         self.fold_clock_ms = saved.fold_clock_ms;
-        self.watcher = Watcher::default();
+        self.watcher = Watcher::restored(saved.firing);
         MessageResult(Ok(()))
     }
 }

@@ -23,8 +23,10 @@ pub enum Statement {
     /// `CREATE RULE name AS SELECT ...`: a continuous rule, checked by the
     /// actors on every event (see [`crate::rules`]).
     CreateRule(RuleDef),
-    /// `DROP RULE name`.
-    DropRule(String),
+    /// `DROP RULE [IF EXISTS] name`. `if_exists` makes dropping a rule
+    /// that is not there a no-op, so a saved file of rule statements can
+    /// be run again.
+    DropRule { name: String, if_exists: bool },
     /// `SHOW RULES`: every rule, with its hit count.
     ShowRules,
 }

@@ -10,6 +10,8 @@
 //!   turns merged groups into rows (`exec/` holds both). The engine does
 //!   the fan-out and the merge, on the caller's thread.
 //! - `explain.rs` prints every kind of plan as the EXPLAIN tree.
+//! - `rule_codec.rs` writes a rule's definition as bytes for the log and
+//!   checkpoints, and reads them back as hostile input.
 //!
 //! Plan types (`plan.rs`) are apart from the code that makes them
 //! (`planner/`), runs them (`exec/`) and prints them (`explain.rs`).
@@ -19,6 +21,7 @@ mod explain;
 mod parser;
 mod plan;
 mod planner;
+mod rule_codec;
 mod scalar;
 
 pub use ast::*;
@@ -26,4 +29,5 @@ pub use exec::{Accs, FinishedRow, Groups, RawRow, Scratch, SketchAcc};
 pub use parser::{param_value, parse, Params};
 pub use plan::{Finish, Plan, RawPlan, RawSource, Route, Scan};
 pub use planner::{is_raw, plan, plan_raw, Catalog, HitLog};
+pub use rule_codec::{decode_rule, encode_rule};
 pub use scalar::Scalar;

@@ -13,6 +13,8 @@
 //! - [`RuleSet`] is the immutable compiled set, shared by every shard; the
 //!   engine hands the current one along with each batch, so a change takes
 //!   effect at an exact point of the stream.
+//! - [`SavedRules`] and [`SavedFiring`] are what a checkpoint keeps of the
+//!   registry and of each shard's watcher (`saved.rs`).
 //! - [`Watcher`] is a shard's side: after an entity's panes take an event,
 //!   it evaluates that kind's rules over the windows the event changed and
 //!   turns rising edges into [`Hit`]s.
@@ -38,8 +40,10 @@
 //! armed), and never re-arm. The actor's passivation re-arms the rule too.
 mod hit;
 mod registry;
+mod saved;
 mod watch;
 
 pub use hit::Hit;
-pub use registry::{Rules, RECENT_HITS};
+pub use registry::{Outcome, Rules, RECENT_HITS};
+pub use saved::{SavedFiring, SavedRules};
 pub use watch::{CompiledRule, RuleSet, Watcher};

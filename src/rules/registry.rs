@@ -4,9 +4,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::hit::{Hit, HIT_FIELDS};
+use super::saved::{SavedHit, SavedRule, SavedRules};
 use super::watch::{CompiledRule, RuleSet};
+use crate::codec::Blob;
 use crate::error::{query_err, Error, Result};
-use crate::query::{plan, Catalog, Route, RuleDef};
+use crate::query::{decode_rule, encode_rule, plan, Catalog, Route, RuleDef};
 use crate::time::format_duration;
 use crate::value::{ResultSet, Value};
 use crate::window::WindowSpec;
@@ -14,6 +16,15 @@ use crate::window::WindowSpec;
 /// How many recent hits the engine keeps in memory (`Engine::rule_hits`).
 /// Older ones are still counted, and written to `--emit` when asked.
 pub const RECENT_HITS: usize = 10_000;
+
+/// A rule statement's answer, and whether it changed the rules in force:
+/// only a change is written to the log (`--data`), so running the same
+/// statements again writes nothing.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: ResultSet,
+    pub changed: bool,
+}
 
 /// A rule as created, with its counters.
 #[derive(Debug)]
@@ -72,25 +83,27 @@ impl Rules {
         self.entries.is_empty()
     }
 
+    /// Whether a rule of this name is in force.
+    pub fn contains(&self, name: &str) -> bool {
+        self.by_name.contains_key(name)
+    }
+
     /// Whether the cells changed (new ones, or freed ids reused) since the
     /// rules were planned; `generation` is the dictionary's.
     pub fn needs_replan(&self, generation: u64) -> bool {
         !self.entries.is_empty() && generation != self.planned_generation
     }
 
-    /// `CREATE RULE`: checks the shape, plans it, and puts it in force.
-    pub fn create(
-        &mut self,
-        def: &RuleDef,
-        catalog: &Catalog,
-        generation: u64,
-    ) -> Result<ResultSet> {
-        if self.by_name.contains_key(&def.name) {
-            return Err(query_err!(
-                "rule '{}' already exists; DROP RULE {} first, or pick another name",
-                def.name,
-                def.name
-            ));
+    /// `CREATE RULE`: checks the shape, plans it, and puts it in force. A
+    /// rule of that name with the same definition is left as it is (so a
+    /// file of rules can be run again, as after a restart); one with
+    /// another definition is an error.
+    pub fn create(&mut self, def: &RuleDef, catalog: &Catalog, generation: u64) -> Result<Outcome> {
+        if let Some(result) = self.existing(def)? {
+            return Ok(Outcome {
+                result,
+                changed: false,
+            });
         }
         let compiled = compile(def, self.next_id, catalog)?;
         self.next_id += 1;
@@ -102,18 +115,49 @@ impl Rules {
             hits: 0,
         });
         self.install(generation);
-        Ok(ResultSet {
-            columns: ["rule", "kind", "window", "condition"]
-                .map(String::from)
-                .to_vec(),
-            rows: vec![row],
+        Ok(Outcome {
+            result: ResultSet {
+                columns: ["rule", "kind", "window", "condition"]
+                    .map(String::from)
+                    .to_vec(),
+                rows: vec![row],
+            },
+            changed: true,
         })
     }
 
-    /// `DROP RULE`: its edge state goes with it; its past hits stay among
-    /// the recent ones.
-    pub fn drop_rule(&mut self, name: &str, generation: u64) -> Result<ResultSet> {
+    /// What `CREATE RULE` of `def` answers when a rule of its name exists:
+    /// a note when it has the same definition (nothing to do), an error
+    /// when another. `None`: the name is free.
+    pub fn existing(&self, def: &RuleDef) -> Result<Option<ResultSet>> {
+        let Some(&at) = self.by_name.get(&def.name) else {
+            return Ok(None);
+        };
+        if self.entries[at].def.select != def.select {
+            return Err(query_err!(
+                "rule '{}' already exists with another definition; DROP RULE {} first, \
+                 or pick another name",
+                def.name,
+                def.name
+            ));
+        }
+        Ok(Some(note(format!(
+            "rule {} already exists, unchanged",
+            def.name
+        ))))
+    }
+
+    /// `DROP RULE [IF EXISTS]`: its edge state goes with it; its past hits
+    /// stay among the recent ones. With `if_exists`, an unknown rule is a
+    /// no-op rather than an error.
+    pub fn drop_rule(&mut self, name: &str, if_exists: bool, generation: u64) -> Result<Outcome> {
         let Some(at) = self.by_name.remove(name) else {
+            if if_exists {
+                return Ok(Outcome {
+                    result: note(format!("rule {name} does not exist, nothing dropped")),
+                    changed: false,
+                });
+            }
             return Err(self.unknown(name));
         };
         let entry = self.entries.remove(at);
@@ -123,10 +167,63 @@ impl Rules {
             }
         }
         self.install(generation);
-        Ok(ResultSet {
-            columns: vec!["dropped".into(), "hits".into()],
-            rows: vec![vec![Value::str(name), Value::Int(entry.hits as i64)]],
+        Ok(Outcome {
+            result: ResultSet {
+                columns: vec!["dropped".into(), "hits".into()],
+                rows: vec![vec![Value::str(name), Value::Int(entry.hits as i64)]],
+            },
+            changed: true,
         })
+    }
+
+    /// Every rule, its counters and the recent hits, for a checkpoint.
+    pub fn save(&self) -> SavedRules {
+        SavedRules {
+            next_id: self.next_id,
+            rules: (self.entries.iter())
+                .map(|e| SavedRule {
+                    id: e.compiled.id,
+                    hits: e.hits,
+                    definition: Blob(encode_rule(&e.def).into()),
+                })
+                .collect(),
+            recent: self.recent.iter().map(SavedHit::of).collect(),
+        }
+    }
+
+    /// The rules of a checkpoint, planned against the restored cells.
+    /// Anything that does not decode or plan is an error: the checkpoint
+    /// is then not used.
+    pub fn restore(
+        saved: SavedRules,
+        catalog: &Catalog,
+        generation: u64,
+    ) -> std::result::Result<Rules, String> {
+        let mut rules = Rules::default();
+        for rule in saved.rules {
+            let def = decode_rule(&rule.definition.0)?;
+            if rule.id >= saved.next_id || rules.by_name.contains_key(&def.name) {
+                return Err(format!("rule '{}' twice, or with a bad id", def.name));
+            }
+            let compiled = compile(&def, rule.id, catalog)
+                .map_err(|e| format!("rule '{}' does not plan again: {e}", def.name))?;
+            rules.by_name.insert(def.name.clone(), rules.entries.len());
+            rules.entries.push(Entry {
+                def,
+                compiled,
+                hits: rule.hits,
+            });
+        }
+        if saved.recent.len() > RECENT_HITS {
+            return Err(format!("{} recent hits", saved.recent.len()));
+        }
+        let mut columns = Vec::new();
+        rules.recent = (saved.recent.into_iter())
+            .map(|h| h.hit(&mut columns))
+            .collect();
+        rules.next_id = saved.next_id;
+        rules.install(generation);
+        Ok(rules)
     }
 
     /// `SHOW RULES`: one row per rule, in creation order.
@@ -212,6 +309,14 @@ impl Rules {
         } else {
             query_err!("unknown rule '{name}'; rules: {}", known.join(", "))
         }
+    }
+}
+
+/// A one-row answer that says what a statement did (or did not do).
+fn note(text: String) -> ResultSet {
+    ResultSet {
+        columns: vec!["note".into()],
+        rows: vec![vec![Value::Str(text.into())]],
     }
 }
 

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use super::hit::Hit;
+use super::saved::SavedFiring;
 use crate::event::{CellId, Key};
 use crate::query::{Finish, Scan};
 use crate::time::Millis;
@@ -137,6 +138,9 @@ pub struct Watcher {
     /// `(rule index, window end)` of the older windows that held before the
     /// late event being applied, ascending (see [`Self::before_late`]).
     held_before: Vec<(usize, i64)>,
+    /// Edge state loaded from a checkpoint, by rule id, waiting for the
+    /// rule set it belongs to: the next [`Self::install`] takes it.
+    restored: Vec<(u64, HashSet<Key>)>,
 }
 
 impl Watcher {
@@ -153,6 +157,7 @@ impl Watcher {
             .map(|r| r.id)
             .zip(std::mem::take(&mut self.firing))
             .collect();
+        old.append(&mut self.restored);
         self.firing = rules
             .rules
             .iter()
@@ -164,6 +169,22 @@ impl Watcher {
             })
             .collect();
         self.rules = rules.clone();
+    }
+
+    /// The edge state, for a checkpoint: per rule id, the keys firing.
+    pub fn save(&self) -> SavedFiring {
+        let installed = self.rules.rules.iter().map(|r| r.id).zip(&self.firing);
+        let restored = self.restored.iter().map(|(id, set)| (*id, set));
+        SavedFiring::of(installed.chain(restored))
+    }
+
+    /// A watcher with the edge state of a checkpoint, which the first
+    /// [`Self::install`] of the restored rules puts with its rules.
+    pub fn restored(saved: SavedFiring) -> Watcher {
+        Watcher {
+            restored: saved.sets(),
+            ..Watcher::default()
+        }
     }
 
     /// Whether entities of `kind` have rules to evaluate.
@@ -238,6 +259,7 @@ impl Watcher {
             aggs,
             hits,
             held_before,
+            ..
         } = self;
         let Some(indexes) = rules.by_kind.get(kind) else {
             return;

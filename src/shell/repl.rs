@@ -172,7 +172,7 @@ impl<'e> Session<'e> {
         // would fail (or act) on its second run.
         if let Some(s) = statements
             .iter()
-            .find(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule(_)))
+            .find(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule { .. }))
         {
             let what = match s {
                 Statement::CreateRule(_) => "CREATE RULE",

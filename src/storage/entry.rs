@@ -19,6 +19,10 @@
 //! - `EndPiece`: a whole piece of an input that goes on ended (a posted
 //!   body), where the future guard settles what it held before the clock
 //!   started.
+//! - `CreateRule`, `DropRule`: a rule statement that changed the rules in
+//!   force, at the point of the stream where it ran. The definition is
+//!   opaque bytes here (the query layer's encoding of the parsed rule);
+//!   replay runs the statement again there, so hits come out as live.
 //!
 //! Integers are little-endian; the decoder checks every length against
 //! what is left and answers `Err` with what is wrong, never panics.
@@ -30,6 +34,8 @@ const BATCH: u8 = 2;
 const FINISH: u8 = 3;
 const HAND_OVER: u8 = 4;
 const END_PIECE: u8 = 5;
+const CREATE_RULE: u8 = 6;
+const DROP_RULE: u8 = 7;
 /// Inside a batch: a line follows, or the batch's closing part.
 const LINE: u8 = 1;
 const END: u8 = 2;
@@ -51,6 +57,11 @@ pub enum Entry<'a> {
     /// the future guard settles the lines it holds before the clock
     /// started, and the batch is handed over, as at a `HandOver`.
     EndPiece,
+    /// `CREATE RULE` put a new rule in force here: its definition, as
+    /// `crate::query::encode_rule` wrote it.
+    CreateRule(&'a [u8]),
+    /// `DROP RULE` removed the rule of this name here.
+    DropRule(&'a str),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -95,6 +106,18 @@ pub fn encode_hand_over() -> Vec<u8> {
 
 pub fn encode_end_piece() -> Vec<u8> {
     vec![END_PIECE]
+}
+
+pub fn encode_create_rule(definition: &[u8]) -> Vec<u8> {
+    let mut out = vec![CREATE_RULE];
+    put_bytes(&mut out, definition);
+    out
+}
+
+pub fn encode_drop_rule(name: &str) -> Vec<u8> {
+    let mut out = vec![DROP_RULE];
+    put_bytes(&mut out, name.as_bytes());
+    out
 }
 
 /// A batch built line by line, straight into the bytes that will be
@@ -181,6 +204,10 @@ pub fn decode(payload: &[u8]) -> Result<Entry<'_>, String> {
         FINISH => Entry::Finish,
         HAND_OVER => Entry::HandOver,
         END_PIECE => Entry::EndPiece,
+        CREATE_RULE => Entry::CreateRule(r.bytes()?),
+        DROP_RULE => Entry::DropRule(
+            std::str::from_utf8(r.bytes()?).map_err(|_| "a rule name that is not UTF-8")?,
+        ),
         t => return Err(format!("an unknown entry kind {t}")),
     };
     if !r.bytes.is_empty() {
@@ -283,6 +310,14 @@ mod tests {
         assert_eq!(decode(&encode_finish()).unwrap(), Entry::Finish);
         assert_eq!(decode(&encode_hand_over()).unwrap(), Entry::HandOver);
         assert_eq!(decode(&encode_end_piece()).unwrap(), Entry::EndPiece);
+        let create = encode_create_rule(b"\x01def");
+        assert_eq!(decode(&create).unwrap(), Entry::CreateRule(b"\x01def"));
+        let drop = encode_drop_rule("r");
+        assert_eq!(decode(&drop).unwrap(), Entry::DropRule("r"));
+        for cut in 1..create.len() {
+            assert!(decode(&create[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode(&[DROP_RULE, 1, 0, 0, 0, 0xff]).is_err(), "not UTF-8");
         // Every cut of a valid entry is refused, never a panic.
         for cut in 0..batch.len() {
             assert!(decode(&batch[..cut]).is_err(), "cut at {cut}");

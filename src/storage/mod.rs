@@ -7,7 +7,8 @@
 //! - `log/`: the write-ahead log ([`Log`]) — numbered segments of records
 //!   framed with a length and a CRC (`record.rs`), each record one commit
 //!   of input lines with every file source's position after them
-//!   (`entry.rs`, which says why the input and not the verdicts).
+//!   (`entry.rs`, which says why the input and not the verdicts), and
+//!   the rule statements that changed the rules in force.
 //! - `checkpoints/`: the whole engine state at a log position
 //!   (`checkpoint.rs`), so that a restart replays only the log after it.
 //!
@@ -31,8 +32,8 @@ pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
 pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
 pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
 pub use entry::{
-    batch_line, decode, encode_end_piece, encode_finish, encode_hand_over, encode_open, end_batch,
-    start_batch,
+    batch_line, decode, encode_create_rule, encode_drop_rule, encode_end_piece, encode_finish,
+    encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
 pub use log::{Log, LogReport};

@@ -99,7 +99,7 @@ fn rule_errors_name_the_file_and_the_problem() {
     let select = dir.file("select.sql", "SELECT COUNT(*) FROM events;");
     let err = fails(&["ingest", &input, "--rules", &select]);
     assert!(
-        err.contains("select.sql: --rules files hold CREATE RULE statements only"),
+        err.contains("select.sql: --rules files hold CREATE RULE and DROP RULE statements only"),
         "{err}"
     );
     let nowhere = arg(&dir.path("no/such/dir/hits.ndjson"));

@@ -39,8 +39,8 @@ pub(super) enum Leading<'t> {
     ShowRules,
     /// `CREATE RULE name AS <select>`.
     CreateRule(RuleHead<'t>),
-    /// `DROP RULE name`.
-    DropRule(String),
+    /// `DROP RULE [IF EXISTS] name`: the name, and whether `IF EXISTS` was given.
+    DropRule(String, bool),
 }
 
 /// `CREATE RULE name AS` and the select after it.
@@ -67,7 +67,8 @@ pub(super) fn statement(tokens: &[TokenWithSpan]) -> Result<Leading<'_>> {
         return create_rule(first, &rest[1..]).map(Leading::CreateRule);
     }
     if is_word(first, "DROP") && rest.first().is_some_and(|t| is_word(t, "RULE")) {
-        return drop_rule(first, &rest[1..]).map(Leading::DropRule);
+        let (name, if_exists) = drop_rule(first, &rest[1..])?;
+        return Ok(Leading::DropRule(name, if_exists));
     }
     Ok(Leading::Select(first.span.start))
 }
@@ -124,20 +125,26 @@ pub(super) fn rule_condition(body: &[TokenWithSpan], params: &Params) -> Result<
     Ok(having_text(sql_body, params))
 }
 
-/// `DROP RULE name`; `rest` follows `RULE`.
-fn drop_rule(drop: &TokenWithSpan, rest: &[TokenWithSpan]) -> Result<String> {
+/// `DROP RULE [IF EXISTS] name`; `rest` follows `RULE`.
+fn drop_rule(drop: &TokenWithSpan, rest: &[TokenWithSpan]) -> Result<(String, bool)> {
+    let (if_exists, rest) = match rest {
+        [if_word, exists, rest @ ..] if is_word(if_word, "IF") && is_word(exists, "EXISTS") => {
+            (true, rest)
+        }
+        _ => (false, rest),
+    };
     let after_rule = rest.first().map_or(drop.span.end, |t| t.span.start);
-    let (name, rest) = rule_name(rest, after_rule, "DROP RULE name")?;
+    let (name, rest) = rule_name(rest, after_rule, "DROP RULE [IF EXISTS] name")?;
     if let Some(extra) = rest.first() {
         return Err(syntax_error(
             format!(
-                "unexpected {} after the rule name: DROP RULE name",
+                "unexpected {} after the rule name: DROP RULE [IF EXISTS] name",
                 extra.token
             ),
             extra.span.start,
         ));
     }
-    Ok(name)
+    Ok((name, if_exists))
 }
 
 /// A rule name: a word of letters, digits and `_` that does not start with
@@ -346,8 +353,10 @@ mod tests {
                    GROUP BY user_id HAVING n >   20\n AND n < 1000 WINDOW 60s; \
                    drop rule \"Rate_Limit\"; SHOW RULES";
         let statements = parse_all(sql);
-        let [Statement::CreateRule(def), Statement::DropRule(dropped), Statement::ShowRules] =
-            statements.as_slice()
+        let [Statement::CreateRule(def), Statement::DropRule {
+            name: dropped,
+            if_exists: false,
+        }, Statement::ShowRules] = statements.as_slice()
         else {
             panic!("{statements:?}");
         };
@@ -361,6 +370,28 @@ mod tests {
                  HAVING n > 20 AND n < 1000 WINDOW 60s"
             )
         );
+    }
+
+    #[test]
+    fn drop_rule_if_exists() {
+        let statements = parse_all("DROP RULE IF EXISTS r; drop rule if exists \"If\"");
+        assert_eq!(
+            statements,
+            [
+                Statement::DropRule {
+                    name: "r".into(),
+                    if_exists: true
+                },
+                Statement::DropRule {
+                    name: "If".into(),
+                    if_exists: true
+                }
+            ]
+        );
+        let e = syntax("DROP RULE IF EXISTS");
+        assert!(e.message.contains("DROP RULE [IF EXISTS] name"), "{e:?}");
+        let e = syntax("DROP RULE IF EXISTS r s");
+        assert!(e.message.contains("unexpected s"), "{e:?}");
     }
 
     #[test]
@@ -401,7 +432,7 @@ mod tests {
         let e = syntax("DROP RULE r extra");
         assert!(e.message.contains("unexpected extra"), "{e:?}");
         let e = syntax("DROP RULE");
-        assert!(e.message.contains("DROP RULE name"), "{e:?}");
+        assert!(e.message.contains("DROP RULE [IF EXISTS] name"), "{e:?}");
         // CREATE of anything else is still plain unsupported SQL.
         assert!(query_error("CREATE TABLE t (a INT)").contains("CREATE RULE"));
         assert!(query_error("SHOW RULE").contains("SHOW RULES"));

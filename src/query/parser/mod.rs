@@ -117,7 +117,7 @@ fn parse_statement(
                 condition: extensions::rule_condition(rule.body, params)?,
             }))
         }
-        Leading::DropRule(name) => Ok(Statement::DropRule(name)),
+        Leading::DropRule(name, if_exists) => Ok(Statement::DropRule { name, if_exists }),
         Leading::Select(start) => Ok(Statement::Select(parse_select(
             dialect, tokens, start, params,
         )?)),
