@@ -31,7 +31,7 @@ mod progress;
 mod repl;
 mod splitter;
 
-pub use diagnostic::render_file_error;
+pub use diagnostic::{render_file_error, render_statement_error};
 pub use format::{render, Format};
 pub use progress::progress_printer;
 pub use repl::{run, ShellOptions};

@@ -149,6 +149,39 @@ fn run_syntax_error_names_the_file_line_and_column() {
 }
 
 #[test]
+fn run_planning_error_names_the_file_and_the_statement_start() {
+    let dir = Dir::new();
+    let input = dir.file("reels.ndjson", REELS);
+    let q = dir.file(
+        "plan.sql",
+        "-- the typo\n\n  SELECT COUNT(*) FROM events\n  WHERE usr_id = 1;\n",
+    );
+    let err = fails(&["run", &q, "--input", &input]);
+    // Planning keeps no position of its own: the statement's start, its
+    // first line and a caret under it.
+    assert!(
+        err.starts_with(&format!("Error: {q}:3:3: unknown column 'usr_id'")),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nLINE 3:   SELECT COUNT(*) FROM events\n          ^"),
+        "{err}"
+    );
+    // A rule is planned before the ingest, and says where it is too.
+    let rules = dir.file(
+        "rules.sql",
+        "-- no GROUP BY\nCREATE RULE r AS SELECT COUNT(*) AS n FROM events HAVING n > 1 WINDOW 1m;\n",
+    );
+    let err = fails(&["run", &rules, "--input", &input]);
+    assert!(
+        err.starts_with(&format!(
+            "Error: {rules}:2:1: rule 'r': a rule must GROUP BY"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn run_unknown_column_suggests_the_closest() {
     let dir = Dir::new();
     let input = dir.file("reels.ndjson", REELS);

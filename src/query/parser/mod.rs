@@ -37,13 +37,41 @@ pub use self::lower_expr::Params;
 /// Parses one or more `;`-separated statements. Statements made only of
 /// whitespace and comments are skipped, so an empty text gives no statement.
 pub fn parse(sql_text: &str, params: &Params) -> Result<Vec<Statement>> {
+    Ok(parse_located(sql_text, params)?
+        .into_iter()
+        .map(|located| located.statement)
+        .collect())
+}
+
+/// A parsed statement and where it starts in the text, so that an error
+/// found later (planning it, running it) can still name its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub statement: Statement,
+    /// The 1-based line and column of the statement's first token.
+    pub line: u64,
+    pub column: u64,
+}
+
+/// [`parse`], keeping each statement's start.
+pub fn parse_located(sql_text: &str, params: &Params) -> Result<Vec<Located>> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql_text)
         .tokenize_with_location()
         .map_err(|e| syntax_error(e.message, e.location))?;
     split_statements(tokens)
         .iter()
-        .map(|statement| parse_statement(&dialect, statement, params))
+        .map(|statement| {
+            // split_statements keeps no empty statement.
+            let start = statement
+                .first()
+                .map_or(Location::new(1, 1), |t| t.span.start);
+            Ok(Located {
+                statement: parse_statement(&dialect, statement, params)?,
+                line: start.line,
+                column: start.column,
+            })
+        })
         .collect()
 }
 
@@ -160,6 +188,17 @@ mod tests {
         assert_eq!(statements.len(), 2);
         assert!(parse_all("").is_empty());
         assert!(parse_all("  ; -- nothing\n ; /* */").is_empty());
+    }
+
+    #[test]
+    fn each_statement_keeps_where_it_starts() {
+        let text = "-- two\nSELECT COUNT(*) FROM events;\n\n  /* c */ SHOW STATS;";
+        let starts: Vec<(u64, u64)> = parse_located(text, &Params::new())
+            .unwrap()
+            .iter()
+            .map(|s| (s.line, s.column))
+            .collect();
+        assert_eq!(starts, [(2, 1), (4, 11)]);
     }
 
     #[test]
