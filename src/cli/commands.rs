@@ -240,13 +240,8 @@ pub fn run(
     let run_one = |engine: &mut Engine, (file, located): &(usize, Located)| {
         engine.run(&located.statement).map_err(|e| {
             let (name, text) = &texts[*file];
-            anyhow::anyhow!(shell::render_statement_error(
-                name,
-                &e,
-                text,
-                located.line,
-                located.column
-            ))
+            let (line, column) = located.position_for(&e.to_string());
+            anyhow::anyhow!(shell::render_statement_error(name, &e, text, line, column))
         })
     };
     // Rules must be in force before the input is ingested, or they would

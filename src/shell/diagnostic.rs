@@ -8,8 +8,8 @@
 //! ```
 //!
 //! `tally run` names the query file first: `q.sql:1:8: syntax error: ...`;
-//! an error planning or running a statement names where the statement
-//! starts: `q.sql:3:1: unknown column ...`.
+//! an error planning or running a statement names the name it is about, or
+//! where the statement starts: `q.sql:3:9: unknown column 'usr_id' ...`.
 
 use crate::error::Error;
 
@@ -44,10 +44,11 @@ pub fn render_file_error(path: &str, err: &Error, source: &str) -> String {
     out
 }
 
-/// An error planning or running the statement that starts at `line`,
-/// `column` of the query file `path` (whose text is `source`): `PATH:LINE:
-/// COLUMN: message`, then the statement's first line and a caret under its
-/// start. A syntax error has its own position: see [`render_file_error`].
+/// An error planning or running a statement of the query file `path`
+/// (whose text is `source`), at `line`, `column` (the name the error is
+/// about, or the statement's start): `PATH:LINE:COLUMN: message`, then the
+/// line and a caret. A syntax error has its own position: see
+/// [`render_file_error`].
 pub fn render_statement_error(
     path: &str,
     err: &Error,

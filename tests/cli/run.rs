@@ -149,7 +149,7 @@ fn run_syntax_error_names_the_file_line_and_column() {
 }
 
 #[test]
-fn run_planning_error_names_the_file_and_the_statement_start() {
+fn run_planning_error_points_at_the_name_it_is_about() {
     let dir = Dir::new();
     let input = dir.file("reels.ndjson", REELS);
     let q = dir.file(
@@ -157,17 +157,18 @@ fn run_planning_error_names_the_file_and_the_statement_start() {
         "-- the typo\n\n  SELECT COUNT(*) FROM events\n  WHERE usr_id = 1;\n",
     );
     let err = fails(&["run", &q, "--input", &input]);
-    // Planning keeps no position of its own: the statement's start, its
-    // first line and a caret under it.
+    // The planner's error keeps no position: the caret goes under the
+    // name it quotes.
     assert!(
-        err.starts_with(&format!("Error: {q}:3:3: unknown column 'usr_id'")),
+        err.starts_with(&format!("Error: {q}:4:9: unknown column 'usr_id'")),
         "{err}"
     );
     assert!(
-        err.contains("\nLINE 3:   SELECT COUNT(*) FROM events\n          ^"),
+        err.contains("\nLINE 4:   WHERE usr_id = 1;\n                ^"),
         "{err}"
     );
-    // A rule is planned before the ingest, and says where it is too.
+    // A rule is planned before the ingest, and says where it is too: its
+    // error quotes the rule's name.
     let rules = dir.file(
         "rules.sql",
         "-- no GROUP BY\nCREATE RULE r AS SELECT COUNT(*) AS n FROM events HAVING n > 1 WINDOW 1m;\n",
@@ -175,7 +176,7 @@ fn run_planning_error_names_the_file_and_the_statement_start() {
     let err = fails(&["run", &rules, "--input", &input]);
     assert!(
         err.starts_with(&format!(
-            "Error: {rules}:2:1: rule 'r': a rule must GROUP BY"
+            "Error: {rules}:2:13: rule 'r': a rule must GROUP BY"
         )),
         "{err}"
     );
