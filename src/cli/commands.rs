@@ -12,7 +12,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::generator::{GenConfig, Generator};
 use crate::ingest::Merge;
-use crate::query::{param_value, Params, Statement};
+use crate::query::{param_value, Located, Params, Statement};
 use crate::shell::{self, Format, ShellOptions};
 
 /// Demo stream of the bare `tally`: a day of reels events.
@@ -226,27 +226,36 @@ pub fn run(
     let (sample, merge) = open_inputs(&input)?;
     let mut engine = start_engine(&args, &input, &sample)?;
     // Parse every file before ingesting: a typo should not cost an ingest.
+    // Each statement keeps its file and start, for an error found later.
+    let mut texts = Vec::new();
     let mut statements = Vec::new();
     for path in &queries {
         let text = crate::files::read_file(path, "query file")?;
-        let parsed = engine.parse(&text, &values).map_err(|e| {
-            anyhow::anyhow!(shell::render_file_error(
-                &path.display().to_string(),
-                &e,
-                &text
-            ))
-        })?;
-        statements.extend(parsed);
+        let name = path.display().to_string();
+        let parsed = crate::query::parse_located(&text, &values)
+            .map_err(|e| anyhow::anyhow!(shell::render_file_error(&name, &e, &text)))?;
+        statements.extend(parsed.into_iter().map(|s| (texts.len(), s)));
+        texts.push((name, text));
     }
+    let run_one = |engine: &mut Engine, (file, located): &(usize, Located)| {
+        engine.run(&located.statement).map_err(|e| {
+            let (name, text) = &texts[*file];
+            let (line, column) = located.position_for(&e.to_string());
+            anyhow::anyhow!(shell::render_statement_error(name, &e, text, line, column))
+        })
+    };
     // Rules must be in force before the input is ingested, or they would
     // see nothing: CREATE RULE and DROP RULE run first, in file order.
-    let (rules, queries): (Vec<&Statement>, Vec<&Statement>) = statements
-        .iter()
-        .partition(|s| matches!(s, Statement::CreateRule(_) | Statement::DropRule { .. }));
+    let (rules, queries): (Vec<_>, Vec<_>) = statements.iter().partition(|(_, s)| {
+        matches!(
+            s.statement,
+            Statement::CreateRule(_) | Statement::DropRule { .. }
+        )
+    });
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for statement in rules {
-        let result = engine.run(statement)?;
+        let result = run_one(&mut engine, statement)?;
         out.write_all(shell::render(&result, format).as_bytes())?;
     }
     if let Some(merge) = merge {
@@ -256,7 +265,7 @@ pub fn run(
         }
     }
     for statement in queries {
-        let result = engine.run(statement)?;
+        let result = run_one(&mut engine, statement)?;
         out.write_all(shell::render(&result, format).as_bytes())?;
     }
     out.flush()?;

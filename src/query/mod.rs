@@ -26,7 +26,7 @@ mod scalar;
 
 pub use ast::*;
 pub use exec::{Accs, FinishedRow, Groups, RawRow, Scratch, SketchAcc};
-pub use parser::{param_value, parse, Params};
+pub use parser::{param_value, parse, parse_located, Located, Params};
 pub use plan::{Finish, Plan, RawPlan, RawSource, Route, Scan};
 pub use planner::{is_raw, plan, plan_raw, Catalog, HitLog};
 pub use rule_codec::{decode_rule, encode_rule};

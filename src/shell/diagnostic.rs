@@ -7,7 +7,9 @@
 //!                ^
 //! ```
 //!
-//! `tally run` names the query file first: `q.sql:1:8: syntax error: ...`.
+//! `tally run` names the query file first: `q.sql:1:8: syntax error: ...`;
+//! an error planning or running a statement names the name it is about, or
+//! where the statement starts: `q.sql:3:9: unknown column 'usr_id' ...`.
 
 use crate::error::Error;
 
@@ -36,6 +38,29 @@ pub fn render_file_error(path: &str, err: &Error, source: &str) -> String {
         syntax.line, syntax.column, syntax.message
     );
     if let Some(caret) = caret(source, syntax.line, syntax.column) {
+        out.push('\n');
+        out.push_str(&caret);
+    }
+    out
+}
+
+/// An error planning or running a statement of the query file `path`
+/// (whose text is `source`), at `line`, `column` (the name the error is
+/// about, or the statement's start): `PATH:LINE:COLUMN: message`, then the
+/// line and a caret. A syntax error has its own position: see
+/// [`render_file_error`].
+pub fn render_statement_error(
+    path: &str,
+    err: &Error,
+    source: &str,
+    line: u64,
+    column: u64,
+) -> String {
+    if let Error::Syntax(_) = err {
+        return render_file_error(path, err, source);
+    }
+    let mut out = format!("{path}:{line}:{column}: {err}");
+    if let Some(caret) = caret(source, line, column) {
         out.push('\n');
         out.push_str(&caret);
     }
@@ -109,6 +134,21 @@ mod tests {
         assert_eq!(
             caret("SELECT 'é' x", 1, 12).as_deref(),
             Some("LINE 1: SELECT 'é' x\n                   ^")
+        );
+    }
+
+    #[test]
+    fn a_planning_error_points_at_its_statement() {
+        let query = Error::Query("unknown column 'usr_id'".into());
+        assert_eq!(
+            render_statement_error(
+                "q.sql",
+                &query,
+                "SELECT 1;\n  SELECT usr_id FROM events;",
+                2,
+                3
+            ),
+            "q.sql:2:3: unknown column 'usr_id'\nLINE 2:   SELECT usr_id FROM events;\n          ^"
         );
     }
 

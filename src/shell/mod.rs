@@ -11,13 +11,16 @@
 //! 4. `format` renders the [`crate::ResultSet`] as a table, CSV or JSON;
 //!    `diagnostic` renders errors (with a caret under syntax errors).
 //!
-//! `complete` offers keywords, functions, columns and dot commands on Tab;
+//! `burst` echoes a long line arriving faster than anyone types (a paste
+//! without bracketed-paste markers) instead of letting rustyline redraw it
+//! at every wrap; `complete` offers keywords, functions, columns and dot commands on Tab;
 //! `progress` draws the progress line of `.load` (and of any long ingest);
 //! `follow` tails input files for `tally shell --follow` and `.watch`;
 //! `hits` announces continuous-rule hits as they happen.
 //!
 //! The shell owns presentation only: it never plans or evaluates queries.
 
+mod burst;
 mod command;
 mod complete;
 mod diagnostic;
@@ -28,7 +31,7 @@ mod progress;
 mod repl;
 mod splitter;
 
-pub use diagnostic::render_file_error;
+pub use diagnostic::{render_file_error, render_statement_error};
 pub use format::{render, Format};
 pub use progress::progress_printer;
 pub use repl::{run, ShellOptions};

@@ -23,8 +23,9 @@ use std::time::{Duration, Instant};
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
-use rustyline::{CompletionType, Editor};
+use rustyline::{CompletionType, Editor, Event, EventHandler};
 
+use super::burst::Burst;
 use super::command::{help_text, Command};
 use super::complete::ShellHelper;
 use super::diagnostic::render_error;
@@ -471,6 +472,12 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
     let mut editor: Editor<ShellHelper, FileHistory> =
         Editor::with_config(config).map_err(|e| editor_error("starting the line editor", e))?;
     editor.set_helper(Some(ShellHelper::new(session.engine.schema().columns())));
+    // Every key passes the burst test first (an unpasted long line).
+    let burst = Burst::default();
+    editor.bind_sequence(
+        Event::Any,
+        EventHandler::Conditional(Box::new(burst.clone())),
+    );
     if let Some(path) = &options.history {
         load_history(&mut editor, path);
     }
@@ -482,6 +489,7 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
 
     let mut splitter = Splitter::new();
     let outcome = loop {
+        let columns = editor.dimensions().map(|(columns, _)| columns);
         if let Some(helper) = editor.helper_mut() {
             helper.pending = splitter.pending();
         }
@@ -490,8 +498,9 @@ fn interactive(session: &mut Session, options: &ShellOptions) -> Result<()> {
         } else {
             PROMPT
         };
+        burst.start_line(columns, prompt);
         let text = match editor.readline(prompt) {
-            Ok(text) => text,
+            Ok(text) => text + &burst.take_aside(),
             // Ctrl-C: drop the statement being typed, start afresh.
             Err(ReadlineError::Interrupted) => {
                 splitter.clear();

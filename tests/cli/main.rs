@@ -5,8 +5,9 @@
 //! k-way merge of J10), `run` (formats, several statements, parameters and
 //! the errors a query file can have), `shell` over piped stdin (results on
 //! stdout, errors on stderr, sqlite3-like exit status, dot commands), the
-//! bare `tally` demo, schema detection and custom schema files, and the
-//! `--retention` / `--max-jump` flags.
+//! bare `tally` demo, `shell` on a pseudo-terminal (lines typed ahead),
+//! schema detection and custom schema files, and the `--retention` /
+//! `--max-jump` flags.
 //!
 //! Deterministic: fixed 2025 timestamps, seeded `gen`, no sleeps. Summaries
 //! carry a timing, so they are compared without it.
@@ -27,6 +28,8 @@ mod rules;
 mod run;
 mod schemas;
 mod shell;
+#[cfg(unix)]
+mod terminal;
 
 /// Nine reels lines: five good ones, then one line for each of four reject
 /// reasons (malformed, duplicate, invalid, missing), at lines 6 to 9.

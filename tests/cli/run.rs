@@ -149,6 +149,40 @@ fn run_syntax_error_names_the_file_line_and_column() {
 }
 
 #[test]
+fn run_planning_error_points_at_the_name_it_is_about() {
+    let dir = Dir::new();
+    let input = dir.file("reels.ndjson", REELS);
+    let q = dir.file(
+        "plan.sql",
+        "-- the typo\n\n  SELECT COUNT(*) FROM events\n  WHERE usr_id = 1;\n",
+    );
+    let err = fails(&["run", &q, "--input", &input]);
+    // The planner's error keeps no position: the caret goes under the
+    // name it quotes.
+    assert!(
+        err.starts_with(&format!("Error: {q}:4:9: unknown column 'usr_id'")),
+        "{err}"
+    );
+    assert!(
+        err.contains("\nLINE 4:   WHERE usr_id = 1;\n                ^"),
+        "{err}"
+    );
+    // A rule is planned before the ingest, and says where it is too: its
+    // error quotes the rule's name.
+    let rules = dir.file(
+        "rules.sql",
+        "-- no GROUP BY\nCREATE RULE r AS SELECT COUNT(*) AS n FROM events HAVING n > 1 WINDOW 1m;\n",
+    );
+    let err = fails(&["run", &rules, "--input", &input]);
+    assert!(
+        err.starts_with(&format!(
+            "Error: {rules}:2:13: rule 'r': a rule must GROUP BY"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn run_unknown_column_suggests_the_closest() {
     let dir = Dir::new();
     let input = dir.file("reels.ndjson", REELS);

@@ -37,14 +37,93 @@ pub use self::lower_expr::Params;
 /// Parses one or more `;`-separated statements. Statements made only of
 /// whitespace and comments are skipped, so an empty text gives no statement.
 pub fn parse(sql_text: &str, params: &Params) -> Result<Vec<Statement>> {
+    Ok(parse_with(sql_text, params, false)?
+        .into_iter()
+        .map(|located| located.statement)
+        .collect())
+}
+
+/// A parsed statement and where it and its names are in the text, so that
+/// an error found later (planning it, running it) can still point there.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located {
+    pub statement: Statement,
+    /// The 1-based line and column of the statement's first token.
+    pub line: u64,
+    pub column: u64,
+    /// Every name in the statement (a word, or words joined by dots, as
+    /// `metadata.device_type`) and its line and column.
+    pub names: Vec<(String, u64, u64)>,
+}
+
+impl Located {
+    /// Where an error about this statement points: at the first name the
+    /// message quotes (`unknown column 'usr_id'`), else at the statement.
+    pub fn position_for(&self, message: &str) -> (u64, u64) {
+        self.names
+            .iter()
+            .find(|(name, _, _)| message.contains(&format!("'{name}'")))
+            .map_or((self.line, self.column), |&(_, line, column)| {
+                (line, column)
+            })
+    }
+}
+
+/// [`parse`], keeping where each statement and its names start.
+pub fn parse_located(sql_text: &str, params: &Params) -> Result<Vec<Located>> {
+    parse_with(sql_text, params, true)
+}
+
+fn parse_with(sql_text: &str, params: &Params, keep_names: bool) -> Result<Vec<Located>> {
     let dialect = GenericDialect {};
     let tokens = Tokenizer::new(&dialect, sql_text)
         .tokenize_with_location()
         .map_err(|e| syntax_error(e.message, e.location))?;
     split_statements(tokens)
         .iter()
-        .map(|statement| parse_statement(&dialect, statement, params))
+        .map(|statement| {
+            // split_statements keeps no empty statement.
+            let start = statement
+                .first()
+                .map_or(Location::new(1, 1), |t| t.span.start);
+            Ok(Located {
+                statement: parse_statement(&dialect, statement, params)?,
+                line: start.line,
+                column: start.column,
+                names: if keep_names {
+                    names(statement)
+                } else {
+                    Vec::new()
+                },
+            })
+        })
         .collect()
+}
+
+/// The names among `tokens`: words, with `a.b.c` joined into one.
+fn names(tokens: &[TokenWithSpan]) -> Vec<(String, u64, u64)> {
+    let mut names: Vec<(String, u64, u64)> = Vec::new();
+    let mut joining = false;
+    for (i, token) in tokens.iter().enumerate() {
+        match &token.token {
+            Token::Word(word) if joining => {
+                if let Some((name, _, _)) = names.last_mut() {
+                    name.push('.');
+                    name.push_str(&word.value);
+                }
+                joining = false;
+            }
+            Token::Word(word) => {
+                let at = token.span.start;
+                names.push((word.value.clone(), at.line, at.column));
+            }
+            Token::Period if i > 0 && matches!(tokens[i - 1].token, Token::Word(_)) => {
+                joining = true;
+            }
+            _ => joining = false,
+        }
+    }
+    names
 }
 
 /// Reads a `--param name=value` value: an integer, a float, `true`/`false`,
@@ -160,6 +239,31 @@ mod tests {
         assert_eq!(statements.len(), 2);
         assert!(parse_all("").is_empty());
         assert!(parse_all("  ; -- nothing\n ; /* */").is_empty());
+    }
+
+    #[test]
+    fn each_statement_keeps_where_it_starts() {
+        let text = "-- two\nSELECT COUNT(*) FROM events;\n\n  /* c */ SHOW STATS;";
+        let starts: Vec<(u64, u64)> = parse_located(text, &Params::new())
+            .unwrap()
+            .iter()
+            .map(|s| (s.line, s.column))
+            .collect();
+        assert_eq!(starts, [(2, 1), (4, 11)]);
+    }
+
+    #[test]
+    fn an_error_quoting_a_name_points_at_it() {
+        let text = "SELECT COUNT(*) FROM events\n  WHERE metadata.device = 'x' AND usr_id = 1;";
+        let located = &parse_located(text, &Params::new()).unwrap()[0];
+        assert_eq!(located.position_for("unknown column 'usr_id'"), (2, 35));
+        assert_eq!(
+            located.position_for("unknown column 'metadata.device'"),
+            (2, 9)
+        );
+        // A string literal is not a name; a message quoting none points at
+        // the statement.
+        assert_eq!(located.position_for("no column 'x'"), (1, 1));
     }
 
     #[test]
