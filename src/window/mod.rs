@@ -25,3 +25,4 @@ pub use pane::PaneStore;
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
 pub use sketch::{hash_key, SketchInput, SketchLayout, Sketches};
 pub use spec::{WindowSpec, FINE_SPAN_SECS};
+pub use tiers::ALL_CELLS;

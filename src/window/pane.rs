@@ -201,12 +201,42 @@ impl PaneStore {
         window: &WindowSpec,
         span_ms: Millis,
         sketches: bool,
+        f: impl FnMut(Millis, CellId, &Agg),
+    ) {
+        self.fold_spans_as(window, span_ms, sketches, false, f)
+    }
+
+    /// [`Self::fold_spans`] for a reader that merges every cell into one
+    /// group: a summarised store may hand each whole hour as one slot of
+    /// cell [`super::ALL_CELLS`] instead of one slot per cell.
+    pub fn fold_spans_merged(
+        &self,
+        window: &WindowSpec,
+        span_ms: Millis,
+        sketches: bool,
+        f: impl FnMut(Millis, CellId, &Agg),
+    ) {
+        self.fold_spans_as(window, span_ms, sketches, true, f)
+    }
+
+    fn fold_spans_as(
+        &self,
+        window: &WindowSpec,
+        span_ms: Millis,
+        sketches: bool,
+        merged: bool,
         mut f: impl FnMut(Millis, CellId, &Agg),
     ) {
         match &self.repr {
             Repr::Packed(c) => c.fold_timed(window, sketches, &mut f),
-            Repr::Panes(t) => t.fold_spans(window, span_ms, &mut f),
+            Repr::Panes(t) => t.fold_spans(window, span_ms, merged, &mut f),
         }
+    }
+
+    /// Whether this store keeps hour summaries (a shard's share of the
+    /// global state), so that [`Self::fold_spans_merged`] can save work.
+    pub fn is_summarised(&self) -> bool {
+        matches!(&self.repr, Repr::Panes(t) if t.is_summarised())
     }
 
     /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
@@ -594,6 +624,35 @@ mod tests {
         }
     }
 
+    /// [`read_by`]'s slots merged over cells, per slot start.
+    fn all_cells(
+        by_cell: std::collections::BTreeMap<(Millis, CellId), Agg>,
+    ) -> std::collections::BTreeMap<Millis, Agg> {
+        let mut out = std::collections::BTreeMap::new();
+        for ((start, _), agg) in by_cell {
+            out.entry(start)
+                .or_insert_with(|| Agg::new(agg.metrics.len()))
+                .merge(&agg);
+        }
+        out
+    }
+
+    /// What a reader that merges all cells gets, per slot start.
+    fn read_merged(
+        s: &PaneStore,
+        window: &WindowSpec,
+        span_ms: Millis,
+        unit_ms: Millis,
+    ) -> std::collections::BTreeMap<Millis, Agg> {
+        let mut out = std::collections::BTreeMap::new();
+        s.fold_spans_merged(window, span_ms, true, |start, _, agg| {
+            out.entry(start.div_euclid(unit_ms))
+                .or_insert_with(|| Agg::new(agg.metrics.len()))
+                .merge(agg);
+        });
+        out
+    }
+
     /// What a window reads, summed per (slot start in units of `unit_ms`,
     /// cell), with slots no longer than `span_ms`.
     fn read_by(
@@ -640,6 +699,40 @@ mod tests {
         // 3 whole hours, the 59 oldest edge minutes, and the newest hour
         // read whole though it has only begun: nothing lies after now.
         assert_eq!(slots, 4 + 59, "slots read");
+    }
+
+    #[test]
+    fn a_merged_read_takes_each_whole_hour_of_all_cells_at_once() {
+        let mut s = summarised_only();
+        let layout = sketch_layout();
+        for i in 0..5 * 3600 {
+            let ts = T0 + 30_500 + i * 1000;
+            let input = SketchInput {
+                layout: &layout,
+                hashes: &[i as u64 + 1, 0, 0],
+            };
+            s.add_sketched(ts, (i % 3) as CellId, &[1.0, 2.0], input, ts);
+        }
+        let window = WindowSpec {
+            length_ms: 4 * 3_600_000,
+            now_ms: T0 + 5 * 3_600_000 + 30_500,
+        };
+        let count = |merged: bool| {
+            let (mut slots, mut events) = (0, 0);
+            let mut f = |_, _, a: &Agg| {
+                slots += 1;
+                events += a.count;
+            };
+            match merged {
+                true => s.fold_spans_merged(&window, SPAN_ANY, true, &mut f),
+                false => s.fold_spans(&window, SPAN_ANY, true, &mut f),
+            }
+            (slots, events)
+        };
+        // 4 whole hours (the newest has begun) and 59 edge minutes, per cell
+        // or, for the hours, once for all cells.
+        assert_eq!(count(false), (3 * (4 + 59), 4 * 3600 - 30));
+        assert_eq!(count(true), (4 + 3 * 59, 4 * 3600 - 30));
     }
 
     #[test]
@@ -695,6 +788,14 @@ mod tests {
                                 read_by(&folded, &window, span, unit),
                                 read_by(&summarised, &window, span, unit),
                                 "window {}s at {}, span {}", length_s, now_ms, span
+                            );
+                            // A reader merging all cells, served whole hours
+                            // of all cells at once, gets what merging the
+                            // cells of the per-cell read gives.
+                            proptest::prop_assert_eq!(
+                                all_cells(read_by(&folded, &window, span, unit)),
+                                read_merged(&summarised, &window, span, unit),
+                                "merged: window {}s at {}, span {}", length_s, now_ms, span
                             );
                         }
                     }

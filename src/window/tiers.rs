@@ -25,7 +25,9 @@
 //! resolution (not yet expired, not yet dropped from the fine tier). The
 //! newest minute and hour, not whole yet, are read whole too when no slot
 //! lies after now: they then hold just the window's events of their span,
-//! so a 24 h window reads only its oldest edge from minutes.
+//! so a 24 h window reads only its oldest edge from minutes. Each hour is
+//! also kept with all cells in one slot, for readers that merge every cell
+//! into one group: they read one slot per whole hour, not one per cell.
 
 use super::agg::Agg;
 use super::sketch::{SketchInput, SketchLayout};
@@ -36,6 +38,12 @@ use crate::time::Millis;
 /// The coarsest slot a reader accepts, in milliseconds: time buckets need
 /// slots that do not straddle a bucket edge.
 pub const SPAN_ANY: Millis = Millis::MAX;
+
+/// The cell of a summarised store's all-cells hour slot, handed only to a
+/// reader that merges every cell into one group ([`Tiers::fold_spans`]
+/// with `merged`). No dimension combination has it: the dictionary holds
+/// at most 2¹⁶ cells.
+pub const ALL_CELLS: CellId = CellId::MAX;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) struct Slot {
@@ -60,6 +68,10 @@ struct Summary {
     /// Hour slots: every event of the hour, as long as one of its minutes
     /// is within retention.
     hours: Vec<Slot>,
+    /// The same hours with every cell in one slot (cell [`ALL_CELLS`]): a
+    /// query that merges all cells (a global COUNT(DISTINCT user_id) over
+    /// 24 h) merges one sketch an hour instead of one per cell and hour.
+    all_hours: Vec<Slot>,
     /// Seconds at or before this have been dropped from the fine tier.
     dropped_sec: i64,
     /// Minutes at or before this have expired from the coarse tier (an
@@ -74,12 +86,17 @@ impl Tiers {
             summary: layout.summarised.then(|| {
                 Box::new(Summary {
                     hours: Vec::new(),
+                    all_hours: Vec::new(),
                     dropped_sec: i64::MIN,
                     expired_min: i64::MIN,
                 })
             }),
             ..Tiers::default()
         }
+    }
+
+    pub(super) fn is_summarised(&self) -> bool {
+        self.summary.is_some()
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -113,6 +130,7 @@ impl Tiers {
             upsert(&mut self.coarse, minute, cell, n).add_sketched(metrics, sketches);
             let hour = minute.div_euclid(60);
             upsert(&mut summary.hours, hour, cell, n).add_sketched(metrics, sketches);
+            upsert(&mut summary.all_hours, hour, ALL_CELLS, n).add_sketched(metrics, sketches);
             self.drop_old_seconds(now_sec);
             return;
         }
@@ -185,22 +203,33 @@ impl Tiers {
                     .partition_point(|s| s.pane * 60 + 59 <= horizon_min),
             };
             summary.hours.drain(..gone);
+            let gone = match self.coarse.is_empty() {
+                true => summary.all_hours.len(),
+                false => summary
+                    .all_hours
+                    .partition_point(|s| s.pane * 60 + 59 <= horizon_min),
+            };
+            summary.all_hours.drain(..gone);
         }
         self.is_empty()
     }
 
     /// [`super::PaneStore::fold_spans`] over the tiers: every slot inside
     /// the window, each with its start, none longer than `span_ms`.
+    /// `merged`: the reader merges every cell into one group, so the whole
+    /// hours of a summarised store may come as one slot each, of cell
+    /// [`ALL_CELLS`].
     pub(super) fn fold_spans(
         &self,
         window: &WindowSpec,
         span_ms: Millis,
+        merged: bool,
         f: &mut impl FnMut(Millis, CellId, &Agg),
     ) {
         let first = window.first_pane();
         let last_sec = window.now_ms.div_euclid(1000);
         if let Some(summary) = &self.summary {
-            return self.fold_summarised(summary, window, span_ms, f);
+            return self.fold_summarised(summary, window, span_ms, merged, f);
         }
         if window.pane_secs() == 1 {
             seconds(&self.fine, first, last_sec, f);
@@ -221,6 +250,7 @@ impl Tiers {
         summary: &Summary,
         window: &WindowSpec,
         span_ms: Millis,
+        merged: bool,
         f: &mut impl FnMut(Millis, CellId, &Agg),
     ) {
         let ceil_div = |a: i64, b: i64| a.div_euclid(b) + i64::from(a.rem_euclid(b) != 0);
@@ -274,7 +304,11 @@ impl Tiers {
             return run(&self.coarse, lo, hi, 60_000, f);
         }
         run(&self.coarse, lo, h_lo * 60 - 1, 60_000, f);
-        run(&summary.hours, h_lo, h_hi, 3_600_000, f);
+        let hours = match merged {
+            true => &summary.all_hours,
+            false => &summary.hours,
+        };
+        run(hours, h_lo, h_hi, 3_600_000, f);
         run(&self.coarse, h_hi * 60 + 60, hi, 60_000, f);
     }
 

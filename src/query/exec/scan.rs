@@ -15,7 +15,7 @@ use crate::query::plan::{AggInput, Buckets, Scan, NO_VALUE};
 use crate::query::scalar::Row;
 use crate::time::Millis;
 use crate::value::Value;
-use crate::window::{Agg, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec};
+use crate::window::{Agg, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec, ALL_CELLS};
 
 /// Reusable per-query buffers for [`Scan::accumulate`].
 #[derive(Debug, Default)]
@@ -81,9 +81,14 @@ impl Scan {
                 .find(|span| b.width_ms % span == 0)
                 .unwrap_or(1000),
         };
-        store.fold_spans(&self.window, span_ms, sketched, |start_ms, cell, agg| {
-            let Some(&Some(g)) = self.cell_groups.get(cell as usize) else {
-                return;
+        let merged = store.is_summarised().then(|| self.merged_group()).flatten();
+        let mut slot = |start_ms: Millis, cell: CellId, agg: &Agg| {
+            let g = match (cell, merged) {
+                (ALL_CELLS, Some(g)) => g,
+                _ => match self.cell_groups.get(cell as usize) {
+                    Some(&Some(g)) => g,
+                    _ => return,
+                },
             };
             let g = match self.buckets {
                 None => g as usize,
@@ -101,7 +106,11 @@ impl Scan {
                 }
                 self.add_sketches(cell, agg, accs);
             }
-        });
+        };
+        match merged {
+            Some(_) => store.fold_spans_merged(&self.window, span_ms, sketched, &mut slot),
+            None => store.fold_spans(&self.window, span_ms, sketched, &mut slot),
+        }
         let group_key = if self.group_by_key {
             key.cloned()
         } else {
@@ -133,6 +142,21 @@ impl Scan {
                 }
             }
         }
+    }
+
+    /// The one group every cell goes to, when nothing the scan does tells
+    /// cells apart: no WHERE or GROUP BY on dimensions, no FILTER or
+    /// COUNT(dimension) by cell, no dimension values collected. A
+    /// summarised store may then hand whole hours as one slot of all cells
+    /// ([`PaneStore::fold_spans_merged`]).
+    fn merged_group(&self) -> Option<u32> {
+        let first = (*self.cell_groups.first()?)?;
+        let one_group = self.cell_groups.iter().all(|g| *g == Some(first));
+        let by_cell = self
+            .aggs
+            .iter()
+            .any(|a| a.cells.is_some() || matches!(a.input, AggInput::DimValues { .. }));
+        (one_group && !by_cell).then_some(first)
     }
 
     /// Whether any aggregate reads sketches (or collects dimension values).
