@@ -59,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
                     };
                 }
                 Statement::CreateRule(def) => {
-                    let _ = Rules::default().create(def, &catalog);
+                    let _ = Rules::default().create(def, &catalog, 0);
                 }
                 _ => {}
             }
