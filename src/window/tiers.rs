@@ -196,20 +196,14 @@ impl Tiers {
             summary.expired_min = summary.expired_min.max(horizon_min);
             // An hour goes with its last minute; with no minute left, so
             // does every hour.
-            let gone = match self.coarse.is_empty() {
-                true => summary.hours.len(),
-                false => summary
-                    .hours
-                    .partition_point(|s| s.pane * 60 + 59 <= horizon_min),
-            };
-            summary.hours.drain(..gone);
-            let gone = match self.coarse.is_empty() {
-                true => summary.all_hours.len(),
-                false => summary
-                    .all_hours
-                    .partition_point(|s| s.pane * 60 + 59 <= horizon_min),
-            };
-            summary.all_hours.drain(..gone);
+            let no_minutes = self.coarse.is_empty();
+            for hours in [&mut summary.hours, &mut summary.all_hours] {
+                let gone = match no_minutes {
+                    true => hours.len(),
+                    false => hours.partition_point(|s| s.pane * 60 + 59 <= horizon_min),
+                };
+                hours.drain(..gone);
+            }
         }
         self.is_empty()
     }
