@@ -198,8 +198,7 @@ impl Handler<ScanShard> for Shard {
                     entities.inspect(|entities| {
                         entities.for_each(|key, panes| {
                             if scan.admits_key(key) {
-                                scan.accumulate(panes, Some(key), &mut groups, scratch);
-                                finish.drain_rows(scan, &mut groups, &mut rows);
+                                finish.entity_rows(scan, key, panes, scratch, &mut rows);
                             }
                         })
                     });

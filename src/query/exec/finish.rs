@@ -8,10 +8,11 @@
 //! caller's thread after the merge. Raw-row queries reuse its sorting.
 
 use super::accs::{Accs, GroupKey, Groups};
+use super::scan::Scratch;
 use crate::query::plan::{Finish, Scan};
 use crate::query::scalar::Row;
 use crate::value::{ResultSet, Value};
-use crate::window::MetricAgg;
+use crate::window::{MetricAgg, PaneStore};
 
 /// A finished row: its ORDER BY values, then its output values.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,22 +51,34 @@ impl Finish {
     }
 
     /// Whether a shard may finish the groups of a fan-out one entity at a
-    /// time ([`Self::drain_rows`]): every group belongs to one entity, and
+    /// time ([`Self::entity_rows`]): every group belongs to one entity, and
     /// no group appears without events (one row for an empty answer, or
     /// empty time buckets filled in).
     pub fn finishes_per_entity(&self, scan: &Scan) -> bool {
         scan.group_by_key && !self.single_row && !scan.buckets.is_some_and(|b| b.fill_empty)
     }
 
-    /// Finishes the groups of one entity into `rows` (unsorted, unlimited:
-    /// [`Self::sort_and_limit`] runs once over every entity's rows), and
-    /// empties `groups` for the next entity, keeping its capacity. A fan-out
-    /// then holds only the rows that pass HAVING, never a map of every
-    /// entity's groups.
-    pub fn drain_rows(&self, scan: &Scan, groups: &mut Groups, rows: &mut Vec<FinishedRow>) {
-        for ((key, g), accs) in groups.drain() {
-            rows.extend(self.row(scan, key, g, &accs));
-        }
+    /// Finishes one entity's groups over `store` into `rows` (unsorted,
+    /// unlimited: [`Self::sort_and_limit`] runs once over every entity's
+    /// rows). A fan-out then holds only the rows that pass HAVING, never a
+    /// map of every entity's groups; and the groups come straight from the
+    /// scan's buffers ([`Scan::accumulate_each`]), so a group HAVING drops
+    /// costs no allocation.
+    pub fn entity_rows(
+        &self,
+        scan: &Scan,
+        key: &crate::event::Key,
+        store: &PaneStore,
+        scratch: &mut Scratch,
+        rows: &mut Vec<FinishedRow>,
+    ) {
+        let key = key.to_value();
+        scan.accumulate_each(store, scratch, |g, plain, sketches, values| {
+            values.clear();
+            let aggs = scan.aggs.iter().zip(plain);
+            values.extend(aggs.map(|(s, a)| s.value_with(a, sketches)));
+            rows.extend(self.finished(scan, Some(&key), g, values));
+        });
     }
 
     /// One group's row, or `None` when HAVING drops it.
@@ -83,11 +96,23 @@ impl Finish {
             .map(|(s, a)| s.value_with(a, &accs.sketches))
             .collect();
         let key = key.map(|k| k.to_value());
+        self.finished(scan, key.as_ref(), dim_group, &aggs)
+    }
+
+    /// A group's row from its key and aggregate values, or `None` when
+    /// HAVING drops it.
+    fn finished(
+        &self,
+        scan: &Scan,
+        key: Option<&Value>,
+        dim_group: u32,
+        aggs: &[Value],
+    ) -> Option<FinishedRow> {
         let dims = scan.group_values(dim_group);
         let row = Row {
-            key: key.as_ref(),
+            key,
             dims: &dims,
-            aggs: &aggs,
+            aggs,
         };
         if let Some(having) = &self.having {
             if !having.eval(&row).is_true() {

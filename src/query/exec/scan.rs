@@ -27,6 +27,9 @@ pub struct Scratch {
     /// Sketch accumulators per dimension group, created on first touch and
     /// moved (not copied) into the group map.
     sketches: Vec<Vec<SketchAcc>>,
+    /// A group's aggregate values while HAVING looks at them
+    /// ([`Scan::accumulate_each`]), kept for its capacity.
+    values: Vec<Value>,
 }
 
 impl Scratch {
@@ -57,10 +60,8 @@ impl Buckets {
 }
 
 impl Scan {
-    /// Adds one store's slots inside the window to `groups`. Slots are
-    /// first summed into `scratch`, a dense array indexed by dimension
-    /// group, so a store with many slots costs one map update per group,
-    /// not one per slot.
+    /// Adds one store's slots inside the window to `groups`, one map
+    /// update per group ([`Self::fold_store`] sums the slots first).
     pub fn accumulate(
         &self,
         store: &PaneStore,
@@ -68,6 +69,72 @@ impl Scan {
         groups: &mut Groups,
         scratch: &mut Scratch,
     ) {
+        self.fold_store(store, scratch);
+        let n = self.aggs.len();
+        let sketched = self.has_sketches();
+        let group_key = if self.group_by_key {
+            key.cloned()
+        } else {
+            None
+        };
+        for g in 0..scratch.touched.len() {
+            if !std::mem::take(&mut scratch.touched[g]) {
+                continue;
+            }
+            let local = &mut scratch.accs[g * n..(g + 1) * n];
+            let accs = groups
+                .entry((group_key.clone(), g as u32))
+                .or_insert_with(|| Accs {
+                    plain: vec![MetricAgg::default(); n],
+                    sketches: Vec::new(),
+                });
+            for (a, l) in accs.plain.iter_mut().zip(local.iter_mut()) {
+                a.merge(l);
+                *l = MetricAgg::default();
+            }
+            if sketched {
+                let local = std::mem::take(&mut scratch.sketches[g]);
+                if accs.sketches.is_empty() {
+                    accs.sketches = local;
+                } else {
+                    for (a, l) in accs.sketches.iter_mut().zip(&local) {
+                        a.merge(l);
+                    }
+                }
+            }
+        }
+    }
+
+    /// One store's groups handed to `f` straight from the scratch buffers,
+    /// with no group map: `f(scan group, accumulators, sketch
+    /// accumulators, a spare buffer for the group's values)`. A fan-out
+    /// finished entity by entity (`Finish::entity_rows`) then costs no allocation for an entity whose groups HAVING drops,
+    /// unless the query has sketches. The buffers are reset for the next
+    /// store.
+    pub fn accumulate_each(
+        &self,
+        store: &PaneStore,
+        scratch: &mut Scratch,
+        mut f: impl FnMut(u32, &[MetricAgg], &[SketchAcc], &mut Vec<Value>),
+    ) {
+        self.fold_store(store, scratch);
+        let n = self.aggs.len();
+        for g in 0..scratch.touched.len() {
+            if !std::mem::take(&mut scratch.touched[g]) {
+                continue;
+            }
+            let local = &mut scratch.accs[g * n..(g + 1) * n];
+            let sketches = std::mem::take(&mut scratch.sketches[g]);
+            f(g as u32, local, &sketches, &mut scratch.values);
+            local.fill(MetricAgg::default());
+        }
+    }
+
+    /// The first stage of both accumulations: the slots of `store` inside
+    /// the window summed into `scratch`, per scan group. Slots are summed
+    /// into a dense array indexed by group, so a store with many slots
+    /// costs one map update per group, not one per slot.
+    fn fold_store(&self, store: &PaneStore, scratch: &mut Scratch) {
         let n = self.aggs.len();
         let buckets = self.buckets.map_or(1, |b| b.count as usize);
         scratch.reset(self.dim_groups.len() * buckets, n);
@@ -110,37 +177,6 @@ impl Scan {
         match merged {
             Some(_) => store.fold_spans_merged(&self.window, span_ms, sketched, &mut slot),
             None => store.fold_spans(&self.window, span_ms, sketched, &mut slot),
-        }
-        let group_key = if self.group_by_key {
-            key.cloned()
-        } else {
-            None
-        };
-        for g in 0..scratch.touched.len() {
-            if !std::mem::take(&mut scratch.touched[g]) {
-                continue;
-            }
-            let local = &mut scratch.accs[g * n..(g + 1) * n];
-            let accs = groups
-                .entry((group_key.clone(), g as u32))
-                .or_insert_with(|| Accs {
-                    plain: vec![MetricAgg::default(); n],
-                    sketches: Vec::new(),
-                });
-            for (a, l) in accs.plain.iter_mut().zip(local.iter_mut()) {
-                a.merge(l);
-                *l = MetricAgg::default();
-            }
-            if sketched {
-                let local = std::mem::take(&mut scratch.sketches[g]);
-                if accs.sketches.is_empty() {
-                    accs.sketches = local;
-                } else {
-                    for (a, l) in accs.sketches.iter_mut().zip(&local) {
-                        a.merge(l);
-                    }
-                }
-            }
         }
     }
 
