@@ -11,6 +11,9 @@
 //!   the rule statements that changed the rules in force.
 //! - `checkpoints/`: the whole engine state at a log position
 //!   (`checkpoint.rs`), so that a restart replays only the log after it.
+//! - `events/`: every accepted event in blocks indexed by time
+//!   ([`EventStore`], `events.rs`), what raw-row queries read; derived
+//!   from the log, cut back to the checkpoint at start.
 //!
 //! This module only reads and writes bytes; replaying them through the
 //! engine, and deciding when to commit, is the engine's (`engine/durable.rs`).
@@ -19,6 +22,7 @@
 
 mod checkpoint;
 mod entry;
+mod events;
 mod log;
 mod manifest;
 mod record;
@@ -36,6 +40,7 @@ pub use entry::{
     encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
+pub use events::{read_events_segment, EventStore, EventStoreReport, EventStoreSize, ScanReport};
 pub use log::{Log, LogReport};
 pub use manifest::{Manifest, FORMAT_VERSION};
 pub use record::{Next, RecordReader, MAX_RECORD};
