@@ -40,7 +40,10 @@ pub use entry::{
     encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
-pub use events::{read_events_segment, EventStore, EventStoreReport, EventStoreSize, ScanReport};
+pub use events::{
+    decode_events_block, read_events_segment, EventStore, EventStoreReport, EventStoreSize,
+    ScanReport,
+};
 pub use log::{Log, LogReport};
 pub use manifest::{Manifest, FORMAT_VERSION};
 pub use record::{Next, RecordReader, MAX_RECORD};
