@@ -20,6 +20,7 @@
 //! docs/durability.md describes the layout and what each fsync policy
 //! promises.
 
+mod block;
 mod checkpoint;
 mod entry;
 mod events;
@@ -32,6 +33,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+pub use block::{decode_events_block, read_events_segment};
 pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
 pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
 pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
@@ -40,10 +42,7 @@ pub use entry::{
     encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
-pub use events::{
-    decode_events_block, read_events_segment, EventStore, EventStoreReport, EventStoreSize,
-    ScanReport,
-};
+pub use events::{EventStore, EventStoreReport, EventStoreSize, ScanReport};
 pub use log::{Log, LogReport};
 pub use manifest::{Manifest, FORMAT_VERSION};
 pub use record::{Next, RecordReader, MAX_RECORD};
