@@ -125,11 +125,15 @@ fn kill_9_at_random_moments_then_resume_gives_the_uninterrupted_answers() {
     // in a data directory's manifest. Which expired ids are swept when can
     // differ with it, and when a part of the table grows, so
     // `remembered_ids` and `id_history_bytes` are compared between runs of one
-    // seed only; every other row must equal the in-memory run's.
+    // seed only; every other row must equal the in-memory run's, but
+    // `recent_events`: with `--data` the events store replaces the ring, which
+    // then keeps none (the raw queries below still answer alike).
     let seeded = |text: &str| -> String {
         text.lines()
             .filter(|l| {
-                !l.starts_with("state.remembered_ids") && !l.starts_with("state.id_history_bytes")
+                !l.starts_with("state.remembered_ids")
+                    && !l.starts_with("state.id_history_bytes")
+                    && !l.starts_with("state.recent_events")
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -47,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
             retention_ms: 24 * 3_600_000,
             shards: 2,
             recent_events: 100,
+            events_store: false,
             rule_hits: HitLog::default(),
         };
         for statement in &statements {

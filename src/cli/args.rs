@@ -43,7 +43,7 @@ pub struct EngineArgs {
     /// CREATE RULE and DROP RULE statements to run before any input is ingested (a rule already in force with the same definition is left unchanged)
     #[arg(long, value_name = "FILE.sql")]
     pub rules: Option<PathBuf>,
-    /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none
+    /// Recent accepted events kept for raw-row queries (SELECT without aggregates; at most 64 MiB of text); 0 keeps none. With --data raw queries read every event within retention from DIR/events instead, and no ring is kept
     #[arg(long, default_value_t = crate::engine::DEFAULT_RECENT_EVENTS)]
     pub recent_events: usize,
     /// Data directory: every line is committed to a write-ahead log there and replayed at

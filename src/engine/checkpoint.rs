@@ -141,6 +141,12 @@ impl Engine {
             _ => return Ok(false),
         }
         self.drain_in_flight()?;
+        // Every event the checkpoint counts is durable in the events store
+        // before it is written: recovery cuts the store back to it.
+        if let Some(store) = &mut self.store {
+            store.flush()?;
+            store.sync()?;
+        }
         let Some(d) = self.durable.as_mut() else {
             return Ok(false);
         };
@@ -172,6 +178,11 @@ impl Engine {
         let (bytes, oldest) = d.checkpoints.write(position, &sections)?;
         if let Some(oldest) = oldest {
             d.log.delete_before(oldest)?;
+        }
+        // Store segments past retention go (a minute's margin: a window of
+        // minute panes starts at the top of its first minute).
+        if let (Some(store), Some(now)) = (&mut self.store, self.admission.now_ms()) {
+            store.expire(now - self.config.retention_ms() - 60_000)?;
         }
         d.last_checkpoint = Some(position);
         d.lines_at_checkpoint = self.counters.lines;

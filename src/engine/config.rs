@@ -130,6 +130,7 @@ impl Config {
             retention_ms: self.retention_ms(),
             shards: self.shards,
             recent_events: 0,
+            events_store: false,
             rule_hits: HitLog::default(),
         }
     }

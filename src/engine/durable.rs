@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::ingest::{parse_line, Line, Merge, Origin, SourcePosition, Verdicts, MAX_LINE_BYTES};
 use crate::query::{decode_rule, Statement};
 use crate::storage::{self, CheckpointEvery, Checkpoints, Entry, Fsync, Log, LogPosition};
-use crate::storage::{LogReport, Manifest};
+use crate::storage::{EventStore, EventStoreReport, EventStoreSize, LogReport, Manifest};
 
 /// A commit is written early once its lines pass this many bytes, which
 /// bounds the memory it takes and the size of a record.
@@ -114,6 +114,9 @@ pub struct StorageStats {
     pub restore_ms: Option<u64>,
     /// Checkpoints found damaged at start and set aside.
     pub checkpoints_set_aside: u64,
+    /// The events store (`DIR/events/`): bytes, segments, events held, and
+    /// blocks raw queries found damaged and skipped since start.
+    pub events: EventStoreSize,
 }
 
 /// What replay keeps per source id: its name and its line count.
@@ -164,6 +167,11 @@ impl Engine {
             Some((position, saved)) => (Some(position), saved),
             None => (None, Default::default()),
         };
+        // The store is cut back to the events the checkpoint counts (all
+        // of them without one) before replay appends the rest.
+        let (store, store_report) = EventStore::open(&dir.join("events"), self.recent.next_seq())?;
+        store_notes(dir, &store_report, &mut notes);
+        self.store = Some(store);
         if let Some(position) = from {
             notes.push(format!(
                 "{}: loaded the checkpoint at {position} ({} lines, {} accepted) in {:.2}s",
@@ -509,7 +517,7 @@ impl Durable {
         Ok(())
     }
 
-    pub(super) fn stats(&self) -> StorageStats {
+    pub(super) fn stats(&self, events: EventStoreSize) -> StorageStats {
         let (log_bytes, log_segments) = self.log.size();
         StorageStats {
             log_bytes,
@@ -522,6 +530,28 @@ impl Durable {
             checkpoints_written: self.checkpoints_written,
             restore_ms: self.restore_secs.map(|s| (s * 1000.0).round() as u64),
             checkpoints_set_aside: self.checkpoints_set_aside,
+            events,
         }
+    }
+}
+
+/// What opening the events store found, for the user.
+fn store_notes(dir: &Path, report: &EventStoreReport, notes: &mut Vec<String>) {
+    if let Some(damage) = &report.damage {
+        notes.push(damage.clone());
+    } else if report.cut_bytes > 0 {
+        notes.push(format!(
+            "{}: cut a torn last block of {} bytes from the events store",
+            dir.display(),
+            report.cut_bytes
+        ));
+    }
+    if report.missing_events > 0 {
+        notes.push(format!(
+            "{}: the events store lacks {} events the checkpoint counts; \
+             raw-event queries do not return them",
+            dir.display(),
+            report.missing_events
+        ));
     }
 }

@@ -3,7 +3,8 @@
 //! Aggregate queries are planned against the schema, the interned cells and
 //! the clock, then fanned out to the shards and merged on the caller's
 //! thread ([`super::fanout`]). Raw-row queries (no aggregates) read the
-//! ring of recent events or the recent rule hits here, without the shards.
+//! ring of recent events (with `--data`, the events store) or the recent
+//! rule hits here, without the shards.
 //! `EXPLAIN` prints a plan instead of running it. Every statement that
 //! reads state first waits for the events ingested before it
 //! ([`Engine::sync`]). Parsing and planning are [`crate::query`]'s; this
@@ -18,6 +19,7 @@ use crate::query::Statement;
 use crate::query::{encode_rule, HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select};
 use crate::rules::Hit;
 use crate::storage;
+use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
 impl Engine {
@@ -107,6 +109,7 @@ impl Engine {
         let hit_columns = self.rules.hit_columns();
         let mut catalog = self.config.catalog(self.admission.now_ms(), &[]);
         catalog.recent_events = self.recent.capacity();
+        catalog.events_store = self.store.is_some();
         catalog.rule_hits = HitLog {
             columns: &hit_columns,
             capacity: crate::rules::RECENT_HITS,
@@ -134,24 +137,48 @@ impl Engine {
             }
             return Ok(plan.finish(rows));
         }
-        // The ring is filled as lines are admitted, before their batch is
-        // applied, so reading it needs no sync.
-        for event in self.recent.iter() {
+        // The ring and the store are filled as lines are admitted, before
+        // their batch is applied, so reading them needs no sync.
+        let mut consider = |seq: u64, ts_ms, text: &[u8]| {
             if rows.len() >= stop {
-                break;
+                return false;
             }
-            if plan.window.is_some_and(|w| !w.contains(event.ts_ms)) {
-                continue;
+            if plan.window.is_some_and(|w| !w.contains(ts_ms)) {
+                return true;
             }
             // Accepted lines are valid JSON; a line that is not is skipped.
-            let Ok(json) = serde_json::from_slice::<serde_json::Value>(event.text) else {
-                continue;
+            let Ok(json) = serde_json::from_slice::<serde_json::Value>(text) else {
+                return true;
             };
             let row = RawRow {
                 json: &json,
-                ts_ms: Some(event.ts_ms),
+                ts_ms: Some(ts_ms),
             };
-            rows.extend(plan.row(&row, event.seq));
+            rows.extend(plan.row(&row, seq));
+            plan.prune(&mut rows);
+            rows.len() < stop
+        };
+        match &mut self.store {
+            Some(store) => {
+                // Only blocks whose times reach into the window are read.
+                let (from, to) = plan.window.map_or((Millis::MIN, Millis::MAX), |w| {
+                    (w.first_pane() * 1000 * w.pane_secs(), w.now_ms)
+                });
+                let report = store.scan(from, to, &mut consider)?;
+                for damaged in &report.damaged {
+                    eprintln!(
+                        "tally: events store block skipped ({damaged}); \
+                         its events are missing from this answer"
+                    );
+                }
+            }
+            None => {
+                for event in self.recent.iter() {
+                    if !consider(event.seq, event.ts_ms, event.text) {
+                        break;
+                    }
+                }
+            }
         }
         Ok(plan.finish(rows))
     }

@@ -2,7 +2,8 @@
 //!
 //! Every line read is counted and offered to [`crate::ingest::Admission`];
 //! its verdicts are settled here: a rejected line goes to the reject file,
-//! an accepted one to the ring of recent events and the current batch. A
+//! an accepted one to the ring of recent events (or, with `--data`, the
+//! events store) and the current batch. A
 //! full batch goes to the router with the rules in force, and at most
 //! [`IN_FLIGHT`] batches are in flight: past that the loop waits for the
 //! oldest reply and delivers its hits. [`Engine::sync`] waits for all of
@@ -271,7 +272,10 @@ impl Engine {
                 None => current.take(),
             };
             if let Some(text) = text {
-                self.recent.push(event.ts_ms, text);
+                let seq = self.recent.push(event.ts_ms, text);
+                if let Some(store) = &mut self.store {
+                    store.append(seq, event.ts_ms, super::recent::trim_line_end(text))?;
+                }
             }
         }
         self.counters.accepted += verdicts.admitted.len() as u64;

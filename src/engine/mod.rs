@@ -25,7 +25,8 @@
 //! The other files: `config.rs` (what shapes an engine), `messages.rs`
 //! (every actor message), `router.rs` and `shard.rs` (the two actors),
 //! `key_hash.rs` (the shards' entity maps), `recent.rs` (the ring of
-//! recent events raw-row queries read).
+//! recent events raw-row queries read without `--data`; with it they read
+//! the events store, [`crate::storage::EventStore`]).
 
 mod checkpoint;
 mod config;
@@ -83,8 +84,12 @@ pub struct Engine {
     /// Lines, accepted and rejected since start.
     counters: Counters,
     rejects: Option<RejectFile>,
-    /// Recent accepted events, for raw-row queries.
+    /// Recent accepted events, for raw-row queries without `--data`; with
+    /// it the ring is off and only numbers the events (`next_seq`).
     recent: RecentEvents,
+    /// With `--data`: every accepted event within retention, on disk
+    /// (`DIR/events/`), what raw-row queries read instead of the ring.
+    store: Option<crate::storage::EventStore>,
     router: Addr<Router>,
     /// The shards, for queries ([`fanout`]); events go through the router.
     shards: Vec<Addr<Shard>>,
@@ -127,8 +132,17 @@ impl Engine {
         let batches = BatchPool::default();
         let (thread, (router, shards, system)) = spawn_actors(&schema, &config, batches.clone())?;
         let data = config.data.clone();
+        // With a data directory the events store replaces the ring: it
+        // holds every event the ring would, and keeps it out of memory and
+        // out of the checkpoints.
+        let ring = if data.is_some() {
+            0
+        } else {
+            config.recent_events
+        };
         let mut engine = Engine {
-            recent: RecentEvents::new(config.recent_events),
+            recent: RecentEvents::new(ring),
+            store: None,
             parser: LineParser::new(schema.clone()),
             cells: admission.cells.dictionary(),
             admission,
@@ -236,6 +250,15 @@ impl Drop for Engine {
         // only time at the next start, which replays the log instead.
         if let Err(e) = self.checkpoint() {
             eprintln!("tally: no checkpoint at exit ({e}); the next start replays the log");
+        }
+        // Whatever the checkpoint did: the next start cuts the store back
+        // to the checkpoint it loads, so writing more is never wrong.
+        if let Some(Err(e)) = self
+            .store
+            .as_mut()
+            .map(|s| s.flush().and_then(|()| s.sync()))
+        {
+            eprintln!("tally: the events store was not flushed at exit ({e})");
         }
         self.system.stop();
         if let Some(thread) = self.thread.take() {

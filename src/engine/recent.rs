@@ -85,15 +85,16 @@ impl RecentEvents {
     }
 
     /// Keeps a copy of one accepted line, evicting the oldest beyond the
-    /// bounds.
-    pub fn push(&mut self, ts_ms: Millis, text: &[u8]) {
+    /// bounds; returns its sequence number. The number advances for every
+    /// accepted line, kept or not (the ring off): the events store numbers
+    /// its events with it, and a checkpoint saves it.
+    pub fn push(&mut self, ts_ms: Millis, text: &[u8]) -> u64 {
+        let seq = self.next_seq;
         if !self.enabled() {
-            return;
+            self.next_seq += 1;
+            return seq;
         }
-        let mut text = text;
-        while let [rest @ .., b'\n' | b'\r'] = text {
-            text = rest;
-        }
+        let text = trim_line_end(text);
         let fits = self
             .chunks
             .back()
@@ -108,7 +109,8 @@ impl RecentEvents {
         }
         let chunk_no = self.first_chunk + self.chunks.len() as u64 - 1;
         let Some(chunk) = self.chunks.back_mut() else {
-            return;
+            self.next_seq += 1;
+            return seq;
         };
         let start = chunk.len() as u32;
         chunk.extend_from_slice(text);
@@ -143,6 +145,12 @@ impl RecentEvents {
             }
             self.first_chunk += 1;
         }
+        seq
+    }
+
+    /// The sequence number the next accepted line gets.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
     }
 
     /// Oldest first.
@@ -156,6 +164,14 @@ impl RecentEvents {
             }
         })
     }
+}
+
+/// A line without its line ending, as the ring and the events store keep it.
+pub fn trim_line_end(mut text: &[u8]) -> &[u8] {
+    while let [rest @ .., b'\n' | b'\r'] = text {
+        text = rest;
+    }
+    text
 }
 
 /// What a checkpoint keeps of the ring: each event's time, sequence number
@@ -186,7 +202,7 @@ impl RecentEvents {
         *self = RecentEvents::new(self.max_events);
         for (ts_ms, seq, text) in &saved.events {
             self.next_seq = *seq;
-            self.push(*ts_ms, &text.0);
+            let _ = self.push(*ts_ms, &text.0);
         }
         self.next_seq = saved.next_seq;
     }
@@ -214,10 +230,11 @@ mod tests {
     }
 
     #[test]
-    fn zero_disables_it() {
+    fn zero_disables_it_but_the_seq_goes_on() {
         let mut r = RecentEvents::new(0);
-        r.push(1, b"{}");
-        assert_eq!(r.len(), 0);
+        assert_eq!(r.push(1, b"{}"), 0);
+        assert_eq!(r.push(2, b"{}"), 1);
+        assert_eq!((r.len(), r.next_seq()), (0, 2));
     }
 
     #[test]

@@ -133,6 +133,13 @@ impl Stats {
                     "storage.checkpoints_set_aside".into(),
                     int(s.checkpoints_set_aside),
                 ),
+                ("storage.events_bytes".into(), int(s.events.bytes)),
+                ("storage.events_segments".into(), int(s.events.segments)),
+                ("storage.events_stored".into(), int(s.events.events)),
+                (
+                    "storage.events_damaged_blocks".into(),
+                    int(s.events.damaged_blocks),
+                ),
             ]);
         }
         ResultSet {
@@ -175,7 +182,8 @@ impl Engine {
             recent_events: self.recent.len() as u64,
             shards: self.config.shards,
             now_ms: self.admission.now_ms(),
-            storage: self.durable.as_ref().map(|d| d.stats()),
+            storage: (self.durable.as_ref())
+                .map(|d| d.stats(self.store.as_ref().map(|s| s.size()).unwrap_or_default())),
         })
     }
 }

@@ -162,6 +162,11 @@ impl fmt::Display for RawPlan {
             lines.push(format!("Filter {w}"));
         }
         lines.push(match (self.source, &self.window) {
+            (RawSource::Events, Some(w)) if self.events_store => format!(
+                "Scan raw events: the events store (every accepted event within retention, \
+                 blocks by time), window {}",
+                format_duration(w.length_ms)
+            ),
             (RawSource::Events, Some(w)) => format!(
                 "Scan raw events: the ring of the last {} accepted events, window {}",
                 self.capacity,

@@ -200,6 +200,8 @@ pub struct RawPlan {
     /// How many rows the source keeps (the ring of recent events, or the
     /// log of rule hits), for EXPLAIN.
     pub capacity: usize,
+    /// Events are read from the events store (`--data`), not the ring.
+    pub events_store: bool,
     /// WHERE and ORDER BY as written, for EXPLAIN.
     pub filter_text: Option<String>,
     pub order_text: Vec<String>,

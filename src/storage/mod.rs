@@ -11,14 +11,19 @@
 //!   the rule statements that changed the rules in force.
 //! - `checkpoints/`: the whole engine state at a log position
 //!   (`checkpoint.rs`), so that a restart replays only the log after it.
+//! - `events/`: every accepted event in blocks indexed by time
+//!   ([`EventStore`], `events.rs`), what raw-row queries read; derived
+//!   from the log, cut back to the checkpoint at start.
 //!
 //! This module only reads and writes bytes; replaying them through the
 //! engine, and deciding when to commit, is the engine's (`engine/durable.rs`).
 //! docs/durability.md describes the layout and what each fsync policy
 //! promises.
 
+mod block;
 mod checkpoint;
 mod entry;
+mod events;
 mod log;
 mod manifest;
 mod record;
@@ -28,6 +33,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 
+pub use block::{decode_events_block, read_events_segment};
 pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
 pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
 pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
@@ -36,6 +42,7 @@ pub use entry::{
     encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
+pub use events::{EventStore, EventStoreReport, EventStoreSize, ScanReport};
 pub use log::{Log, LogReport};
 pub use manifest::{Manifest, FORMAT_VERSION};
 pub use record::{Next, RecordReader, MAX_RECORD};

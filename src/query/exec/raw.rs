@@ -1,7 +1,8 @@
 //! Running a [`RawPlan`] over candidate rows.
 //!
 //! The engine hands over one [`RawRow`] per candidate (an event of the
-//! ring of recent events, or a rule hit), oldest first. This file owns what
+//! ring of recent events or of the events store, or a rule hit), oldest
+//! first. This file owns what
 //! is done with each: reading the plan's field paths out of its JSON,
 //! WHERE, and the sort keys and outputs; then sorting, LIMIT and the
 //! result, through [`Finish::sort_and_limit`]. It does not own the ring
@@ -60,7 +61,24 @@ impl RawPlan {
 
     /// Sorts, limits and projects the rows that passed WHERE.
     pub fn finish(&self, rows: Vec<FinishedRow>) -> ResultSet {
-        let finish = Finish {
+        let finish = self.finisher();
+        finish.result(finish.sort_and_limit(rows))
+    }
+
+    /// Keeps only the rows that can still be among the first LIMIT, once
+    /// there are many: a scan of a long window with ORDER BY … LIMIT then
+    /// holds a few rows, not every event. The order ends with the arrival
+    /// sequence, so it is total and pruning early changes no answer.
+    pub fn prune(&self, rows: &mut Vec<FinishedRow>) {
+        let Some(limit) = self.limit else { return };
+        let limit = limit.min(usize::MAX as u64 / 4) as usize;
+        if rows.len() >= (2 * limit).max(4096) {
+            *rows = self.finisher().sort_and_limit(std::mem::take(rows));
+        }
+    }
+
+    fn finisher(&self) -> Finish {
+        Finish {
             columns: self.columns.clone(),
             outputs: self.outputs.clone(),
             having: None,
@@ -68,8 +86,7 @@ impl RawPlan {
             limit: self.limit,
             single_row: false,
             cumulative: Vec::new(),
-        };
-        finish.result(finish.sort_and_limit(rows))
+        }
     }
 }
 

@@ -26,6 +26,9 @@ pub struct Catalog<'a> {
     pub shards: usize,
     /// How many recent accepted events raw-row queries can read (0: none).
     pub recent_events: usize,
+    /// Whether raw-row queries read the events store (`--data`): every
+    /// accepted event within retention, whatever `recent_events` says.
+    pub events_store: bool,
     /// The `rule_hits` table, for raw-row queries over it.
     pub rule_hits: HitLog<'a>,
 }

@@ -7,7 +7,8 @@
 //! owns telling such queries apart ([`is_raw`]) and planning them
 //! ([`plan_raw`]): which table and window, and every column the query
 //! names bound to a field path of the row's JSON. Running the plan is
-//! `exec/raw.rs`; the ring itself is the engine's (`src/engine/recent.rs`).
+//! `exec/raw.rs`; the ring itself is the engine's (`src/engine/recent.rs`),
+//! and with `--data` the events store (`src/storage/events.rs`) replaces it.
 
 use super::catalog::Catalog;
 use super::columns::unknown_column;
@@ -98,6 +99,7 @@ pub fn plan_raw(select: &Select, catalog: &Catalog) -> Result<RawPlan> {
         order,
         limit: select.limit,
         capacity: table.capacity,
+        events_store: table.source == RawSource::Events && catalog.events_store,
         filter_text: select.filter.as_ref().map(|f| f.to_string()),
         order_text: ordering.text,
     })
@@ -147,7 +149,7 @@ fn table(select: &Select, catalog: &Catalog) -> Result<Table> {
             catalog.rule_hits.capacity,
         ),
     };
-    if source == RawSource::Events && capacity == 0 {
+    if source == RawSource::Events && capacity == 0 && !catalog.events_store {
         return Err(query_err!(
             "raw-event queries read the ring of recent events, which is off \
              (--recent-events 0); add an aggregate such as COUNT(*), or keep events"

@@ -27,6 +27,7 @@ pub(super) fn catalog(schema: &Schema) -> Catalog<'_> {
         retention_ms: 24 * 3_600_000,
         shards: 1,
         recent_events: 100,
+        events_store: false,
         rule_hits: HitLog::default(),
     }
 }
