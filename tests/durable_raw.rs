@@ -13,14 +13,32 @@ use std::time::Duration;
 const TALLY: &str = env!("CARGO_BIN_EXE_tally");
 
 /// Raw queries of every shape: the whole retention in arrival order, short
-/// windows, LIMIT with and without ORDER BY, a filter.
+/// windows, LIMIT with and without ORDER BY, a filter, the newest k events
+/// or oldest (read in time order and stopped early) with and without a filter.
 const QUERIES: &str = "
 SELECT event_id, timestamp, user_id FROM events;
 SELECT event_id FROM events LIMIT 10 WINDOW 5m;
 SELECT event_id, user_id FROM events ORDER BY timestamp DESC, event_id LIMIT 10 WINDOW 1h;
 SELECT event_id, video_id FROM events WHERE event_type = 'like' ORDER BY user_id, event_id LIMIT 25;
 SELECT event_id FROM events LIMIT 7;
+SELECT event_id, timestamp FROM events ORDER BY timestamp DESC LIMIT 10 WINDOW 1h;
+SELECT event_id, timestamp FROM events ORDER BY timestamp DESC LIMIT 400;
+SELECT event_id FROM events WHERE event_type = 'like' ORDER BY timestamp DESC LIMIT 60 WINDOW 6h;
+SELECT event_id FROM events ORDER BY timestamp LIMIT 5;
+SELECT event_id, timestamp FROM events WHERE event_type = 'view' ORDER BY timestamp ASC LIMIT 300 WINDOW 2h;
 ";
+
+/// The k newest and oldest for many k, so that some k-th event falls where
+/// blocks' times overlap and a scan that stopped too early would miss one.
+fn by_time_queries() -> String {
+    let mut q = String::new();
+    for k in (40..1200).step_by(97) {
+        for order in ["DESC", "ASC"] {
+            q += &format!("SELECT event_id FROM events ORDER BY timestamp {order} LIMIT {k};\n");
+        }
+    }
+    q
+}
 
 fn run(args: &[&str]) -> Output {
     Command::new(TALLY).args(args).output().expect("tally runs")
@@ -115,7 +133,7 @@ fn segments(data: &Path) -> Vec<PathBuf> {
 fn raw_queries_read_every_event_not_the_last_few_and_answer_as_a_ring_that_holds_all() {
     let dir = tempfile::tempdir().unwrap();
     let input = stream(dir.path(), "20000");
-    let q = queries(dir.path(), QUERIES);
+    let q = queries(dir.path(), &(QUERIES.to_owned() + &by_time_queries()));
     let memory = |ring: &str| {
         tally(&[
             "run",

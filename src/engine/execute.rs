@@ -10,7 +10,9 @@
 //! ([`Engine::sync`]). Parsing and planning are [`crate::query`]'s; this
 //! file only decides which runs, over what.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use super::fanout;
 use super::Engine;
@@ -19,6 +21,7 @@ use crate::query::Statement;
 use crate::query::{encode_rule, HitLog, Params, Plan, RawPlan, RawRow, RawSource, Select};
 use crate::rules::Hit;
 use crate::storage;
+use crate::storage::TimeOrder;
 use crate::time::Millis;
 use crate::value::{ResultSet, Value};
 
@@ -139,6 +142,15 @@ impl Engine {
         }
         // The ring and the store are filled as lines are admitted, before
         // their batch is applied, so reading them needs no sync.
+        // For the k newest (oldest) events, the times of the k newest
+        // (oldest) kept so far, negated when oldest so that the heap keeps
+        // the k largest keys either way.
+        let by_time = plan.by_time();
+        let key = |ts: Millis| match by_time {
+            Some((_, false)) => -ts,
+            _ => ts,
+        };
+        let best = RefCell::new(BinaryHeap::<Reverse<Millis>>::new());
         let mut consider = |seq: u64, ts_ms, text: &[u8]| {
             if rows.len() >= stop {
                 return false;
@@ -154,9 +166,29 @@ impl Engine {
                 json: &json,
                 ts_ms: Some(ts_ms),
             };
-            rows.extend(plan.row(&row, seq));
+            let Some(row) = plan.row(&row, seq) else {
+                return true;
+            };
+            rows.push(row);
             plan.prune(&mut rows);
+            if let Some((k, _)) = by_time {
+                let mut best = best.borrow_mut();
+                best.push(Reverse(key(ts_ms)));
+                if best.len() > k {
+                    best.pop();
+                }
+            }
             rows.len() < stop
+        };
+        // Blocks left can only matter while fewer than k events are kept
+        // or a block's bound is at least as good as the worst kept (ties
+        // are broken by arrival, which a block read later may win).
+        let mut more = |bound: Millis| {
+            let best = best.borrow();
+            by_time.is_none_or(|(k, _)| best.len() < k)
+                || best
+                    .peek()
+                    .is_none_or(|Reverse(worst)| key(bound) >= *worst)
         };
         match &mut self.store {
             Some(store) => {
@@ -164,7 +196,16 @@ impl Engine {
                 let (from, to) = plan.window.map_or((Millis::MIN, Millis::MAX), |w| {
                     (w.first_pane() * 1000 * w.pane_secs(), w.now_ms)
                 });
-                let report = store.scan(from, to, &mut consider)?;
+                let report = match by_time {
+                    Some((_, newest)) => {
+                        let order = match newest {
+                            true => TimeOrder::NewestFirst,
+                            false => TimeOrder::OldestFirst,
+                        };
+                        store.scan_by_time(from, to, order, &mut consider, &mut more)?
+                    }
+                    None => store.scan(from, to, &mut consider)?,
+                };
                 for damaged in &report.damaged {
                     eprintln!(
                         "tally: events store block skipped ({damaged}); \

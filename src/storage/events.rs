@@ -101,6 +101,15 @@ pub struct ScanReport {
     pub damaged: Vec<String>,
 }
 
+/// In which order [`EventStore::scan_by_time`] reads blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeOrder {
+    /// The block with the newest event first.
+    NewestFirst,
+    /// The block with the oldest event first.
+    OldestFirst,
+}
+
 /// The store, open for appending. See the module docs.
 #[derive(Debug)]
 pub struct EventStore {
@@ -466,6 +475,65 @@ impl EventStore {
         to_ms: Millis,
         visit: &mut dyn FnMut(u64, Millis, &[u8]) -> bool,
     ) -> Result<ScanReport> {
+        let wanted = self.wanted(from_ms, to_ms);
+        self.read_blocks(&wanted, None, from_ms, to_ms, visit, &mut |_| true)
+    }
+
+    /// The same events as [`EventStore::scan`], a block at a time, in
+    /// `order` of the blocks' times; before each block `more` is told the
+    /// block's bound (its newest time when newest first, its oldest when
+    /// oldest first) and stops the scan by answering false. A query for
+    /// the k newest events stops once it holds k newer than every block
+    /// left. Within a block events come in seq order; times overlap
+    /// between blocks (events arrive out of order), so the caller still
+    /// sorts.
+    pub fn scan_by_time(
+        &mut self,
+        from_ms: Millis,
+        to_ms: Millis,
+        order: TimeOrder,
+        visit: &mut dyn FnMut(u64, Millis, &[u8]) -> bool,
+        more: &mut dyn FnMut(Millis) -> bool,
+    ) -> Result<ScanReport> {
+        let mut wanted = self.wanted(from_ms, to_ms);
+        match order {
+            TimeOrder::NewestFirst => wanted.sort_by_key(|&(_, b)| std::cmp::Reverse(b.max_ts)),
+            TimeOrder::OldestFirst => wanted.sort_by_key(|&(_, b)| b.min_ts),
+        }
+        self.read_blocks(&wanted, Some(order), from_ms, to_ms, visit, more)
+    }
+
+    /// The blocks whose times reach into `from_ms..=to_ms`, with the index
+    /// of their segment, oldest first.
+    fn wanted(&self, from_ms: Millis, to_ms: Millis) -> Vec<(usize, BlockMeta)> {
+        let reaches = |b: &BlockMeta| b.max_ts >= from_ms && b.min_ts <= to_ms;
+        (self.segments.iter().enumerate())
+            .flat_map(|(i, s)| s.blocks.iter().filter(|b| reaches(b)).map(move |b| (i, *b)))
+            .collect()
+    }
+
+    /// Reads `blocks` in the order given and the pending block: last when
+    /// `order` is `None` (arrival order), else at its place in `order`;
+    /// `more` is asked before each with the block's bound.
+    fn read_blocks(
+        &mut self,
+        blocks: &[(usize, BlockMeta)],
+        order: Option<TimeOrder>,
+        from_ms: Millis,
+        to_ms: Millis,
+        visit: &mut dyn FnMut(u64, Millis, &[u8]) -> bool,
+        more: &mut dyn FnMut(Millis) -> bool,
+    ) -> Result<ScanReport> {
+        let bound = |min_ts: Millis, max_ts: Millis| match order {
+            Some(TimeOrder::OldestFirst) => min_ts,
+            _ => max_ts,
+        };
+        // Whether a block of bound `a` comes before one of bound `b`.
+        let before = |a: Millis, b: Millis| match order {
+            None => false,
+            Some(TimeOrder::NewestFirst) => a >= b,
+            Some(TimeOrder::OldestFirst) => a <= b,
+        };
         let mut report = ScanReport::default();
         let going = std::cell::Cell::new(true);
         let mut in_range = |seq, ts, text: &[u8]| {
@@ -474,49 +542,73 @@ impl EventStore {
             }
             going.get()
         };
+        let pending = (self.pending.count > 0
+            && self.pending.max_ts >= from_ms
+            && self.pending.min_ts <= to_ms)
+            .then_some(bound(self.pending.min_ts, self.pending.max_ts));
+        let mut pending_done = pending.is_none();
         let mut framed = Vec::new();
-        for segment in &self.segments {
-            let wanted = |b: &&BlockMeta| b.max_ts >= from_ms && b.min_ts <= to_ms;
-            if !segment.blocks.iter().any(|b| wanted(&b)) {
-                continue;
-            }
-            let path = segment_path(&self.dir, segment.number);
-            let file = File::open(&path).map_err(io_err("reading", &path))?;
-            for b in segment.blocks.iter().filter(wanted) {
-                framed.resize(b.len as usize, 0);
-                file.read_exact_at(&mut framed, b.offset)
-                    .map_err(io_err("reading", &path))?;
-                report.blocks_read += 1;
-                let decoded = decode_framed(&framed, &mut in_range);
-                let fits = |h: &BlockHeader| h.first_seq == b.first_seq && h.count == b.count;
-                match decoded {
-                    Ok(h) if fits(&h) => {}
-                    Ok(_) => report.damaged.push(format!(
-                        "{} offset {}: a block other than its index says",
-                        path.display(),
-                        b.offset
-                    )),
-                    Err(why) => report.damaged.push(format!(
-                        "{} offset {}: {why}",
-                        path.display(),
-                        b.offset
-                    )),
+        let mut open: Option<(usize, File, PathBuf)> = None;
+        for &(segment, b) in blocks {
+            let b_bound = bound(b.min_ts, b.max_ts);
+            if let Some(p) = pending.filter(|&p| !pending_done && before(p, b_bound)) {
+                pending_done = true;
+                if !more(p) {
+                    going.set(false);
+                    break;
                 }
+                self.read_pending(&mut in_range)?;
                 if !going.get() {
                     break;
+                }
+            }
+            if !more(b_bound) {
+                going.set(false);
+                break;
+            }
+            if open.as_ref().is_none_or(|(n, _, _)| *n != segment) {
+                let path = segment_path(&self.dir, self.segments[segment].number);
+                let file = File::open(&path).map_err(io_err("reading", &path))?;
+                open = Some((segment, file, path));
+            }
+            let (_, file, path) = open.as_ref().expect("opened above");
+            framed.resize(b.len as usize, 0);
+            file.read_exact_at(&mut framed, b.offset)
+                .map_err(io_err("reading", path))?;
+            report.blocks_read += 1;
+            let decoded = decode_framed(&framed, &mut in_range);
+            let fits = |h: &BlockHeader| h.first_seq == b.first_seq && h.count == b.count;
+            match decoded {
+                Ok(h) if fits(&h) => {}
+                Ok(_) => report.damaged.push(format!(
+                    "{} offset {}: a block other than its index says",
+                    path.display(),
+                    b.offset
+                )),
+                Err(why) => {
+                    report
+                        .damaged
+                        .push(format!("{} offset {}: {why}", path.display(), b.offset))
                 }
             }
             if !going.get() {
                 break;
             }
         }
-        if going.get() && self.pending.count > 0 {
-            let payload = self.pending.seal().to_vec();
-            decode_block(&payload, &mut in_range)
-                .map_err(|why| Error::Internal(format!("the pending block: {why}")))?;
+        if let Some(p) = pending.filter(|_| going.get() && !pending_done) {
+            if more(p) {
+                self.read_pending(&mut in_range)?;
+            }
         }
         self.damaged_blocks += report.damaged.len() as u64;
         Ok(report)
+    }
+
+    fn read_pending(&mut self, visit: &mut dyn FnMut(u64, Millis, &[u8]) -> bool) -> Result<()> {
+        let payload = self.pending.seal().to_vec();
+        decode_block(&payload, visit)
+            .map(|_| ())
+            .map_err(|why| Error::Internal(format!("the pending block: {why}")))
     }
 
     /// What `SHOW STATS` shows: bytes on disk, segments, events held and
@@ -604,6 +696,87 @@ mod tests {
             .unwrap();
         assert_eq!(n, 100);
         assert!(scan.blocks_read <= 2, "{scan:?}");
+    }
+
+    /// The k best times of a scan in `order` that stops as the engine's
+    /// does, with the blocks it read and the bounds it was told.
+    fn k_best(
+        store: &mut EventStore,
+        order: TimeOrder,
+        k: usize,
+    ) -> (Vec<Millis>, u64, Vec<Millis>) {
+        let newest = order == TimeOrder::NewestFirst;
+        let rank = |mut h: Vec<Millis>| {
+            h.sort_unstable_by(|a, b| if newest { b.cmp(a) } else { a.cmp(b) });
+            h
+        };
+        let held = std::cell::RefCell::new(Vec::<Millis>::new());
+        let mut told = Vec::new();
+        let report = store
+            .scan_by_time(
+                Millis::MIN,
+                Millis::MAX,
+                order,
+                &mut |_, t, _| {
+                    held.borrow_mut().push(t);
+                    true
+                },
+                &mut |bound| {
+                    told.push(bound);
+                    let h = rank(held.borrow().clone());
+                    h.len() < k
+                        || if newest {
+                            h[k - 1] <= bound
+                        } else {
+                            h[k - 1] >= bound
+                        }
+                },
+            )
+            .unwrap();
+        let mut held = rank(held.into_inner());
+        held.truncate(k);
+        (held, report.blocks_read, told)
+    }
+
+    #[test]
+    fn time_ordered_scans_read_the_best_blocks_first_and_stop_when_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = EventStore::open(dir.path(), 0).unwrap();
+        // Times out of arrival order: each run of 7 events goes backwards,
+        // so blocks' time ranges overlap.
+        let ts = |seq: u64| ((seq / 7) * 7 + 6 - seq % 7) as Millis * 10;
+        for seq in 0..5000 {
+            store.append(seq, ts(seq), &text(seq)).unwrap();
+        }
+        assert!(
+            store.pending.count > 0,
+            "a pending block is part of the test"
+        );
+        let mut times: Vec<Millis> = (0..5000).map(ts).collect();
+        times.sort_unstable();
+        for order in [TimeOrder::NewestFirst, TimeOrder::OldestFirst] {
+            // Everything: every event once, bounds in order.
+            let (all, read, told) = k_best(&mut store, order, 5000);
+            let blocks: usize = store.segments.iter().map(|s| s.blocks.len()).sum();
+            assert_eq!(read, blocks as u64, "{order:?}");
+            let mut all = all;
+            all.sort_unstable();
+            assert_eq!(all, times, "{order:?}");
+            let sorted = |w: &[Millis]| match order {
+                TimeOrder::NewestFirst => w[0] >= w[1],
+                TimeOrder::OldestFirst => w[0] <= w[1],
+            };
+            assert!(told.windows(2).all(sorted), "{order:?}: {told:?}");
+            // The 50 best: right, and from a block or two (the newest are
+            // in the pending block, which is not counted as read).
+            let (best, read, _) = k_best(&mut store, order, 50);
+            let want: Vec<Millis> = match order {
+                TimeOrder::NewestFirst => times.iter().rev().take(50).copied().collect(),
+                TimeOrder::OldestFirst => times.iter().take(50).copied().collect(),
+            };
+            assert_eq!(best, want, "{order:?}");
+            assert!(read <= 2, "{order:?}: {read} blocks read");
+        }
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub use entry::{
     encode_hand_over, encode_open, end_batch, start_batch,
 };
 pub use entry::{Batch, Entry};
-pub use events::{EventStore, EventStoreReport, EventStoreSize, ScanReport};
+pub use events::{EventStore, EventStoreReport, EventStoreSize, ScanReport, TimeOrder};
 pub use log::{Log, LogReport};
 pub use manifest::{Manifest, FORMAT_VERSION};
 pub use record::{Next, RecordReader, MAX_RECORD};

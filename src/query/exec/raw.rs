@@ -9,8 +9,8 @@
 //! (`src/engine/recent.rs`) nor where hits come from.
 
 use super::finish::FinishedRow;
-use crate::query::plan::{Finish, RawPlan};
-use crate::query::scalar::Row;
+use crate::query::plan::{Finish, RawPlan, RawSource};
+use crate::query::scalar::{Row, Scalar};
 use crate::time::{format_timestamp, Millis};
 use crate::value::{ResultSet, Value};
 
@@ -28,6 +28,21 @@ impl RawPlan {
     pub fn stops_at_limit(&self) -> Option<usize> {
         let limit = self.limit?;
         (self.order.len() == 1).then(|| limit.min(usize::MAX as u64) as usize)
+    }
+
+    /// `Some((k, newest))` when the query asks for the k newest events
+    /// (`ORDER BY` the time field `DESC LIMIT k`, events only; `newest`
+    /// true) or the k oldest (`ASC`, `newest` false): a scan can go block
+    /// by block in that order and stop once it holds k events that every
+    /// block left cannot beat.
+    pub fn by_time(&self) -> Option<(usize, bool)> {
+        let limit = self.limit?;
+        let desc = match (self.order.first(), self.time_path) {
+            (Some((Scalar::Dim(i), desc)), Some(t)) if *i == t => *desc,
+            _ => return None,
+        };
+        (self.source == RawSource::Events && self.order.len() == 2)
+            .then(|| (limit.min(usize::MAX as u64 / 4) as usize, desc))
     }
 
     /// Evaluates one row: `None` when WHERE drops it. `seq` is its arrival
