@@ -243,7 +243,7 @@ impl Engine {
         log_dir: &Path,
     ) -> std::result::Result<SavedSources, Unusable> {
         use Unusable::{Damaged, Refused};
-        let bytes = std::fs::read(path)
+        let bytes = storage::CheckpointBytes::open(path)
             .map_err(|e| Refused(Error::io(format!("reading {}", path.display()), e)))?;
         let sections = storage::decode_checkpoint(&bytes).map_err(Damaged)?;
         let (Some(first), Some(written)) =

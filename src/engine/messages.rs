@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::query::{FinishedRow, Groups, Scan};
 use crate::rules::{Hit, RuleSet};
+use crate::storage::CheckpointBytes;
 use crate::time::Millis;
 
 /// Engine → router: admitted events, in admission order. The reply is the
@@ -126,7 +127,7 @@ pub struct SaveShard;
 /// Nothing changes when the part does not decode.
 #[derive(Message)]
 #[rtype(result = "std::result::Result<(), String>")]
-pub struct RestoreShard(pub Option<(Arc<Vec<u8>>, std::ops::Range<usize>)>);
+pub struct RestoreShard(pub Option<(Arc<CheckpointBytes>, std::ops::Range<usize>)>);
 
 /// Engine → router: the router's own state, for a checkpoint; with
 /// `Some`, replace it first (a checkpoint is loaded). The reply is the

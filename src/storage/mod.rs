@@ -36,7 +36,7 @@ use crate::error::{Error, Result};
 pub use block::{decode_events_block, read_events_segment};
 pub use checkpoint::{decode as decode_checkpoint, encode as encode_checkpoint};
 pub use checkpoint::{from_bytes, to_bytes, CheckpointEvery, Checkpoints, LogPosition};
-pub use checkpoint::{CHECKPOINT_VERSION, KEEP};
+pub use checkpoint::{CheckpointBytes, CHECKPOINT_VERSION, KEEP};
 pub use entry::{
     batch_line, decode, encode_create_rule, encode_drop_rule, encode_end_piece, encode_finish,
     encode_hand_over, encode_open, end_batch, start_batch,
