@@ -331,6 +331,49 @@ impl Checkpoints {
     }
 }
 
+/// A checkpoint file's bytes as a restart reads them: mapped (the pages
+/// come from the page cache, with no copy and no zeroed buffer of the
+/// file's size), or read into memory where it cannot be mapped (an empty
+/// file, a file system without mappings).
+pub enum CheckpointBytes {
+    Mapped(memmap2::Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for CheckpointBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            CheckpointBytes::Mapped(map) => map,
+            CheckpointBytes::Read(bytes) => bytes,
+        }
+    }
+}
+
+impl CheckpointBytes {
+    /// Opens the checkpoint at `path` for reading it whole.
+    pub fn open(path: &Path) -> std::io::Result<CheckpointBytes> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(CheckpointBytes::Read(Vec::new()));
+        }
+        // SAFETY: a mapping is undefined behaviour if the file changes
+        // while it is mapped. Checkpoints are written whole to a temporary
+        // name, fsynced and renamed; nothing in tally writes to one after
+        // that (setting one aside renames it, which leaves the mapping
+        // alone), and the mapping lives only while the checkpoint loads.
+        // Another process editing a running tally's data directory is
+        // outside what the directory supports (docs/durability.md).
+        // `populate` faults every page in at once, as the load reads them
+        // all.
+        match unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
+            Ok(map) => Ok(CheckpointBytes::Mapped(map)),
+            Err(_) => std::fs::read(path).map(CheckpointBytes::Read),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,49 +455,6 @@ mod tests {
         );
         for bad in ["0", "", "5x", "m", "-3", "0s"] {
             assert!(CheckpointEvery::parse(bad).is_err(), "{bad}");
-        }
-    }
-}
-
-/// A checkpoint file's bytes as a restart reads them: mapped (the pages
-/// come from the page cache, with no copy and no zeroed buffer of the
-/// file's size), or read into memory where it cannot be mapped (an empty
-/// file, a file system without mappings).
-pub enum CheckpointBytes {
-    Mapped(memmap2::Mmap),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for CheckpointBytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            CheckpointBytes::Mapped(map) => map,
-            CheckpointBytes::Read(bytes) => bytes,
-        }
-    }
-}
-
-impl CheckpointBytes {
-    /// Opens the checkpoint at `path` for reading it whole.
-    pub fn open(path: &Path) -> std::io::Result<CheckpointBytes> {
-        let file = std::fs::File::open(path)?;
-        if file.metadata()?.len() == 0 {
-            return Ok(CheckpointBytes::Read(Vec::new()));
-        }
-        // SAFETY: a mapping is undefined behaviour if the file changes
-        // while it is mapped. Checkpoints are written whole to a temporary
-        // name, fsynced and renamed; nothing in tally writes to one after
-        // that (setting one aside renames it, which leaves the mapping
-        // alone), and the mapping lives only while the checkpoint loads.
-        // Another process editing a running tally's data directory is
-        // outside what the directory supports (docs/durability.md).
-        // `populate` faults every page in at once, as the load reads them
-        // all.
-        match unsafe { memmap2::MmapOptions::new().populate().map(&file) } {
-            Ok(map) => Ok(CheckpointBytes::Mapped(map)),
-            Err(_) => std::fs::read(path).map(CheckpointBytes::Read),
         }
     }
 }
