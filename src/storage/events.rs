@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use super::block::BLOCK_HEADER;
 use super::block::{decode_block, decode_framed, decode_header, le_u32, BlockHeader, Pending};
 use super::record::{self, HEADER, MAX_RECORD};
-use super::sync_dir;
+use super::{cut_file, set_aside, sync_dir};
 use crate::error::{Error, Result};
 use crate::time::Millis;
 
@@ -78,10 +78,10 @@ impl Segment {
 /// What opening the store found and did, for the notes and `SHOW STATS`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EventStoreReport {
-    /// Bytes cut off the end: a torn last block, or damage with the
-    /// segments after it.
+    /// Bytes taken off the store: a torn last block (cut), or damage with
+    /// the segments after it (set aside as `*.damaged`).
     pub cut_bytes: u64,
-    /// What was cut and why, if anything was.
+    /// Where the damage was and what was set aside, if there was any.
     pub damage: Option<String>,
     /// Events at or past the checkpoint's sequence number dropped, for
     /// replay to append again.
@@ -213,19 +213,12 @@ fn walk(
     Ok((blocks, None))
 }
 
-fn cut(path: &Path, at: u64) -> Result<()> {
-    let io = io_err("cutting", path);
-    let file = OpenOptions::new().write(true).open(path).map_err(&io)?;
-    file.set_len(at).map_err(&io)?;
-    file.sync_all().map_err(&io)
-}
-
 impl EventStore {
     /// Opens (creating) the store in `dir` and cuts it back to the events
     /// with a sequence number below `keep_below` (the checkpoint's next
     /// one; 0 without a checkpoint): the log's replay appends the rest.
     /// A torn last block is cut; a block header that cannot be trusted
-    /// ends the store there (what follows is cut and said).
+    /// ends the store there (what follows is set aside as `*.damaged` and said).
     pub fn open(dir: &Path, keep_below: u64) -> Result<(EventStore, EventStoreReport)> {
         std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
         let numbers = segment_numbers(dir)?;
@@ -246,23 +239,28 @@ impl EventStore {
                 blocks,
             });
             let Some(stop) = stop else { continue };
-            // Derived data: what cannot be trusted is cut, not kept aside.
-            cut(&path, stop.at)?;
-            report.cut_bytes += len - stop.at;
+            // A torn last block is a crash's and is cut. Damage anywhere
+            // is set aside as `*.damaged`, with every later segment: the
+            // store is derived from the log, but the log's segments for
+            // those events may be gone, and the bytes are then the only
+            // copy left to inspect.
+            if stop.torn && last {
+                cut_file(&path, stop.at)?;
+                report.cut_bytes += len - stop.at;
+                break;
+            }
+            let mut aside = set_aside(&path, stop.at)?;
             for &later in &numbers[k + 1..] {
-                let later = segment_path(dir, later);
-                report.cut_bytes += std::fs::metadata(&later).map_or(0, |m| m.len());
-                std::fs::remove_file(&later).map_err(io_err("deleting", &later))?;
+                aside += set_aside(&segment_path(dir, later), 0)?;
             }
-            if !stop.torn || !last {
-                report.damage = Some(format!(
-                    "events store damaged at {} offset {}: {}; {} bytes from there on cut",
-                    path.display(),
-                    stop.at,
-                    stop.why,
-                    report.cut_bytes
-                ));
-            }
+            report.cut_bytes += aside;
+            report.damage = Some(format!(
+                "events store damaged at {} offset {}: {}; {} bytes from there on set aside as *.damaged",
+                path.display(),
+                stop.at,
+                stop.why,
+                aside
+            ));
             break;
         }
         let mut store = EventStore::from_segments(dir, segments)?;
@@ -351,7 +349,7 @@ impl EventStore {
             }
             report.dropped_events -= kept.count;
         }
-        cut(&path, cut_at)?;
+        cut_file(&path, cut_at)?;
         segment.bytes = cut_at;
         self.pending = kept;
         self.flush()?;
@@ -861,6 +859,63 @@ mod tests {
         assert_eq!(scan.damaged.len(), 1);
         assert!(scan.damaged[0].contains(&format!("offset {}", bad.offset)));
         assert_eq!(store.size().damaged_blocks, 1);
+    }
+
+    #[test]
+    fn a_bad_header_at_open_sets_the_rest_aside_and_appending_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = EventStore::open(dir.path(), 0).unwrap();
+        fill(&mut store, 0, 1000);
+        store.flush().unwrap();
+        store.segments[0].bytes = SEGMENT_BYTES; // as if full
+        fill(&mut store, 1000, 1200);
+        store.flush().unwrap();
+        assert_eq!(store.size().segments, 2);
+        let bad = store.segments[0].blocks[2];
+        drop(store);
+        let (seg1, seg2) = (segment_path(dir.path(), 1), segment_path(dir.path(), 2));
+        let (whole1, whole2) = (std::fs::read(&seg1).unwrap(), std::fs::read(&seg2).unwrap());
+        let mut bytes = whole1.clone();
+        // A record length past the limit: the header cannot be trusted.
+        bytes[bad.offset as usize..bad.offset as usize + 4]
+            .copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&seg1, &bytes).unwrap();
+        let (mut store, report) = EventStore::open(dir.path(), 1200).unwrap();
+        let damage = report.damage.clone().expect("damage said");
+        assert!(
+            damage.contains(&format!("offset {}", bad.offset)),
+            "{damage}"
+        );
+        assert!(damage.contains("set aside"), "{damage}");
+        let aside = |p: &Path, suffix: &str| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(suffix);
+            std::fs::read(PathBuf::from(name)).unwrap()
+        };
+        assert_eq!(aside(&seg1, ".damaged"), bytes[bad.offset as usize..]);
+        assert_eq!(aside(&seg2, ".damaged"), whole2);
+        assert!(!seg2.exists());
+        assert_eq!(std::fs::read(&seg1).unwrap(), whole1[..bad.offset as usize]);
+        assert_eq!(
+            report.cut_bytes,
+            (whole1.len() - bad.offset as usize + whole2.len()) as u64
+        );
+        assert_eq!(report.missing_events, 1200 - bad.first_seq);
+        assert_eq!(all(&mut store).0, expect(0, bad.first_seq));
+        // Appending goes on after the cut; a second incident keeps the first's bytes.
+        fill(&mut store, 2000, 2600);
+        store.flush().unwrap();
+        let again = store.segments[0].blocks[1];
+        drop(store);
+        let mut bytes2 = std::fs::read(&seg1).unwrap();
+        bytes2[again.offset as usize..again.offset as usize + 4]
+            .copy_from_slice(&u32::MAX.to_le_bytes());
+        std::fs::write(&seg1, &bytes2).unwrap();
+        let (mut store, report) = EventStore::open(dir.path(), u64::MAX).unwrap();
+        assert!(report.damage.is_some());
+        assert_eq!(aside(&seg1, ".damaged"), bytes[bad.offset as usize..]);
+        assert_eq!(aside(&seg1, ".damaged.2"), bytes2[again.offset as usize..]);
+        assert_eq!(all(&mut store).0, expect(0, again.first_seq));
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use super::checkpoint::LogPosition;
 use super::record::{self, Next, RecordReader};
-use super::sync_dir;
+use super::{cut_file, set_aside, sync_dir};
 use crate::error::{Error, Result};
 
 /// A segment is closed and a new one started past this size: segments are
@@ -145,7 +145,7 @@ impl Log {
             let Some((torn, why)) = trouble else { continue };
             let at = reader.offset();
             if torn {
-                truncate(&path, at)?;
+                cut_file(&path, at)?;
                 break;
             }
             report.damaged_bytes += set_aside(&path, at)?;
@@ -268,30 +268,6 @@ fn file_len(path: &Path) -> Result<u64> {
     Ok(std::fs::metadata(path)
         .map_err(|e| Error::io(format!("reading {}", path.display()), e))?
         .len())
-}
-
-fn truncate(path: &Path, at: u64) -> Result<()> {
-    let io = |e| Error::io(format!("cutting {}", path.display()), e);
-    let file = OpenOptions::new().write(true).open(path).map_err(io)?;
-    file.set_len(at).map_err(io)?;
-    file.sync_all().map_err(io)
-}
-
-/// Moves the bytes of `path` from `at` on to `path.damaged`, and cuts
-/// `path` there (removing it when nothing is left). Returns the bytes.
-fn set_aside(path: &Path, at: u64) -> Result<u64> {
-    let io = |e| Error::io(format!("setting aside {}", path.display()), e);
-    let bytes = std::fs::read(path).map_err(io)?;
-    let from = (at as usize).min(bytes.len());
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(".damaged");
-    std::fs::write(&aside, &bytes[from..]).map_err(io)?;
-    if from == 0 {
-        std::fs::remove_file(path).map_err(io)?;
-    } else {
-        truncate(path, at)?;
-    }
-    Ok((bytes.len() - from) as u64)
 }
 
 #[cfg(test)]

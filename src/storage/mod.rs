@@ -82,6 +82,48 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir).map_err(io)?.sync_all().map_err(io)
 }
 
+/// Cuts the file at `path` to `at` bytes, durably.
+pub(crate) fn cut_file(path: &Path, at: u64) -> Result<()> {
+    let io = |e| Error::io(format!("cutting {}", path.display()), e);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io)?;
+    file.set_len(at).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Moves the bytes of `path` from `at` on to `path.damaged` (or, when an
+/// earlier incident left that, `path.damaged.2`, `.3`, …: nothing set aside
+/// is overwritten), and cuts `path` there, removing it when nothing is
+/// left. Returns the bytes set aside. They are kept for inspection and
+/// never read again.
+pub(crate) fn set_aside(path: &Path, at: u64) -> Result<u64> {
+    let io = |e| Error::io(format!("setting aside {}", path.display()), e);
+    let bytes = std::fs::read(path).map_err(io)?;
+    let from = (at as usize).min(bytes.len());
+    let mut aside = path.as_os_str().to_owned();
+    aside.push(".damaged");
+    let mut aside = std::path::PathBuf::from(aside);
+    let mut n = 1;
+    while aside.exists() {
+        n += 1;
+        let mut next = path.as_os_str().to_owned();
+        next.push(format!(".damaged.{n}"));
+        aside = next.into();
+    }
+    std::fs::write(&aside, &bytes[from..]).map_err(io)?;
+    if from == 0 {
+        std::fs::remove_file(path).map_err(io)?;
+    } else {
+        cut_file(path, at)?;
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir)?;
+    }
+    Ok((bytes.len() - from) as u64)
+}
+
 /// Replaces `path` with `bytes` so that a crash leaves the old file or the
 /// new one, never a mix: a temporary file, fsync, rename, fsync of the
 /// directory.
