@@ -3,7 +3,8 @@
 //! counter, exactly as the engine that never stopped; a damaged latest
 //! checkpoint falls back to the one before; a half-written one is deleted
 //! unread; a directory whose log was pruned behind damaged checkpoints is
-//! refused; and one written by another number of shards is refused.
+//! refused; one written by another number of shards is refused; and the
+//! lines an ingest read before a read error are logged as they were applied.
 
 use std::path::{Path, PathBuf};
 
@@ -352,6 +353,43 @@ fn a_log_of_posts_replays_as_the_posts_were_applied() {
         before += piece.len() as u64;
     }
     let want = answers(&mut live);
+    drop(live);
+    // Without its exit checkpoint the restart replays the whole log.
+    std::fs::remove_dir_all(data.join("checkpoints")).unwrap();
+    let mut replayed = engine(&data, u64::MAX, 2);
+    assert_eq!(answers(&mut replayed), want);
+}
+
+/// A reader that gives `bytes`, then fails: a disk error mid-file.
+struct FailsAfter(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for FailsAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(std::io::Error::other("the disk went away")),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn lines_offered_before_a_read_error_are_logged_and_replay_as_they_were_applied() {
+    let root = tempfile::tempdir().unwrap();
+    let input = std::fs::read_to_string(stream(root.path())).unwrap();
+    // 10,500 lines: past the last whole commit of 1,000.
+    let head: String = input
+        .lines()
+        .take(10_500)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let data = root.path().join("data");
+    let mut live = engine(&data, u64::MAX, 2);
+    let reader = std::io::BufReader::new(FailsAfter(std::io::Cursor::new(head.into_bytes())));
+    let merge = tally::ingest::Merge::from_readers(vec![("disk".into(), Box::new(reader))]);
+    let err = live.ingest(merge, &mut |_| {}).unwrap_err();
+    assert!(err.to_string().contains("the disk went away"), "{err}");
+    let want = answers(&mut live);
+    assert!(want.contains("10500"), "every line read is counted: {want}");
     drop(live);
     // Without its exit checkpoint the restart replays the whole log.
     std::fs::remove_dir_all(data.join("checkpoints")).unwrap();

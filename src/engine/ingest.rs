@@ -20,7 +20,7 @@ use super::durable::Mark;
 use super::messages::{block, Ingest};
 use super::Engine;
 use crate::error::Result;
-use crate::ingest::{IngestProgress, IngestSummary, Line, Merge, Origin, Verdicts};
+use crate::ingest::{Counters, IngestProgress, IngestSummary, Line, Merge, Origin, Verdicts};
 
 /// Where one run of the ingest loop stops.
 #[derive(Debug, Clone, Copy)]
@@ -157,36 +157,22 @@ impl Engine {
         let start = merge.opened();
         let before = self.counters.clone();
         let mut verdicts = Verdicts::default();
-        let mut last_report = Instant::now();
         self.resume_sources(&mut merge)?;
-        while let Some(line) = merge.next(&self.parser)? {
-            self.counters.lines += 1;
-            if let Some(d) = &mut self.durable {
-                d.add_line(&line.origin.source, &line.bytes);
-            }
-            let bytes = self.offer(line, &mut verdicts)?;
-            merge.recycle(bytes);
-            if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
-                d.commit(self.counters.lines, &merge, Mark::None)?;
-                if self.checkpoint_due() {
-                    self.checkpoint()?;
-                }
-            }
-            // Checking the time only every 8,192 lines keeps the clock
-            // read off the per-line path.
-            if self.counters.lines.is_multiple_of(8192)
-                && last_report.elapsed() >= Duration::from_millis(200)
-            {
-                last_report = Instant::now();
-                progress(&IngestProgress {
-                    lines: self.counters.lines - before.lines,
-                    accepted: self.counters.accepted - before.accepted,
-                    rejected: self.counters.rejected_total() - before.rejected_total(),
-                    elapsed: start.elapsed(),
-                    bytes_read: merge.bytes_read(),
-                    total_bytes: merge.total_bytes(),
-                });
-            }
+        if let Err(e) = self.read_lines(&mut merge, &mut verdicts, progress, start, &before) {
+            // What was offered before the error (a read error, a full
+            // disk) counts: its lines are committed as a pause, and the
+            // batch handed over at that mark, so that the log says what
+            // this run did and a statement run next moves no batch
+            // boundary that replay would not. If the log itself failed,
+            // this fails again and the error below is what is said.
+            self.settle(&mut verdicts, None)
+                .and_then(|()| match &mut self.durable {
+                    Some(d) => d.commit(self.counters.lines, &merge, Mark::HandOver),
+                    None => Ok(()),
+                })
+                .and_then(|()| self.sync())
+                .ok();
+            return Err(e);
         }
         // End of input: lines the future guard still holds were never
         // confirmed, and are rejected now. The end of a piece settles only
@@ -223,6 +209,49 @@ impl Engine {
             summary.no_id_schema = Some(self.schema.name.clone());
         }
         Ok(summary)
+    }
+
+    /// Reads, counts and offers every line of `merge`, committing as
+    /// commits fall due, and reports progress.
+    fn read_lines(
+        &mut self,
+        merge: &mut Merge,
+        verdicts: &mut Verdicts,
+        progress: &mut dyn FnMut(&IngestProgress),
+        start: Instant,
+        before: &Counters,
+    ) -> Result<()> {
+        let mut last_report = Instant::now();
+        while let Some(line) = merge.next(&self.parser)? {
+            self.counters.lines += 1;
+            if let Some(d) = &mut self.durable {
+                d.add_line(&line.origin.source, &line.bytes);
+            }
+            let bytes = self.offer(line, verdicts)?;
+            merge.recycle(bytes);
+            if let Some(d) = self.durable.as_mut().filter(|d| d.commit_due()) {
+                d.commit(self.counters.lines, merge, Mark::None)?;
+                if self.checkpoint_due() {
+                    self.checkpoint()?;
+                }
+            }
+            // Checking the time only every 8,192 lines keeps the clock
+            // read off the per-line path.
+            if self.counters.lines.is_multiple_of(8192)
+                && last_report.elapsed() >= Duration::from_millis(200)
+            {
+                last_report = Instant::now();
+                progress(&IngestProgress {
+                    lines: self.counters.lines - before.lines,
+                    accepted: self.counters.accepted - before.accepted,
+                    rejected: self.counters.rejected_total() - before.rejected_total(),
+                    elapsed: start.elapsed(),
+                    bytes_read: merge.bytes_read(),
+                    total_bytes: merge.total_bytes(),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Offers one line to admission and settles the verdicts; gives the
