@@ -6,7 +6,11 @@
 //!
 //! - **typed keys**: an integer key is stored as an `i64` (8 bytes) and a
 //!   string key as an `Arc<str>`, not as the 24-byte [`Key`] enum, so an
-//!   integer entity costs 24 bytes of map slot, not 40;
+//!   integer entity costs a 32-byte slot (key, state, oldest minute);
+//! - **integer keys in an [`IntTable`]**, whose slots a shard prefetches a
+//!   few events ahead ([`Entities::prefetch_slot`], then
+//!   [`Entities::prefetch_state`]): at a million entities each lookup is
+//!   otherwise a wait on memory. String keys stay in std's map;
 //! - **segments**: the map is 64 maps, picked by the top bits of the key's
 //!   hash, so a growing map never holds its old and new tables at once for
 //!   more than 1/64 of its entities (a single map of a million entities
@@ -19,6 +23,7 @@
 
 use std::sync::Arc;
 
+use super::int_table::IntTable;
 use super::key_hash::KeyMap;
 use crate::event::Key;
 use crate::hash::{hash_bytes, mix64};
@@ -36,7 +41,7 @@ const SEGMENTS: usize = 64;
 /// See the module docs.
 #[derive(Debug)]
 pub struct Entities {
-    ints: Vec<KeyMap<i64, Entity>>,
+    ints: Vec<IntTable<Entity>>,
     strs: Vec<KeyMap<Arc<str>, Entity>>,
     len: usize,
 }
@@ -58,15 +63,19 @@ impl Entity {
     }
 }
 
-/// A map's entries in order, each prefetching the state of the entity
-/// [`PREFETCH_AHEAD`] places further on.
-fn prefetched<K>(map: &KeyMap<K, Entity>) -> impl Iterator<Item = (&K, &Entity)> {
-    let mut ahead = map.values();
+/// A map's `entries`, each prefetching the state of the entity
+/// [`PREFETCH_AHEAD`] places further on (`values` are the same entities,
+/// in the same order).
+fn prefetched<'a, K>(
+    entries: impl Iterator<Item = (K, &'a Entity)>,
+    values: impl Iterator<Item = &'a Entity>,
+) -> impl Iterator<Item = (K, &'a Entity)> {
+    let mut ahead = values;
     ahead
         .by_ref()
         .take(PREFETCH_AHEAD)
         .for_each(|e| e.store.prefetch());
-    map.iter().inspect(move |_| {
+    entries.inspect(move |_| {
         if let Some(next) = ahead.next() {
             next.store.prefetch();
         }
@@ -83,7 +92,7 @@ fn minute_of(ts_ms: Millis) -> i32 {
 impl Default for Entities {
     fn default() -> Self {
         Entities {
-            ints: (0..SEGMENTS).map(|_| KeyMap::default()).collect(),
+            ints: (0..SEGMENTS).map(|_| IntTable::default()).collect(),
             strs: (0..SEGMENTS).map(|_| KeyMap::default()).collect(),
             len: 0,
         }
@@ -108,7 +117,7 @@ impl Entities {
 
     pub fn get(&self, key: &Key) -> Option<&PaneStore> {
         match key {
-            Key::Int(i) => self.ints[int_segment(*i)].get(i),
+            Key::Int(i) => self.ints[int_segment(*i)].get(*i),
             Key::Str(s) => self.strs[str_segment(s)].get(s),
         }
         .map(|e| &e.store)
@@ -124,10 +133,12 @@ impl Entities {
         let len = &mut self.len;
         let minute = minute_of(ts_ms);
         let entity = match key {
-            Key::Int(i) => self.ints[int_segment(*i)].entry(*i).or_insert_with(|| {
-                *len += 1;
-                Entity::new(minute)
-            }),
+            Key::Int(i) => {
+                let (entity, made) =
+                    self.ints[int_segment(*i)].get_or_insert_with(*i, || Entity::new(minute));
+                *len += usize::from(made);
+                entity
+            }
             Key::Str(s) => {
                 let map = &mut self.strs[str_segment(s)];
                 if !map.contains_key(s) {
@@ -139,6 +150,26 @@ impl Entities {
         };
         entity.oldest_minute = entity.oldest_minute.min(minute);
         &mut entity.store
+    }
+
+    /// Asks the cache for where `key`'s entity would be found, ahead of
+    /// [`Entities::activate`]; the first of two steps (see
+    /// [`Entities::prefetch_state`]). Integer keys only: std's map, which
+    /// string keys use, does not say where a key's slot is.
+    pub fn prefetch_slot(&self, key: &Key) {
+        if let Key::Int(i) = key {
+            self.ints[int_segment(*i)].prefetch(*i);
+        }
+    }
+
+    /// Asks the cache for the state of `key`'s entity, if it has one: the
+    /// second step, once its slot is (most likely) in the cache.
+    pub fn prefetch_state(&self, key: &Key) {
+        if let Key::Int(i) = key {
+            if let Some(e) = self.ints[int_segment(*i)].get(*i) {
+                e.store.prefetch();
+            }
+        }
     }
 
     /// Expires every entity that may hold state at or before
@@ -162,8 +193,8 @@ impl Entities {
             }
             true
         };
-        for map in &mut self.ints {
-            map.retain(|_, e| keep(e));
+        for table in &mut self.ints {
+            table.retain(|_, e| keep(e));
         }
         for map in &mut self.strs {
             map.retain(|_, e| keep(e));
@@ -177,11 +208,16 @@ impl Entities {
     /// [`PREFETCH_AHEAD`] places further on is prefetched meanwhile, so
     /// that its cache miss overlaps the work on the ones before it.
     pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
-        for map in &self.ints {
-            prefetched(map).for_each(|(&i, e)| f(&Key::Int(i), &e.store));
+        for table in &self.ints {
+            table.for_each_ahead(
+                PREFETCH_AHEAD * 8 / 7,
+                |e| e.store.prefetch(),
+                |i, e| f(&Key::Int(i), &e.store),
+            );
         }
         for map in &self.strs {
-            prefetched(map).for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
+            prefetched(map.iter(), map.values())
+                .for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
         }
     }
 
@@ -213,8 +249,8 @@ struct SavedEntities {
 impl serde::Serialize for Entities {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let saved = SavedEntitiesRef {
-            ints: (self.ints.iter().flatten())
-                .map(|(&k, e)| (k, e.oldest_minute, &e.store))
+            ints: (self.ints.iter().flat_map(IntTable::iter))
+                .map(|(k, e)| (k, e.oldest_minute, &e.store))
                 .collect(),
             strs: (self.strs.iter().flatten())
                 .map(|(k, e)| (&**k, e.oldest_minute, &e.store))
@@ -259,6 +295,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_integer_entity_is_a_32_byte_slot() {
+        assert_eq!(std::mem::size_of::<(i64, Entity)>(), 32);
+    }
+
+    #[test]
     fn entities_are_found_counted_and_dropped_by_key() {
         let mut e = Entities::default();
         let t0 = 1_736_899_200_000;
@@ -287,7 +328,7 @@ mod tests {
             seen += 1;
         });
         assert_eq!((seen, e.len(), e.stores().count()), (500, 500, 500));
-        let segments = e.ints.iter().filter(|m| !m.is_empty()).count();
+        let segments = e.ints.iter().filter(|m| m.len() > 0).count();
         assert!(segments > 50, "keys spread over the segments: {segments}");
     }
 }

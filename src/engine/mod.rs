@@ -36,6 +36,7 @@ mod entities;
 mod execute;
 mod fanout;
 mod ingest;
+mod int_table;
 mod key_hash;
 mod messages;
 mod recent;

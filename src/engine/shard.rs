@@ -20,11 +20,17 @@ use super::messages::{
     Apply, GetStats, Partial, RestoreShard, Routed, SaveShard, ScanShard, ShardStats,
     GLOBAL_TARGET, UNBOUNDED_MAILBOX,
 };
-use crate::event::{DistinctSource, Schema, MAX_DISTINCT_SKETCHES};
+use crate::event::{DistinctSource, Key, Schema, MAX_DISTINCT_SKETCHES};
 use crate::query::{Groups, Route, Scratch};
 use crate::rules::{SavedFiring, Watcher};
 use crate::time::Millis;
 use crate::window::{hash_key, PaneStore, SketchInput, SketchLayout, FINE_SPAN_SECS};
+
+/// How many events ahead of the one applied its entities' slots are
+/// prefetched, and then their state: each step needs its miss in flight
+/// for about memory's latency, a few events' work.
+const SLOT_AHEAD: usize = 8;
+const STATE_AHEAD: usize = 4;
 
 /// See the module docs.
 pub struct Shard {
@@ -121,6 +127,15 @@ impl Shard {
         }
     }
 
+    /// `step` for each entity `routed` targets on this shard.
+    fn prefetch(&self, routed: &Routed, step: fn(&Entities, &Key)) {
+        for (kind, key) in routed.event.keys.iter().enumerate() {
+            if routed.targets & (1 << kind) != 0 {
+                step(&self.entities[kind], key);
+            }
+        }
+    }
+
     /// Drops state older than retention and passivates empty entities. Runs
     /// every 1/24 of retention of clock time, so its cost is spread thin.
     fn sweep(&mut self, now_ms: Millis) {
@@ -159,7 +174,18 @@ impl Handler<Apply> for Shard {
 
     fn handle(&mut self, msg: Apply, _: &mut Self::Context) -> Self::Result {
         self.watcher.install(&msg.rules);
-        for routed in &msg.events {
+        // The entity maps and logs are far larger than the caches, so
+        // each lookup would wait on memory: the slots of the events
+        // SLOT_AHEAD on, and then the state of those STATE_AHEAD on, are
+        // fetched while this one is applied.
+        let events = &msg.events;
+        for (i, routed) in events.iter().enumerate() {
+            if let Some(ahead) = events.get(i + SLOT_AHEAD) {
+                self.prefetch(ahead, Entities::prefetch_slot);
+            }
+            if let Some(ahead) = events.get(i + STATE_AHEAD) {
+                self.prefetch(ahead, Entities::prefetch_state);
+            }
             self.apply(routed);
         }
         self.sweep(msg.now_ms);

@@ -21,6 +21,7 @@ mod tiers;
 pub use agg::{Agg, MetricAgg, MetricAggs};
 pub use distinct::Hll;
 pub use log::LOG_MAX_BYTES;
+pub(crate) use pane::prefetch_read;
 pub use pane::PaneStore;
 pub use quantile::{nearest_rank, QuantileSketch, ALPHA};
 pub use sketch::{hash_key, SketchInput, SketchLayout, Sketches};

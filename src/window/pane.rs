@@ -53,7 +53,7 @@ enum Repr {
 
 /// A hint to load the cache line at `p`; nothing on other architectures.
 #[inline]
-fn prefetch_read(p: *const u8) {
+pub(crate) fn prefetch_read(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is a hint that never faults and reads nothing
     // the program sees, whatever the address; SSE is part of every
