@@ -63,19 +63,15 @@ impl Entity {
     }
 }
 
-/// A map's `entries`, each prefetching the state of the entity
-/// [`PREFETCH_AHEAD`] places further on (`values` are the same entities,
-/// in the same order).
-fn prefetched<'a, K>(
-    entries: impl Iterator<Item = (K, &'a Entity)>,
-    values: impl Iterator<Item = &'a Entity>,
-) -> impl Iterator<Item = (K, &'a Entity)> {
-    let mut ahead = values;
+/// A map's entries in order, each prefetching the state of the entity
+/// [`PREFETCH_AHEAD`] places further on.
+fn prefetched<K>(map: &KeyMap<K, Entity>) -> impl Iterator<Item = (&K, &Entity)> {
+    let mut ahead = map.values();
     ahead
         .by_ref()
         .take(PREFETCH_AHEAD)
         .for_each(|e| e.store.prefetch());
-    entries.inspect(move |_| {
+    map.iter().inspect(move |_| {
         if let Some(next) = ahead.next() {
             next.store.prefetch();
         }
@@ -216,8 +212,7 @@ impl Entities {
             );
         }
         for map in &self.strs {
-            prefetched(map.iter(), map.values())
-                .for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
+            prefetched(map).for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
         }
     }
 

@@ -665,6 +665,19 @@ mod tests {
         (out, report)
     }
 
+    /// A store of events `0..split` in a first segment (closed as if
+    /// full) and `split..end` in a second.
+    fn two_segments(dir: &Path, split: u64, end: u64) -> EventStore {
+        let (mut store, _) = EventStore::open(dir, 0).unwrap();
+        fill(&mut store, 0, split);
+        store.flush().unwrap();
+        store.segments[0].bytes = SEGMENT_BYTES; // as if full
+        fill(&mut store, split, end);
+        store.flush().unwrap();
+        assert_eq!(store.size().segments, 2);
+        store
+    }
+
     fn expect(from: u64, to: u64) -> Vec<(u64, Millis, Vec<u8>)> {
         (from..to).map(|s| (s, s as Millis * 10, text(s))).collect()
     }
@@ -864,13 +877,7 @@ mod tests {
     #[test]
     fn a_bad_header_at_open_sets_the_rest_aside_and_appending_goes_on() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut store, _) = EventStore::open(dir.path(), 0).unwrap();
-        fill(&mut store, 0, 1000);
-        store.flush().unwrap();
-        store.segments[0].bytes = SEGMENT_BYTES; // as if full
-        fill(&mut store, 1000, 1200);
-        store.flush().unwrap();
-        assert_eq!(store.size().segments, 2);
+        let store = two_segments(dir.path(), 1000, 1200);
         let bad = store.segments[0].blocks[2];
         drop(store);
         let (seg1, seg2) = (segment_path(dir.path(), 1), segment_path(dir.path(), 2));
@@ -921,13 +928,7 @@ mod tests {
     #[test]
     fn segments_roll_and_those_past_retention_are_deleted() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut store, _) = EventStore::open(dir.path(), 0).unwrap();
-        fill(&mut store, 0, 100);
-        store.flush().unwrap();
-        store.segments[0].bytes = SEGMENT_BYTES; // as if full
-        fill(&mut store, 100, 200);
-        store.flush().unwrap();
-        assert_eq!(store.size().segments, 2);
+        let mut store = two_segments(dir.path(), 100, 200);
         assert_eq!(store.expire(99 * 10).unwrap(), 0, "the newest is in time");
         assert_eq!(store.size().segments, 2);
         assert!(store.expire(100 * 10).unwrap() > 0);

@@ -102,16 +102,16 @@ pub(crate) fn set_aside(path: &Path, at: u64) -> Result<u64> {
     let io = |e| Error::io(format!("setting aside {}", path.display()), e);
     let bytes = std::fs::read(path).map_err(io)?;
     let from = (at as usize).min(bytes.len());
-    let mut aside = path.as_os_str().to_owned();
-    aside.push(".damaged");
-    let mut aside = std::path::PathBuf::from(aside);
-    let mut n = 1;
-    while aside.exists() {
-        n += 1;
-        let mut next = path.as_os_str().to_owned();
-        next.push(format!(".damaged.{n}"));
-        aside = next.into();
-    }
+    let named = |n: u32| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(if n == 1 {
+            ".damaged".to_string()
+        } else {
+            format!(".damaged.{n}")
+        });
+        std::path::PathBuf::from(name)
+    };
+    let aside = (1..).map(named).find(|p| !p.exists()).expect("a free name");
     std::fs::write(&aside, &bytes[from..]).map_err(io)?;
     if from == 0 {
         std::fs::remove_file(path).map_err(io)?;
