@@ -99,6 +99,20 @@ impl PartialEq for MetricAggs {
     }
 }
 
+/// How much of each one-event [`Agg`] a fold over a packed store fills
+/// in: a reader that needs less spares decoding it for every event (a
+/// fan-out of counts over 100 k logs decodes no metric at all). Slots of
+/// panes are handed whole whatever is asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Detail {
+    /// The count only: no metrics (an empty list), no sketches.
+    Count,
+    /// The count and the metrics, no sketches.
+    Metrics,
+    /// Everything, sketches included.
+    Sketches,
+}
+
 /// The partial aggregate of one cell in one pane: the number of events,
 /// one [`MetricAgg`] per schema metric, and the sketches its store keeps.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

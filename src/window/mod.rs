@@ -18,7 +18,7 @@ mod sketch;
 mod spec;
 mod tiers;
 
-pub use agg::{Agg, MetricAgg, MetricAggs};
+pub use agg::{Agg, Detail, MetricAgg, MetricAggs};
 pub use distinct::Hll;
 pub use log::LOG_MAX_BYTES;
 pub(crate) use pane::prefetch_read;

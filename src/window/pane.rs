@@ -28,7 +28,7 @@
 //! counts as folded into its minute, so 1 s windows, pane lists and bucket
 //! starts match. A [`PaneStore`] is 16 bytes either way.
 
-use super::agg::Agg;
+use super::agg::{Agg, Detail};
 use super::log::Log;
 use super::sketch::{SketchInput, SketchLayout};
 use super::spec::WindowSpec;
@@ -186,24 +186,26 @@ impl PaneStore {
     /// panes would call it once per slot: callers sum what they are given
     /// (in any order), so the answer is the same.
     pub fn fold(&self, window: &WindowSpec, mut f: impl FnMut(CellId, &Agg)) {
-        self.fold_spans(window, SPAN_ANY, true, |_, cell, agg| f(cell, agg));
+        self.fold_spans(window, SPAN_ANY, Detail::Sketches, |_, cell, agg| {
+            f(cell, agg)
+        });
     }
 
     /// [`Self::fold`], also passing each slot's start in epoch milliseconds
     /// (for time buckets), with no slot longer than `span_ms` (a time
     /// bucket's width divides it, so no slot straddles a bucket edge). A
     /// coarse slot (or packed event in the coarse range) starts on its
-    /// minute; a summarised store's hour slot on its hour. Without
-    /// `sketches` a packed store hands aggregates without their sketches
-    /// (a reader that needs none spares building them per event).
+    /// minute; a summarised store's hour slot on its hour. A packed store
+    /// fills its one-event aggregates only as far as `detail` asks (a
+    /// reader that needs no sketches spares building them per event).
     pub fn fold_spans(
         &self,
         window: &WindowSpec,
         span_ms: Millis,
-        sketches: bool,
+        detail: Detail,
         f: impl FnMut(Millis, CellId, &Agg),
     ) {
-        self.fold_spans_as(window, span_ms, sketches, false, f)
+        self.fold_spans_as(window, span_ms, detail, false, f)
     }
 
     /// [`Self::fold_spans`] for a reader that merges every cell into one
@@ -213,22 +215,22 @@ impl PaneStore {
         &self,
         window: &WindowSpec,
         span_ms: Millis,
-        sketches: bool,
+        detail: Detail,
         f: impl FnMut(Millis, CellId, &Agg),
     ) {
-        self.fold_spans_as(window, span_ms, sketches, true, f)
+        self.fold_spans_as(window, span_ms, detail, true, f)
     }
 
     fn fold_spans_as(
         &self,
         window: &WindowSpec,
         span_ms: Millis,
-        sketches: bool,
+        detail: Detail,
         merged: bool,
         mut f: impl FnMut(Millis, CellId, &Agg),
     ) {
         match &self.repr {
-            Repr::Packed(c) => c.fold_timed(window, sketches, &mut f),
+            Repr::Packed(c) => c.fold_timed(window, detail, &mut f),
             Repr::Panes(t) => t.fold_spans(window, span_ms, merged, &mut f),
         }
     }
@@ -404,7 +406,7 @@ mod tests {
         window: &WindowSpec,
     ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_spans(window, 1000, true, |start, cell, agg| {
+        s.fold_spans(window, 1000, Detail::Sketches, |start, cell, agg| {
             out.entry((start, cell))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);
@@ -645,7 +647,7 @@ mod tests {
         unit_ms: Millis,
     ) -> std::collections::BTreeMap<Millis, Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_spans_merged(window, span_ms, true, |start, _, agg| {
+        s.fold_spans_merged(window, span_ms, Detail::Sketches, |start, _, agg| {
             out.entry(start.div_euclid(unit_ms))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);
@@ -662,7 +664,7 @@ mod tests {
         unit_ms: Millis,
     ) -> std::collections::BTreeMap<(Millis, CellId), Agg> {
         let mut out = std::collections::BTreeMap::new();
-        s.fold_spans(window, span_ms, true, |start, cell, agg| {
+        s.fold_spans(window, span_ms, Detail::Sketches, |start, cell, agg| {
             out.entry((start.div_euclid(unit_ms), cell))
                 .or_insert_with(|| Agg::new(agg.metrics.len()))
                 .merge(agg);
@@ -724,8 +726,8 @@ mod tests {
                 events += a.count;
             };
             match merged {
-                true => s.fold_spans_merged(&window, SPAN_ANY, true, &mut f),
-                false => s.fold_spans(&window, SPAN_ANY, true, &mut f),
+                true => s.fold_spans_merged(&window, SPAN_ANY, Detail::Sketches, &mut f),
+                false => s.fold_spans(&window, SPAN_ANY, Detail::Sketches, &mut f),
             }
             (slots, events)
         };

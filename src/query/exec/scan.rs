@@ -11,11 +11,13 @@ use std::borrow::Cow;
 
 use super::accs::{Accs, Groups, SketchAcc};
 use crate::event::{CellId, Key};
-use crate::query::plan::{AggInput, Buckets, Scan, NO_VALUE};
+use crate::query::plan::{AggInput, AggSpec, Buckets, Scan, NO_VALUE};
 use crate::query::scalar::Row;
 use crate::time::Millis;
 use crate::value::Value;
-use crate::window::{Agg, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec, ALL_CELLS};
+use crate::window::{
+    Agg, Detail, Hll, MetricAgg, PaneStore, QuantileSketch, WindowSpec, ALL_CELLS,
+};
 
 /// Reusable per-query buffers for [`Scan::accumulate`].
 #[derive(Debug, Default)]
@@ -139,6 +141,7 @@ impl Scan {
         let buckets = self.buckets.map_or(1, |b| b.count as usize);
         scratch.reset(self.dim_groups.len() * buckets, n);
         let sketched = self.has_sketches();
+        let detail = self.detail();
         // A slot may span any time that no bucket edge cuts: an hour when the
         // bucket width is whole hours, a minute when it is whole minutes.
         let span_ms = match self.buckets {
@@ -175,8 +178,8 @@ impl Scan {
             }
         };
         match merged {
-            Some(_) => store.fold_spans_merged(&self.window, span_ms, sketched, &mut slot),
-            None => store.fold_spans(&self.window, span_ms, sketched, &mut slot),
+            Some(_) => store.fold_spans_merged(&self.window, span_ms, detail, &mut slot),
+            None => store.fold_spans(&self.window, span_ms, detail, &mut slot),
         }
     }
 
@@ -198,6 +201,18 @@ impl Scan {
     /// Whether any aggregate reads sketches (or collects dimension values).
     pub fn has_sketches(&self) -> bool {
         self.aggs.iter().any(|a| a.input.sketch_acc().is_some())
+    }
+
+    /// How much of each event's aggregate the scan reads: counts alone
+    /// (COUNT(*) and its FILTERs), metrics too, or sketches too.
+    fn detail(&self) -> Detail {
+        let metrics =
+            |a: &AggSpec| matches!(a.input, AggInput::Metric(_) | AggInput::Quantile { .. });
+        match (self.has_sketches(), self.aggs.iter().any(metrics)) {
+            (true, _) => Detail::Sketches,
+            (false, true) => Detail::Metrics,
+            (false, false) => Detail::Count,
+        }
     }
 
     /// Empty accumulators for the sketch aggregates, in `acc` order.
