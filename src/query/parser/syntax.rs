@@ -51,15 +51,59 @@ pub(super) fn run_sqlparser(
         .with_tokens_with_locations(tokens.to_vec());
     let statement = parser
         .parse_statement()
-        .map_err(|e| parser_error(e, tokens, end))?;
+        .map_err(|e| unended(tokens).unwrap_or_else(|| parser_error(e, tokens, end)))?;
     let next = parser.peek_token();
     if next.token != Token::EOF {
-        return Err(syntax_error(
-            format!("unexpected {} after the end of the statement", next.token),
-            next.span.start,
-        ));
+        return Err(unended(tokens).unwrap_or_else(|| {
+            syntax_error(
+                format!("unexpected {} after the end of the statement", next.token),
+                next.span.start,
+            )
+        }));
     }
     Ok(statement)
+}
+
+/// The error for a statement that failed to parse because it is two: a
+/// `SELECT` that opens a line, outside parentheses, after the first
+/// statement's FROM, and not after a set operator. A statement runs on
+/// until `;`, so a script or piped input whose lines lack it joins them,
+/// and the parser's own complaint then points at the wrong place (the
+/// joined text's WINDOW, or the second SELECT as a stray word).
+fn unended(tokens: &[TokenWithSpan]) -> Option<Error> {
+    const SET_WORDS: [&str; 5] = ["UNION", "INTERSECT", "EXCEPT", "ALL", "DISTINCT"];
+    let mut depth = 0i32;
+    let mut from = false;
+    let mut before: Option<&TokenWithSpan> = None;
+    for t in tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+    {
+        match t.token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 && is_word(t, "FROM") {
+            from = true;
+        }
+        if let Some(b) = before {
+            let opens_line = b.span.end.line < t.span.start.line;
+            let set = SET_WORDS.iter().any(|w| is_word(b, w));
+            if depth == 0 && from && opens_line && !set && is_word(t, "SELECT") {
+                return Some(syntax_error(
+                    format!(
+                        "a second statement starts here, but the one on line {} has no `;` \
+                         at its end: a statement runs on until `;`, so end each with one",
+                        b.span.end.line
+                    ),
+                    t.span.start,
+                ));
+            }
+        }
+        before = Some(t);
+    }
+    None
 }
 
 /// Words that open a condition, and the clause keywords that cannot be
@@ -226,6 +270,22 @@ mod tests {
         assert_eq!((e.line, e.column), (1, 16), "{e}");
         let e = query_error("SELECT x FROM events WINDOW w AS (PARTITION BY x)");
         assert!(e.contains("named windows"), "{e}");
+    }
+
+    #[test]
+    fn a_missing_semicolon_between_lines_is_named() {
+        // The second statement's WINDOW is taken as the first's, and
+        // sqlparser trips over the first's: the error names the cause.
+        let e =
+            syntax("SELECT COUNT(*) FROM events WINDOW 24h\nSELECT COUNT(*) FROM events WINDOW 1h");
+        assert_eq!((e.line, e.column), (2, 1), "{e}");
+        assert!(e.message.contains("line 1 has no `;`"), "{e}");
+        let e = syntax("SELECT a FROM events\n  SELECT b FROM events");
+        assert_eq!((e.line, e.column), (2, 3), "{e}");
+        assert!(e.message.contains("no `;`"), "{e}");
+        // A SELECT on the same line is another error.
+        let e = syntax("SELECT a FROM events SELECT b FROM events");
+        assert!(e.message.contains("after the end of the statement"), "{e}");
     }
 
     #[test]
