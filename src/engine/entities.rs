@@ -16,10 +16,16 @@
 //!   more than 1/64 of its entities (a single map of a million entities
 //!   would double all at once, and the peak memory with it).
 //!
-//! Each entry also keeps the minute of the entity's oldest event, so the
-//! hourly expiry sweep skips, without reading its state, every entity that
-//! has nothing old enough to drop: the sweep reads the maps in order
-//! instead of chasing a pointer per entity.
+//! Each entry also keeps two facts about its state, so that sweeps and
+//! scans read the maps in order instead of chasing a pointer per entity:
+//!
+//! - the minute of the entity's oldest event: the hourly expiry sweep
+//!   skips, without reading its state, every entity that has nothing old
+//!   enough to drop;
+//! - how many events it holds (at least: events past retention count
+//!   until the sweep drops them): a fan-out whose HAVING needs a count of
+//!   at least n skips every entity with fewer events without reading its
+//!   state ([`Entities::for_each_holding`]).
 
 use std::sync::Arc;
 
@@ -46,12 +52,15 @@ pub struct Entities {
     len: usize,
 }
 
-/// One entity: its state, and the minute of its oldest event (a lower
-/// bound), which the sweep reads instead of the state.
+/// One entity: its state, the minute of its oldest event (a lower bound),
+/// which the sweep reads instead of the state, and the number of events
+/// the state holds (an upper bound, saturating), which scans read instead
+/// of the state. The two fit the padding of a 32-byte slot.
 #[derive(Debug, Default)]
 struct Entity {
     store: PaneStore,
     oldest_minute: i32,
+    events: u32,
 }
 
 impl Entity {
@@ -59,19 +68,35 @@ impl Entity {
         Entity {
             store: PaneStore::default(),
             oldest_minute: minute,
+            events: 0,
+        }
+    }
+
+    /// An entity as a checkpoint restores it.
+    fn restored(store: PaneStore, oldest_minute: i32) -> Entity {
+        Entity {
+            events: saturate(store.events()),
+            store,
+            oldest_minute,
         }
     }
 }
 
-/// A map's entries in order, each prefetching the state of the entity
-/// [`PREFETCH_AHEAD`] places further on.
-fn prefetched<K>(map: &KeyMap<K, Entity>) -> impl Iterator<Item = (&K, &Entity)> {
-    let mut ahead = map.values();
+/// A count of events as an entity keeps it.
+fn saturate(events: u64) -> u32 {
+    u32::try_from(events).unwrap_or(u32::MAX)
+}
+
+/// A map's entries holding at least `min_events` events, in order, each
+/// prefetching the state of the one [`PREFETCH_AHEAD`] places further on.
+fn prefetched<K>(map: &KeyMap<K, Entity>, min_events: u32) -> impl Iterator<Item = (&K, &Entity)> {
+    let holds = move |e: &&Entity| e.events >= min_events;
+    let mut ahead = map.values().filter(holds);
     ahead
         .by_ref()
         .take(PREFETCH_AHEAD)
         .for_each(|e| e.store.prefetch());
-    map.iter().inspect(move |_| {
+    map.iter().filter(move |(_, e)| holds(e)).inspect(move |_| {
         if let Some(next) = ahead.next() {
             next.store.prefetch();
         }
@@ -145,6 +170,7 @@ impl Entities {
             }
         };
         entity.oldest_minute = entity.oldest_minute.min(minute);
+        entity.events = entity.events.saturating_add(1);
         &mut entity.store
     }
 
@@ -187,6 +213,7 @@ impl Entities {
             if let Some(m) = e.store.oldest_minute() {
                 e.oldest_minute = m.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
             }
+            e.events = saturate(e.store.events());
             true
         };
         for table in &mut self.ints {
@@ -203,16 +230,31 @@ impl Entities {
     /// Calls `f` with every entity and its key. The state of the entity
     /// [`PREFETCH_AHEAD`] places further on is prefetched meanwhile, so
     /// that its cache miss overlaps the work on the ones before it.
-    pub fn for_each(&self, mut f: impl FnMut(&Key, &PaneStore)) {
+    pub fn for_each(&self, f: impl FnMut(&Key, &PaneStore)) {
+        self.for_each_holding(0, f);
+    }
+
+    /// [`Self::for_each`] over the entities that hold at least
+    /// `min_events` events; the others are skipped by their map entry,
+    /// their state neither read nor prefetched.
+    pub fn for_each_holding(&self, min_events: u32, mut f: impl FnMut(&Key, &PaneStore)) {
         for table in &self.ints {
             table.for_each_ahead(
                 PREFETCH_AHEAD * 8 / 7,
-                |e| e.store.prefetch(),
-                |i, e| f(&Key::Int(i), &e.store),
+                |e| {
+                    if e.events >= min_events {
+                        e.store.prefetch();
+                    }
+                },
+                |i, e| {
+                    if e.events >= min_events {
+                        f(&Key::Int(i), &e.store);
+                    }
+                },
             );
         }
         for map in &self.strs {
-            prefetched(map).for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
+            prefetched(map, min_events).for_each(|(s, e)| f(&Key::Str(s.clone()), &e.store));
         }
     }
 
@@ -261,19 +303,13 @@ impl<'de> serde::Deserialize<'de> for Entities {
         let saved = SavedEntities::deserialize(d)?;
         let mut out = Entities::default();
         for (key, oldest_minute, store) in saved.ints {
-            let entity = Entity {
-                store,
-                oldest_minute,
-            };
+            let entity = Entity::restored(store, oldest_minute);
             if out.ints[int_segment(key)].insert(key, entity).is_some() {
                 return Err(D::Error::custom("an entity listed twice"));
             }
         }
         for (key, oldest_minute, store) in saved.strs {
-            let entity = Entity {
-                store,
-                oldest_minute,
-            };
+            let entity = Entity::restored(store, oldest_minute);
             let key: Arc<str> = key.into();
             if out.strs[str_segment(&key)].insert(key, entity).is_some() {
                 return Err(D::Error::custom("an entity listed twice"));
@@ -292,6 +328,33 @@ mod tests {
     #[test]
     fn an_integer_entity_is_a_32_byte_slot() {
         assert_eq!(std::mem::size_of::<(i64, Entity)>(), 32);
+    }
+
+    #[test]
+    fn a_scan_by_events_held_skips_the_entities_holding_fewer() {
+        let mut e = Entities::default();
+        let t0 = 1_736_899_200_000;
+        // Key k takes k events, one a minute from t0.
+        for k in 0..20 {
+            for i in 0..k {
+                let ts = t0 + i * 60_000;
+                e.activate(&Key::Int(k), ts).add(ts, 0, &[], ts);
+            }
+        }
+        let keys = |e: &Entities, min| {
+            let mut n = 0;
+            e.for_each_holding(min, |_, _| n += 1);
+            n
+        };
+        assert_eq!(
+            (keys(&e, 0), keys(&e, 1), keys(&e, 15), keys(&e, 20)),
+            (19, 19, 5, 0)
+        );
+        // Expiry recounts what is left: the first 10 minutes go, so key k
+        // holds k - 10 events, and only keys 15..20 hold 5 or more.
+        let horizon = t0 / 60_000 + 9;
+        e.expire(horizon, |store| store.expire(t0 + 10 * 60_000, 60_000));
+        assert_eq!((keys(&e, 1), keys(&e, 5), keys(&e, 6)), (9, 5, 4));
     }
 
     #[test]

@@ -221,8 +221,9 @@ impl Handler<ScanShard> for Shard {
                     .filter(|f| f.finishes_per_entity(scan))
                 {
                     let mut rows = Vec::new();
+                    let min_events = finish.min_events(scan);
                     entities.inspect(|entities| {
-                        entities.for_each(|key, panes| {
+                        entities.for_each_holding(min_events, |key, panes| {
                             if scan.admits_key(key) {
                                 finish.entity_rows(scan, key, panes, scratch, &mut rows);
                             }

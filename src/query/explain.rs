@@ -123,7 +123,19 @@ impl Plan {
                 )
             }
             Route::FanOut { kind: k } => {
-                format!("fan-out: every {} actor on {} shards", kind(k), self.shards)
+                let floor = match &scan.finish_at_shard {
+                    Some(f) if f.finishes_per_entity(scan) => f.min_events(scan),
+                    _ => 0,
+                };
+                let skipped = match floor {
+                    0 | 1 => String::new(),
+                    n => format!(" holding {n} or more events (fewer cannot pass HAVING)"),
+                };
+                format!(
+                    "fan-out: every {} actor{skipped} on {} shards",
+                    kind(k),
+                    self.shards
+                )
             }
         };
         let panes = if scan.window.pane_secs() == 1 {

@@ -88,6 +88,15 @@ impl PaneStore {
         }
     }
 
+    /// Events held (see [`Tiers::events`] for a summarised store). It
+    /// reads the whole state: the sweep and restores call it, not queries.
+    pub fn events(&self) -> u64 {
+        match &self.repr {
+            Repr::Packed(c) => c.len() as u64,
+            Repr::Panes(t) => t.events(),
+        }
+    }
+
     /// Bytes of a packed store's log (0 once promoted), for tests and stats.
     pub fn bytes(&self) -> usize {
         match &self.repr {

@@ -109,6 +109,14 @@ impl Tiers {
         self.fine.len() + self.coarse.len()
     }
 
+    /// Events held: an entity's store keeps each in one second or one
+    /// minute. (A summarised store keeps each in its minute as well as its
+    /// second, so this counts its recent events twice: a bound there.)
+    pub(super) fn events(&self) -> u64 {
+        let sum = |slots: &[Slot]| slots.iter().map(|s| s.agg.count).sum::<u64>();
+        sum(&self.fine) + sum(&self.coarse)
+    }
+
     /// Adds one event, feeding the sketches its store keeps.
     pub(super) fn add_sketched(
         &mut self,

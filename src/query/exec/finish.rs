@@ -9,8 +9,9 @@
 
 use super::accs::{Accs, GroupKey, Groups};
 use super::scan::Scratch;
-use crate::query::plan::{Finish, Scan};
-use crate::query::scalar::Row;
+use crate::query::ast::{AggFunc, BinaryOp};
+use crate::query::plan::{AggInput, Finish, Scan};
+use crate::query::scalar::{Row, Scalar};
 use crate::value::{ResultSet, Value};
 use crate::window::{MetricAgg, PaneStore};
 
@@ -56,6 +57,43 @@ impl Finish {
     /// empty time buckets filled in).
     pub fn finishes_per_entity(&self, scan: &Scan) -> bool {
         scan.group_by_key && !self.single_row && !scan.buckets.is_some_and(|b| b.fill_empty)
+    }
+
+    /// The fewest events an entity must hold for any of its groups to pass
+    /// HAVING (0 when HAVING sets no such floor), so that a fan-out
+    /// finished per entity may skip the entities that hold fewer without
+    /// reading their state. A floor comes from each top-level AND term
+    /// that compares a count of events (`COUNT(*)` or `COUNT(metric)`,
+    /// with or without FILTER) to a constant from below: `n >= 1000`,
+    /// `n > 4`, `n = 3`, `10 <= n`. A group's count is at most its
+    /// entity's events in the window, which are at most the events it
+    /// holds.
+    pub fn min_events(&self, scan: &Scan) -> u32 {
+        let mut floor = 0;
+        let mut terms: Vec<&Scalar> = self.having.iter().collect();
+        while let Some(term) = terms.pop() {
+            match term {
+                Scalar::Binary(BinaryOp::And, l, r) => terms.extend([&**l, &**r]),
+                Scalar::Binary(op, l, r) => {
+                    let bound = match (&**l, op, &**r) {
+                        (Scalar::Agg(i), op, Scalar::Literal(c)) => count_floor(scan, *i, *op, c),
+                        (Scalar::Literal(c), op, Scalar::Agg(i)) => {
+                            let flipped = match op {
+                                BinaryOp::Lt => BinaryOp::Gt,
+                                BinaryOp::LtEq => BinaryOp::GtEq,
+                                BinaryOp::Eq => BinaryOp::Eq,
+                                _ => continue,
+                            };
+                            count_floor(scan, *i, flipped, c)
+                        }
+                        _ => 0,
+                    };
+                    floor = floor.max(bound);
+                }
+                _ => {}
+            }
+        }
+        floor
     }
 
     /// Finishes one entity's groups over `store` into `rows` (unsorted,
@@ -215,6 +253,25 @@ impl Finish {
     }
 }
 
+/// The fewest events that let aggregate `agg` of `scan` satisfy
+/// `agg <op> c`, when it is a count of events; else 0.
+fn count_floor(scan: &Scan, agg: usize, op: BinaryOp, c: &Value) -> u32 {
+    let counts_events = scan.aggs.get(agg).is_some_and(|a| {
+        a.func == AggFunc::Count && matches!(a.input, AggInput::Events | AggInput::Metric(_))
+    });
+    let Some(c) = c.as_f64().filter(|c| counts_events && !c.is_nan()) else {
+        return 0;
+    };
+    let floor = match op {
+        BinaryOp::GtEq | BinaryOp::Eq => c.ceil(),
+        BinaryOp::Gt => c.floor() + 1.0,
+        _ => return 0,
+    };
+    // `as` saturates: a negative floor is 0, one past u32::MAX is
+    // u32::MAX, which an entity's saturated count still reaches.
+    floor as u32
+}
+
 /// `total + v` for running totals: NULL adds nothing, integers stay
 /// integers until a float joins.
 fn running_sum(total: &Value, v: &Value) -> Value {
@@ -226,5 +283,81 @@ fn running_sum(total: &Value, v: &Value) -> Value {
             (Some(a), Some(b)) => Value::Float(a + b),
             _ => t.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Schema;
+    use crate::query::{parse, plan, Catalog, HitLog, Statement};
+
+    /// The floor the fan-out `SELECT video_id, ... GROUP BY video_id
+    /// HAVING <having> WINDOW 2h` prunes entities by, on the reels schema.
+    fn floor(having: &str) -> u32 {
+        let sql = format!(
+            "SELECT video_id, COUNT(*) AS n, \
+             COUNT(*) FILTER (WHERE event_type = 'video_view') AS views, \
+             COUNT(*) FILTER (WHERE event_type IN ('share', 'comment')) AS sc \
+             FROM events GROUP BY video_id HAVING {having} WINDOW 2h"
+        );
+        let schema = Schema::preset("reels").expect("a preset");
+        let catalog = Catalog {
+            schema: &schema,
+            cells: &[],
+            now_ms: None,
+            retention_ms: 24 * 3_600_000,
+            shards: 2,
+            recent_events: 100,
+            events_store: false,
+            rule_hits: HitLog::default(),
+        };
+        let statements = parse(&sql, &Default::default()).expect("parses");
+        let [Statement::Select(select)] = statements.as_slice() else {
+            panic!("{sql}: one select");
+        };
+        let plan = plan(select, &catalog).expect("plans");
+        assert!(plan.finish.finishes_per_entity(&plan.scan), "{sql}");
+        plan.finish.min_events(&plan.scan)
+    }
+
+    #[test]
+    fn having_a_count_from_below_sets_the_events_an_entity_needs() {
+        for (having, expected) in [
+            ("views >= 1000 AND sc / views > 1.5", 1000),
+            ("sc / views > 1.5 AND views >= 1000", 1000),
+            ("n > 4", 5),
+            ("n > 4.5", 5),
+            ("n >= 2.5", 3),
+            ("n = 3", 3),
+            ("10 <= n", 10),
+            ("10 < n", 11),
+            ("3 = n", 3),
+            ("n >= 2 AND (n >= 7 AND views > 1)", 7),
+            ("COUNT(metadata.view_duration_ms) > 7", 8),
+            ("n > 99999999999", u32::MAX),
+        ] {
+            assert_eq!(floor(having), expected, "HAVING {having}");
+        }
+    }
+
+    #[test]
+    fn having_that_sets_no_floor_prunes_nothing() {
+        for having in [
+            "n > -3",
+            "n < 5",
+            "n <= 5",
+            "5 > n",
+            "n <> 4",
+            "n > 2 OR views > 1",
+            "NOT n < 5",
+            "n + 1 > 10",
+            "SUM(metadata.view_duration_ms) > 100",
+            "MAX(metadata.view_duration_ms) >= 100",
+            "COUNT(DISTINCT user_id) > 5",
+            "n > NULL",
+            "n > 'abc'",
+        ] {
+            assert_eq!(floor(having), 0, "HAVING {having}");
+        }
     }
 }
