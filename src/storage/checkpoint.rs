@@ -33,7 +33,7 @@ use crate::error::{Error, Result};
 const MAGIC: &[u8; 8] = b"TALLYCKP";
 /// The layout of the body; a checkpoint of another version is not read
 /// (recovery falls back to the log).
-pub const CHECKPOINT_VERSION: u32 = 3;
+pub const CHECKPOINT_VERSION: u32 = 4;
 const HEADER: usize = 24;
 /// Checkpoints kept: the newest, and the one to fall back to when the
 /// newest is damaged.

@@ -740,10 +740,11 @@ mod tests {
             }
             (slots, events)
         };
-        // 4 whole hours (the newest has begun) and 59 edge minutes, per cell
-        // or, for the hours, once for all cells.
-        assert_eq!(count(false), (3 * (4 + 59), 4 * 3600 - 30));
-        assert_eq!(count(true), (4 + 3 * 59, 4 * 3600 - 30));
+        // 3 whole hours, per cell or once for all cells; the newest hour has
+        // begun, but its one minute is open (in no hour slot yet), so it
+        // is read per cell, as are the 59 edge minutes.
+        assert_eq!(count(false), (3 * (3 + 1 + 59), 4 * 3600 - 30));
+        assert_eq!(count(true), (3 + 3 * (1 + 59), 4 * 3600 - 30));
     }
 
     #[test]

@@ -12,9 +12,13 @@
 //! event of the stream, and its windows are read by every global query: a
 //! 24 h distinct count over folded tiers merges 1,440 minutes plus 3,600
 //! seconds of sketches per cell. So a store whose [`SketchLayout`] asks for
-//! it keeps *summaries*: each event is added to its second, its minute and
-//! its hour at once (three slots instead of one, and no folding: a second
-//! that leaves the last hour is dropped, its minute already holds it). A
+//! it keeps *summaries*: each event is added to its second and its minute
+//! at once (two slots instead of one, and no folding: a second that leaves
+//! the last hour is dropped, its minute already holds it), and each minute
+//! the clock leaves is *closed*: merged into its hour's slots, one per cell
+//! and one for all cells, which a late event for it then joins directly.
+//! (Adding every event to its two hour slots as well cost 7 % of ingest's
+//! instructions; merging a minute's slots costs a fraction of that.) A
 //! window then reads its whole hours from the hour tier, its whole minutes
 //! from the minute tier and only its partial edge minutes from seconds: a
 //! 24 h window reads about 24 + 2 × 59 panes per cell instead of 5,040, and
@@ -25,9 +29,11 @@
 //! resolution (not yet expired, not yet dropped from the fine tier). The
 //! newest minute and hour, not whole yet, are read whole too when no slot
 //! lies after now: they then hold just the window's events of their span,
-//! so a 24 h window reads only its oldest edge from minutes. Each hour is
-//! also kept with all cells in one slot, for readers that merge every cell
-//! into one group: they read one slot per whole hour, not one per cell.
+//! the hour as its slot (its closed minutes) and its open minute. So a
+//! 24 h window reads only its oldest edge, and the open minute, from
+//! minutes. Each hour is also kept with all cells in one slot, for readers
+//! that merge every cell into one group: they read one slot per whole hour,
+//! not one per cell.
 
 use super::agg::Agg;
 use super::sketch::{SketchInput, SketchLayout};
@@ -65,8 +71,9 @@ pub(super) struct Tiers {
 /// What a summarised store keeps beside its seconds and minutes.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Summary {
-    /// Hour slots: every event of the hour, as long as one of its minutes
-    /// is within retention.
+    /// Hour slots per cell: every event of the hour's closed minutes
+    /// ([`Summary::open_minute`]), as long as one of its minutes is within
+    /// retention.
     hours: Vec<Slot>,
     /// The same hours with every cell in one slot (cell [`ALL_CELLS`]): a
     /// query that merges all cells (a global COUNT(DISTINCT user_id) over
@@ -77,6 +84,32 @@ struct Summary {
     /// Minutes at or before this have expired from the coarse tier (an
     /// hour holding one of them is no longer read whole).
     expired_min: i64,
+}
+
+impl Summary {
+    /// The clock's minute (`dropped_sec` is the clock's second an hour
+    /// back). Every minute before it is *closed*: merged into its hour's
+    /// slots, per cell and for all cells, which a late event for it then
+    /// joins directly. The minutes from this one on are in no hour slot
+    /// yet.
+    fn open_minute(&self) -> i64 {
+        self.dropped_sec
+            .saturating_add(FINE_SPAN_SECS)
+            .div_euclid(60)
+    }
+
+    /// Closes the minutes `from..to`: each one's slots are merged into its
+    /// hour's, per cell and for all cells.
+    fn close_minutes(&mut self, coarse: &[Slot], from: i64, to: i64) {
+        let lo = coarse.partition_point(|s| s.pane < from);
+        let hi = coarse.partition_point(|s| s.pane < to);
+        for minute in &coarse[lo..hi] {
+            let hour = minute.pane.div_euclid(60);
+            let n = minute.agg.metrics.len();
+            upsert(&mut self.hours, hour, minute.cell, n).merge(&minute.agg);
+            upsert(&mut self.all_hours, hour, ALL_CELLS, n).merge(&minute.agg);
+        }
+    }
 }
 
 impl Tiers {
@@ -129,7 +162,12 @@ impl Tiers {
         let sec = ts_ms.div_euclid(1000);
         let now_sec = now_ms.div_euclid(1000);
         let recent = sec > now_sec - FINE_SPAN_SECS;
-        if let Some(summary) = &mut self.summary {
+        if self.summary.is_some() {
+            // First the minutes the clock has left are closed (merged into
+            // their hours), then the event goes to its second, its minute
+            // and, if that minute is closed already (a late event), its
+            // hours.
+            self.drop_old_seconds(now_sec);
             let n = metrics.len();
             if recent {
                 upsert(&mut self.fine, sec, cell, n).add_sketched(metrics, sketches);
@@ -137,9 +175,10 @@ impl Tiers {
             let minute = sec.div_euclid(60);
             upsert(&mut self.coarse, minute, cell, n).add_sketched(metrics, sketches);
             let hour = minute.div_euclid(60);
-            upsert(&mut summary.hours, hour, cell, n).add_sketched(metrics, sketches);
-            upsert(&mut summary.all_hours, hour, ALL_CELLS, n).add_sketched(metrics, sketches);
-            self.drop_old_seconds(now_sec);
+            if let Some(summary) = self.summary.as_mut().filter(|s| minute < s.open_minute()) {
+                upsert(&mut summary.hours, hour, cell, n).add_sketched(metrics, sketches);
+                upsert(&mut summary.all_hours, hour, ALL_CELLS, n).add_sketched(metrics, sketches);
+            }
             return;
         }
         let agg = if recent {
@@ -158,7 +197,11 @@ impl Tiers {
         let Some(summary) = &mut self.summary else {
             return self.fold_old_seconds(now_sec);
         };
+        let open = summary.open_minute();
         summary.dropped_sec = summary.dropped_sec.max(horizon);
+        if summary.open_minute() > open {
+            summary.close_minutes(&self.coarse, open, summary.open_minute());
+        }
         if self.fine.first().is_some_and(|s| s.pane <= horizon) {
             let old = self.fine.partition_point(|s| s.pane <= horizon);
             self.fine.drain(..old);
@@ -302,6 +345,16 @@ impl Tiers {
             true => hi.div_euclid(60),
             false => (hi + 1).div_euclid(60) - 1,
         };
+        // The clock's hour holds its closed minutes only: it is read from
+        // its slot and its minutes from the open one on, as long as its
+        // closed minutes are all inside the window.
+        let open = summary.open_minute();
+        let clock_hour = open.div_euclid(60);
+        let h_hi = match h_hi.cmp(&clock_hour) {
+            std::cmp::Ordering::Less => h_hi,
+            _ if open <= hi + 1 => clock_hour,
+            _ => clock_hour - 1,
+        };
         if span_ms < 3_600_000 || h_lo > h_hi {
             return run(&self.coarse, lo, hi, 60_000, f);
         }
@@ -311,7 +364,11 @@ impl Tiers {
             false => &summary.hours,
         };
         run(hours, h_lo, h_hi, 3_600_000, f);
-        run(&self.coarse, h_hi * 60 + 60, hi, 60_000, f);
+        let after = match h_hi == clock_hour {
+            true => open,
+            false => h_hi * 60 + 60,
+        };
+        run(&self.coarse, after, hi, 60_000, f);
     }
 
     /// The newest pane holding a slot, in units of `pane_secs` (1 or 60).
