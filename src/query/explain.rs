@@ -123,10 +123,10 @@ impl Plan {
                 )
             }
             Route::FanOut { kind: k } => {
-                let floor = match &scan.finish_at_shard {
-                    Some(f) if f.finishes_per_entity(scan) => f.min_events(scan),
-                    _ => 0,
-                };
+                let floor = scan
+                    .finish_at_shard
+                    .as_ref()
+                    .map_or(0, |f| f.min_events(scan));
                 let skipped = match floor {
                     0 | 1 => String::new(),
                     n => format!(" holding {n} or more events (fewer cannot pass HAVING)"),

@@ -197,10 +197,11 @@ impl Tiers {
         let Some(summary) = &mut self.summary else {
             return self.fold_old_seconds(now_sec);
         };
-        let open = summary.open_minute();
+        let was_open = summary.open_minute();
         summary.dropped_sec = summary.dropped_sec.max(horizon);
-        if summary.open_minute() > open {
-            summary.close_minutes(&self.coarse, open, summary.open_minute());
+        let open = summary.open_minute();
+        if open > was_open {
+            summary.close_minutes(&self.coarse, was_open, open);
         }
         if self.fine.first().is_some_and(|s| s.pane <= horizon) {
             let old = self.fine.partition_point(|s| s.pane <= horizon);
@@ -350,10 +351,12 @@ impl Tiers {
         // closed minutes are all inside the window.
         let open = summary.open_minute();
         let clock_hour = open.div_euclid(60);
-        let h_hi = match h_hi.cmp(&clock_hour) {
-            std::cmp::Ordering::Less => h_hi,
-            _ if open <= hi + 1 => clock_hour,
-            _ => clock_hour - 1,
+        let h_hi = if h_hi < clock_hour {
+            h_hi
+        } else if open <= hi + 1 {
+            clock_hour
+        } else {
+            clock_hour - 1
         };
         if span_ms < 3_600_000 || h_lo > h_hi {
             return run(&self.coarse, lo, hi, 60_000, f);

@@ -60,15 +60,19 @@ impl Finish {
     }
 
     /// The fewest events an entity must hold for any of its groups to pass
-    /// HAVING (0 when HAVING sets no such floor), so that a fan-out
-    /// finished per entity may skip the entities that hold fewer without
-    /// reading their state. A floor comes from each top-level AND term
+    /// HAVING, so that a fan-out finished per entity may skip the entities
+    /// that hold fewer without reading their state; 0 when HAVING sets no
+    /// such floor, or the plan is not finished per entity
+    /// ([`Self::finishes_per_entity`]). A floor comes from each top-level AND term
     /// that compares a count of events (`COUNT(*)` or `COUNT(metric)`,
     /// with or without FILTER) to a constant from below: `n >= 1000`,
     /// `n > 4`, `n = 3`, `10 <= n`. A group's count is at most its
     /// entity's events in the window, which are at most the events it
     /// holds.
     pub fn min_events(&self, scan: &Scan) -> u32 {
+        if !self.finishes_per_entity(scan) {
+            return 0;
+        }
         let mut floor = 0;
         let mut terms: Vec<&Scalar> = self.having.iter().collect();
         while let Some(term) = terms.pop() {
@@ -288,8 +292,8 @@ fn running_sum(total: &Value, v: &Value) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use crate::event::Schema;
-    use crate::query::{parse, plan, Catalog, HitLog, Statement};
+    use crate::query::plan;
+    use crate::query::planner::test_support::{catalog, preset, select};
 
     /// The floor the fan-out `SELECT video_id, ... GROUP BY video_id
     /// HAVING <having> WINDOW 2h` prunes entities by, on the reels schema.
@@ -300,22 +304,8 @@ mod tests {
              COUNT(*) FILTER (WHERE event_type IN ('share', 'comment')) AS sc \
              FROM events GROUP BY video_id HAVING {having} WINDOW 2h"
         );
-        let schema = Schema::preset("reels").expect("a preset");
-        let catalog = Catalog {
-            schema: &schema,
-            cells: &[],
-            now_ms: None,
-            retention_ms: 24 * 3_600_000,
-            shards: 2,
-            recent_events: 100,
-            events_store: false,
-            rule_hits: HitLog::default(),
-        };
-        let statements = parse(&sql, &Default::default()).expect("parses");
-        let [Statement::Select(select)] = statements.as_slice() else {
-            panic!("{sql}: one select");
-        };
-        let plan = plan(select, &catalog).expect("plans");
+        let schema = preset("reels");
+        let plan = plan(&select(&sql), &catalog(&schema)).expect("plans");
         assert!(plan.finish.finishes_per_entity(&plan.scan), "{sql}");
         plan.finish.min_events(&plan.scan)
     }

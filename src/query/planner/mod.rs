@@ -42,7 +42,7 @@ mod roles;
 mod route;
 mod sketches;
 #[cfg(test)]
-mod test_support;
+pub(super) mod test_support;
 mod top;
 
 use std::sync::Arc;

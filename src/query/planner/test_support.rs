@@ -1,11 +1,11 @@
-//! Helpers for the planner's unit tests: a select from text, and a catalog
+//! Helpers for the query unit tests (planner and exec): a select from text, and a catalog
 //! of a preset schema before any event. Test code only.
 
 use crate::event::Schema;
 use crate::query::{parse, Catalog, HitLog, Select, Statement};
 
 /// The one select of `sql`.
-pub(super) fn select(sql: &str) -> Select {
+pub(crate) fn select(sql: &str) -> Select {
     let statements = parse(sql, &Default::default()).unwrap_or_else(|e| panic!("{sql}: {e}"));
     match statements.as_slice() {
         [Statement::Select(s)] => s.clone(),
@@ -14,12 +14,12 @@ pub(super) fn select(sql: &str) -> Select {
 }
 
 /// A preset schema by name.
-pub(super) fn preset(name: &str) -> Schema {
+pub(crate) fn preset(name: &str) -> Schema {
     Schema::preset(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A catalog of `schema` before any event, with a ring of recent events.
-pub(super) fn catalog(schema: &Schema) -> Catalog<'_> {
+pub(crate) fn catalog(schema: &Schema) -> Catalog<'_> {
     Catalog {
         schema,
         cells: &[],
